@@ -1,0 +1,64 @@
+# recstream — every developer and CI entry point. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CONFIG ?= configs/default.yaml
+PYTEST_ARGS ?=
+
+.PHONY: help install test test-unit test-integration lint format demo \
+        broker-start broker-stop broker-status topics clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "recstream needs Python >= 3.11 (found $(PYTHON))"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# One resolver run for everything (see DESIGN.md, "Known pitfalls").
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install recstream with its dev extra (once)
+
+test: install ## Install what is missing, then run every test (unit + integration, real Kafka)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: install ## Run the tests that need no broker
+	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
+
+test-integration: install ## Run only the tests against a real broker and real processes
+	$(PY) -m pytest -m integration $(PYTEST_ARGS)
+
+lint: install ## ruff, ruff format --check and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: install ## Format and autofix with ruff
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+demo: install ## The main job: local Kafka, topics, the pipeline on real or synthetic events
+	$(VENV)/bin/recstream demo --config $(CONFIG)
+
+broker-start: install ## Start the local Kafka broker (fetches the jars once)
+	$(VENV)/bin/recstream broker start --config $(CONFIG)
+
+broker-stop: install ## Stop the local Kafka broker
+	$(VENV)/bin/recstream broker stop --config $(CONFIG)
+
+broker-status: install ## Is the local broker running?
+	$(VENV)/bin/recstream broker status --config $(CONFIG)
+
+topics: install ## Create the configured topics (idempotent)
+	$(VENV)/bin/recstream topics create --config $(CONFIG)
+
+clean: ## Remove caches and local state (keeps .venv and the jar cache)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .recstream

@@ -1,0 +1,1 @@
+"""recstream's model side: everything that touches torch and nothing that touches Kafka."""

@@ -1,0 +1,1 @@
+"""recstream's streaming side: everything that touches Kafka (apps, parsing, CLI)."""

@@ -1,0 +1,285 @@
+"""A local single-node Apache Kafka broker (KRaft), run from Maven Central jars.
+
+``recstream broker start|stop|status`` and the test fixtures both go through
+:class:`LocalBroker`, so tests exercise exactly what users run.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from stream.settings import BrokerSettings
+
+DEPLOY_DIR = Path(__file__).resolve().parent.parent / "deploy" / "kafka"
+_POM_NS = {"m": "http://maven.apache.org/POM/4.0.0"}
+_READY_MARKER = "COMPLETE"
+
+
+class BrokerError(Exception):
+    """A broker problem, phrased as the one line the user should see."""
+
+
+def kafka_version(pom: Path = DEPLOY_DIR / "pom.xml") -> str:
+    """The Kafka version pinned in ``deploy/kafka/pom.xml``."""
+    node = ET.parse(pom).getroot().find("m:properties/m:kafka.version", _POM_NS)
+    if node is None or not node.text:
+        raise BrokerError(f"{pom}: no <kafka.version> property")
+    return node.text.strip()
+
+
+def _require_tool(name: str, why: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise BrokerError(f"'{name}' not found on PATH; it is needed to {why}")
+    return found
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); treat it as gone.
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split()[2] == "Z")
+
+
+@dataclass(frozen=True)
+class BrokerStatus:
+    running: bool
+    pid: int | None
+    bootstrap: str
+    log_file: Path
+
+
+class LocalBroker:
+    """Fetch, format, start, probe and stop one local broker."""
+
+    def __init__(self, settings: BrokerSettings) -> None:
+        self.settings = settings
+        self.version = kafka_version()
+        self.cache_dir = settings.cache_dir.expanduser() / f"kafka-{self.version}"
+        self.data_dir = settings.data_dir.expanduser().resolve()
+        self.pid_file = self.data_dir / "broker.pid"
+        self.log_file = self.data_dir / "broker.log"
+        self.bootstrap = f"{settings.host}:{settings.port}"
+
+    # -- jars ---------------------------------------------------------------
+
+    @property
+    def libs_dir(self) -> Path:
+        return self.cache_dir / "libs"
+
+    def jars_cached(self) -> bool:
+        return (self.cache_dir / _READY_MARKER).exists()
+
+    def fetch_jars(self) -> bool:
+        """Copy the broker jars into the per-user cache once; True when it downloaded."""
+        if self.jars_cached():
+            return False
+        mvn = _require_tool("mvn", f"download Apache Kafka {self.version} once")
+        staging = self.cache_dir.with_name(f"{self.cache_dir.name}.partial-{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        command = [
+            mvn, "-B", "-q", "-f", str(DEPLOY_DIR / "pom.xml"),
+            "dependency:copy-dependencies", "-DincludeScope=runtime",
+            f"-DoutputDirectory={staging / 'libs'}",
+        ]  # fmt: skip
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0 or not any((staging / "libs").glob("kafka_*.jar")):
+            shutil.rmtree(staging, ignore_errors=True)
+            last = (result.stdout + result.stderr).strip().splitlines()[-1:] or ["no output"]
+            raise BrokerError(
+                f"downloading Apache Kafka {self.version} with Maven failed "
+                f"(exit {result.returncode}): {last[0][:300]}"
+            )
+        (staging / _READY_MARKER).write_text(self.version)
+        self.cache_dir.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            staging.rename(self.cache_dir)
+        except OSError:
+            # Another start filled the cache meanwhile; theirs is as good as ours.
+            shutil.rmtree(staging, ignore_errors=True)
+            if not self.jars_cached():
+                raise BrokerError(f"cannot populate the jar cache {self.cache_dir}") from None
+        return True
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def _java(self, *args: str, log: Path | None = None) -> list[str]:
+        java = _require_tool("java", "run the Kafka broker (Java 17 or newer)")
+        return [
+            java, f"-Xmx{self.settings.heap_mb}m", f"-Xms{min(256, self.settings.heap_mb)}m",
+            f"-Dlog4j2.configurationFile={DEPLOY_DIR / 'log4j2.yaml'}",
+            "-cp", f"{self.libs_dir}/*", *args,
+        ]  # fmt: skip
+
+    def _render_config(self) -> Path:
+        template = string.Template((DEPLOY_DIR / "server.properties.template").read_text())
+        config = self.data_dir / "server.properties"
+        config.write_text(
+            template.substitute(
+                host=self.settings.host,
+                port=self.settings.port,
+                controller_port=self.settings.resolved_controller_port,
+                log_dir=self.data_dir / "kraft-logs",
+            )
+        )
+        return config
+
+    def _format_storage(self, config: Path) -> None:
+        if (self.data_dir / "kraft-logs" / "meta.properties").exists():
+            return  # formatted before: keep the data that is there
+        cluster_id = self.data_dir / "cluster.id"
+        if not cluster_id.exists():
+            # A KRaft cluster id is a base64 UUID, as `kafka-storage random-uuid` makes.
+            raw = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            cluster_id.write_text(raw)
+        command = self._java(
+            "kafka.tools.StorageTool", "format", "--ignore-formatted",
+            "-t", cluster_id.read_text().strip(), "-c", str(config),
+        )  # fmt: skip
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            detail = (result.stdout + result.stderr).strip().splitlines()[-1:] or ["no output"]
+            raise BrokerError(f"formatting KRaft storage in {self.data_dir} failed: {detail[0]}")
+
+    def _read_pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if _pid_alive(pid) and _is_kafka(pid) else None
+
+    def status(self) -> BrokerStatus:
+        pid = self._read_pid()
+        return BrokerStatus(pid is not None, pid, self.bootstrap, self.log_file)
+
+    def start(self) -> bool:
+        """Start the broker and wait until it answers; False when one already ran."""
+        if self.status().running:
+            return False
+        _require_tool("java", "run the Kafka broker (Java 17 or newer)")
+        for port in (self.settings.port, self.settings.resolved_controller_port):
+            if not port_is_free(self.settings.host, port):
+                raise BrokerError(
+                    f"port {self.settings.host}:{port} is already in use; stop what holds it "
+                    "or set broker.port / broker.controller_port"
+                )
+        self.fetch_jars()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config = self._render_config()
+        self._format_storage(config)
+        with self.log_file.open("ab") as log:
+            process = subprocess.Popen(
+                self._java("kafka.Kafka", str(config)),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C in the caller's terminal must not kill it
+            )
+        self.pid_file.write_text(str(process.pid))
+        self._wait_ready(process)
+        return True
+
+    def _wait_ready(self, process: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + self.settings.start_timeout_s
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                self.pid_file.unlink(missing_ok=True)
+                raise BrokerError(
+                    f"the broker exited with code {process.returncode} during start; "
+                    f"see {self.log_file}"
+                )
+            if broker_answers(self.bootstrap):
+                return
+            time.sleep(0.5)
+        self.stop()
+        raise BrokerError(
+            f"the broker did not answer on {self.bootstrap} within "
+            f"{self.settings.start_timeout_s:.0f}s; see {self.log_file}"
+        )
+
+    def stop(self) -> bool:
+        """Stop the broker gracefully, then forcefully; False when none ran."""
+        pid = self._read_pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.settings.stop_timeout_s
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            _reap(pid)
+            time.sleep(0.2)
+        if _pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+            while _pid_alive(pid):
+                _reap(pid)
+                time.sleep(0.1)
+        _reap(pid)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+
+def _is_kafka(pid: int) -> bool:
+    """Guard against a stale pid file whose pid now belongs to another program."""
+    try:
+        return b"kafka.Kafka" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc here: trust the pid file
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status when the broker is our own child (tests, demo)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def broker_answers(bootstrap: str, timeout_s: float = 2.0) -> bool:
+    """True when a broker at ``bootstrap`` answers a metadata request."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    host, _, port = bootstrap.rpartition(":")
+    try:
+        # A refused TCP connect is the common "not yet" answer; kafka-python's own
+        # bootstrap would back off exponentially for up to bootstrap_timeout_ms instead.
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            request_timeout_ms=int(timeout_s * 1000),
+            bootstrap_timeout_ms=int(timeout_s * 1000),
+        )
+    except (KafkaError, OSError, ValueError):
+        return False
+    try:
+        admin.describe_cluster()
+        return True
+    except (KafkaError, OSError):
+        return False
+    finally:
+        admin.close()

@@ -1,0 +1,3 @@
+from stream.cli.main import app
+
+app(prog_name="recstream")

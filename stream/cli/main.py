@@ -1,0 +1,17 @@
+"""The ``recstream`` entry point: one Typer app with a sub-app per area."""
+
+from __future__ import annotations
+
+import typer
+
+from stream.cli import broker_cmd, demo_cmd, topics_cmd
+
+app = typer.Typer(
+    name="recstream",
+    help="recstream: a Kafka-native sequential recommender that learns while it serves.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(broker_cmd.app, name="broker")
+app.add_typer(topics_cmd.app, name="topics")
+app.command("demo")(demo_cmd.demo)

@@ -1,0 +1,75 @@
+"""Read interaction data sets from disk as events in the topic schema.
+
+The shared data sets live beside the repository in ``../shared/data`` (see its
+README); they are read from there, never copied into the project.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+from typing import TypedDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Taobao behaviour codes onto recstream's actions (../shared/data/README.md).
+TAOBAO_ACTIONS = {"pv": "view", "cart": "click", "fav": "click", "buy": "purchase"}
+
+
+class RawEvent(TypedDict):
+    user_id: str
+    item_id: str
+    action: str
+    ts: float
+
+
+def shared_data_dir() -> Path:
+    """``$RECSTREAM_SHARED_DATA`` or the ``shared/data`` folder beside the repository."""
+    override = os.environ.get("RECSTREAM_SHARED_DATA")
+    return Path(override) if override else REPO_ROOT.parent / "shared" / "data"
+
+
+def read_taobao(path: Path, limit: int | None = None) -> list[RawEvent]:
+    """Taobao UserBehavior CSV rows as events sorted by time (stable for equal ts).
+
+    Rows with an unknown behaviour code are skipped; the file is public data and its
+    codes are the four documented ones.
+    """
+    events: list[RawEvent] = []
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows: Iterator[list[str]] = csv.reader(handle)
+        for row in islice(rows, limit):
+            if len(row) != 5 or row[3] not in TAOBAO_ACTIONS:
+                continue
+            user, item, _category, behaviour, ts = row
+            events.append(
+                RawEvent(user_id=user, item_id=item, action=TAOBAO_ACTIONS[behaviour], ts=float(ts))
+            )
+    events.sort(key=lambda event: event["ts"])
+    return events
+
+
+def uniform_events(
+    count: int, users: int = 200, items: int = 1_000, seed: int = 0
+) -> list[RawEvent]:
+    """A structureless random stream (fallback when no data set is present).
+
+    It exercises the plumbing only; a model learns nothing from it.
+    """
+    import random
+
+    rng = random.Random(seed)
+    actions = ["view"] * 90 + ["click"] * 7 + ["purchase"] * 3
+    start = 1_700_000_000.0
+    return [
+        RawEvent(
+            user_id=f"u{rng.randrange(users)}",
+            item_id=f"i{rng.randrange(items)}",
+            action=rng.choice(actions),
+            ts=start + index,
+        )
+        for index in range(count)
+    ]

@@ -1,0 +1,247 @@
+"""One frozen, validated settings object for every recstream process.
+
+Values come from a YAML file in ``configs/`` and are overridden by environment
+variables (``RECSTREAM_`` prefix, nested with ``__``: ``RECSTREAM_KAFKA__BOOTSTRAP_SERVERS``).
+Unknown keys, wrong types and out-of-range values fail at start-up with one line
+naming the key and the file (see :func:`load_settings`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "RECSTREAM_"
+ENV_NESTED_DELIMITER = "__"
+DEFAULT_CONFIG = Path("configs/default.yaml")
+
+
+class SettingsError(Exception):
+    """A settings problem, already phrased as the one line the user should see."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KafkaSettings(_Section):
+    """How every client (Faust, kafka-python, aiokafka) reaches the cluster."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    client_id: str = Field("recstream", min_length=1)
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    request_timeout_ms: int = Field(30_000, ge=1_000, le=600_000)
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL") and not (
+            self.sasl_mechanism and self.sasl_username and self.sasl_password
+        ):
+            raise ValueError(
+                "security_protocol SASL_* needs sasl_mechanism, sasl_username and sasl_password"
+            )
+        return self
+
+
+class BrokerSettings(_Section):
+    """The local single-node KRaft broker that ``recstream broker`` manages."""
+
+    host: Literal["127.0.0.1", "localhost"] = "127.0.0.1"
+    port: int = Field(9092, ge=1024, le=65535)
+    controller_port: int | None = Field(None, ge=1024, le=65535)
+    data_dir: Path = Path(".recstream/broker")
+    cache_dir: Path = Path("~/.cache/recstream")
+    heap_mb: int = Field(512, ge=128, le=16_384)
+    start_timeout_s: float = Field(90.0, gt=0, le=600)
+    stop_timeout_s: float = Field(30.0, gt=0, le=600)
+
+    @property
+    def resolved_controller_port(self) -> int:
+        return self.controller_port if self.controller_port is not None else self.port + 1
+
+    @model_validator(mode="after")
+    def _ports_differ(self) -> BrokerSettings:
+        if self.resolved_controller_port == self.port:
+            raise ValueError("controller_port must differ from port")
+        return self
+
+
+class TopicsSettings(_Section):
+    """Topic names and layout; one event topic per action."""
+
+    events: dict[str, str] = Field(
+        default_factory=lambda: {
+            "view": "events.view",
+            "click": "events.click",
+            "purchase": "events.purchase",
+        },
+        min_length=1,
+    )
+    deadletter: str = Field("events.deadletter", min_length=1, max_length=249)
+    sequences: str = Field("recstream.sequences", min_length=1, max_length=249)
+    recommendations: str = Field("recstream.recommendations", min_length=1, max_length=249)
+    partitions: int = Field(4, ge=1, le=1024)
+    replication_factor: int = Field(1, ge=1, le=16)
+    deadletter_retention_ms: int = Field(30 * 24 * 3600 * 1000, ge=3_600_000)
+
+    @property
+    def all_names(self) -> list[str]:
+        return [*self.events.values(), self.deadletter, self.sequences, self.recommendations]
+
+    @model_validator(mode="after")
+    def _names_unique(self) -> TopicsSettings:
+        if len(set(self.all_names)) != len(self.all_names):
+            raise ValueError("topic names must be distinct")
+        return self
+
+
+class WindowSettings(_Section):
+    """The per-user behaviour window kept by the sequencer."""
+
+    max_events: int = Field(50, ge=1, le=10_000)
+    max_age_s: float = Field(30 * 24 * 3600.0, gt=0)
+    coalesce_ms: int = Field(20, ge=0, le=5_000)
+
+
+class TrainerSettings(_Section):
+    """Micro-batching and placement of the incremental trainer."""
+
+    batch_size: int = Field(256, ge=1, le=65_536)
+    batch_timeout_ms: int = Field(200, ge=1, le=60_000)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    top_k: int = Field(20, ge=1, le=1_000)
+    seed: int = 0
+
+
+class ModelSettings(_Section):
+    """Size of the transformer sequential recommender."""
+
+    hidden_size: int = Field(64, ge=8, le=16_384)
+    num_layers: int = Field(2, ge=1, le=128)
+    num_heads: int = Field(2, ge=1, le=256)
+    max_len: int = Field(50, ge=2, le=8_192)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    learning_rate: float = Field(1e-3, gt=0.0, le=1.0)
+    full_softmax_max_items: int = Field(50_000, ge=1)
+    num_negatives: int = Field(1_024, ge=1)
+    pretrained_path: Path | None = None
+
+    @model_validator(mode="after")
+    def _heads_divide_hidden(self) -> ModelSettings:
+        if self.hidden_size % self.num_heads:
+            raise ValueError("hidden_size must be divisible by num_heads")
+        return self
+
+
+class CheckpointSettings(_Section):
+    """Where and how often the trainer stores its model."""
+
+    dir: Path = Path(".recstream/checkpoints")
+    every_steps: int = Field(200, ge=1)
+    every_s: float = Field(60.0, gt=0)
+    full_every: int = Field(10, ge=1)
+    keep_chains: int = Field(3, ge=1)
+
+
+class MetricsSettings(_Section):
+    """Prometheus endpoints; loopback unless an operator opens them up."""
+
+    host: str = "127.0.0.1"
+    sequencer_port: int = Field(9464, ge=0, le=65535)
+    trainer_port: int = Field(9465, ge=0, le=65535)
+
+
+class Settings(BaseSettings):
+    """Everything a recstream process is configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        extra="forbid",
+        frozen=True,
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    topics: TopicsSettings = Field(default_factory=TopicsSettings)
+    window: WindowSettings = Field(default_factory=WindowSettings)
+    trainer: TrainerSettings = Field(default_factory=TrainerSettings)
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    checkpoints: CheckpointSettings = Field(default_factory=CheckpointSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The YAML file arrives as init kwargs; environment variables must win over it,
+        # so env comes first (pydantic-settings deep-merges sources, first one wins).
+        return env_settings, init_settings
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read settings file ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise SettingsError(f"{path}: not valid YAML{where}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path}: the top level must be a mapping of sections")
+    return data
+
+
+def _describe(error: Any, source: str) -> str:
+    key = ".".join(str(part) for part in error["loc"])
+    env_name = ENV_PREFIX + ENV_NESTED_DELIMITER.join(str(p) for p in error["loc"]).upper()
+    origin = f"environment variable {env_name}" if env_name in os.environ else source
+    message = str(error["msg"])
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif "input" in error and not isinstance(error["input"], dict | list):
+        message += f" (got {error['input']!r})"
+    return f"{origin}: {key or '<top level>'}: {message}"
+
+
+def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
+    """Load settings from ``path`` (or ``configs/default.yaml`` when it exists).
+
+    ``overrides`` are section dicts merged over the file, e.g. ``broker={"port": 19092}``;
+    environment variables still take precedence over both.
+    Raises :class:`SettingsError` with a one-line message on any problem.
+    """
+    if path is None:
+        path = DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+    source = str(path) if path is not None else "built-in defaults"
+    data = _read_yaml(Path(path)) if path is not None else {}
+    for section, values in overrides.items():
+        merged = dict(data.get(section) or {})
+        merged.update(values)
+        data[section] = merged
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        lines = [_describe(err, source) for err in exc.errors()]
+        raise SettingsError("; ".join(lines)) from None

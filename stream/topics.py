@@ -1,0 +1,102 @@
+"""Create and inspect recstream's topics with kafka-python's admin client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from kafka import KafkaAdminClient
+from kafka.admin import ConfigResource, ConfigResourceType
+from kafka.errors import TopicAlreadyExistsError
+
+from stream.kafka_config import kafka_python_options
+from stream.settings import Settings
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication_factor: int
+    configs: dict[str, str] = field(default_factory=dict)
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    """The topics recstream needs, with the layout each one must have."""
+    t = settings.topics
+    specs = [TopicSpec(name, t.partitions, t.replication_factor) for name in t.events.values()]
+    specs.append(
+        TopicSpec(
+            t.deadletter,
+            t.partitions,
+            t.replication_factor,
+            # Dead letters are evidence for an operator: keep them long after events expire.
+            {"retention.ms": str(t.deadletter_retention_ms)},
+        )
+    )
+    specs.append(TopicSpec(t.sequences, t.partitions, t.replication_factor))
+    specs.append(
+        TopicSpec(
+            t.recommendations,
+            t.partitions,
+            t.replication_factor,
+            # Consumers want each user's latest recommendation, not its history.
+            {"cleanup.policy": "compact"},
+        )
+    )
+    return specs
+
+
+@contextmanager
+def admin_client(settings: Settings) -> Iterator[KafkaAdminClient]:
+    admin = KafkaAdminClient(**kafka_python_options(settings.kafka))
+    try:
+        yield admin
+    finally:
+        admin.close()
+
+
+@dataclass(frozen=True)
+class TopicState:
+    name: str
+    partitions: int
+    configs: dict[str, str]
+
+
+def create_topics(settings: Settings) -> tuple[list[str], list[str]]:
+    """Create the missing topics; returns (created, already present). Idempotent."""
+    specs = topic_specs(settings)
+    with admin_client(settings) as admin:
+        existing = set(admin.list_topics())
+        missing = [spec for spec in specs if spec.name not in existing]
+        for spec in missing:
+            options = {
+                "num_partitions": spec.partitions,
+                "replication_factor": spec.replication_factor,
+                "configs": spec.configs,
+            }
+            try:
+                admin.create_topics({spec.name: options}, wait_for_metadata=True)
+            except TopicAlreadyExistsError:
+                existing.add(spec.name)  # created concurrently by another process
+    created = [spec.name for spec in missing if spec.name not in existing]
+    present = [spec.name for spec in specs if spec.name in existing]
+    return created, present
+
+
+def describe_topics(settings: Settings, names: list[str]) -> list[TopicState]:
+    """Partition counts and non-default configs of ``names``, as the broker reports them."""
+    with admin_client(settings) as admin:
+        metadata = {entry["name"]: entry for entry in admin.describe_topics(names)}
+        resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in names]
+        configs: dict[str, Any] = admin.describe_configs(resources).get("topic", {})
+    states = []
+    for name in names:
+        entry = metadata.get(name)
+        if entry is None or entry.get("error_code", 0) != 0:
+            continue
+        values = {key: str(data["value"]) for key, data in configs.get(name, {}).items()}
+        states.append(TopicState(name, len(entry["partitions"]), values))
+    return states

@@ -1,0 +1,92 @@
+"""The local broker manager's checks that need no running broker."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+
+from stream.broker import BrokerError, LocalBroker, kafka_version
+from tests.conftest import broker_test_settings
+
+
+def _bin_dir(tmp_path: Path, tools: dict[str, str]) -> str:
+    """A PATH holding only the given tools (name -> script body or a real path to link)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, body in tools.items():
+        target = bin_dir / name
+        if body.startswith("/"):
+            target.symlink_to(body)
+        else:
+            target.write_text(f"#!/bin/sh\n{body}\n")
+            target.chmod(target.stat().st_mode | stat.S_IEXEC)
+    return str(bin_dir)
+
+
+def test_kafka_version_comes_from_the_pom() -> None:
+    assert kafka_version().startswith("4.0.")
+
+
+def test_status_without_a_pid_file_is_not_running(tmp_path: Path) -> None:
+    broker = LocalBroker(broker_test_settings(tmp_path / "data").broker)
+    status = broker.status()
+    assert not status.running
+    assert status.pid is None
+    assert not broker.stop()
+
+
+def test_a_stale_pid_file_is_not_a_running_broker(tmp_path: Path) -> None:
+    broker = LocalBroker(broker_test_settings(tmp_path / "data").broker)
+    broker.data_dir.mkdir(parents=True)
+    # Our own pid is alive but is not a Kafka broker.
+    broker.pid_file.write_text(str(os.getpid()))
+    assert not broker.status().running
+
+
+def test_missing_java_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", _bin_dir(tmp_path, {}))
+    broker = LocalBroker(broker_test_settings(tmp_path / "data").broker)
+    with pytest.raises(BrokerError, match="'java' not found on PATH"):
+        broker.start()
+
+
+def test_busy_port_is_a_clear_error(tmp_path: Path) -> None:
+    settings = broker_test_settings(tmp_path / "data")
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", settings.broker.port))
+        holder.listen()
+        with pytest.raises(BrokerError, match=f"port 127.0.0.1:{settings.broker.port} is already"):
+            LocalBroker(settings.broker).start()
+
+
+def _uncached_broker(tmp_path: Path) -> LocalBroker:
+    settings = broker_test_settings(tmp_path / "data")
+    broker_settings = settings.broker.model_copy(update={"cache_dir": tmp_path / "empty-cache"})
+    return LocalBroker(broker_settings)
+
+
+def test_missing_maven_is_a_clear_error_when_jars_are_not_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    java = shutil.which("java")
+    assert java is not None, "the test machine has Java (the broker needs it)"
+    monkeypatch.setenv("PATH", _bin_dir(tmp_path, {"java": java}))
+    with pytest.raises(BrokerError, match="'mvn' not found on PATH"):
+        _uncached_broker(tmp_path).start()
+
+
+def test_failed_download_is_a_clear_error_and_leaves_no_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failing_mvn = "echo 'Could not resolve dependencies: network unreachable'; exit 1"
+    monkeypatch.setenv("PATH", _bin_dir(tmp_path, {"mvn": failing_mvn}))
+    broker = _uncached_broker(tmp_path)
+    with pytest.raises(BrokerError, match=r"failed \(exit 1\): Could not resolve dependencies"):
+        broker.fetch_jars()
+    assert not broker.jars_cached()
+    assert not list((tmp_path / "empty-cache").glob("*"))
