@@ -106,6 +106,26 @@ class TopicsSettings(_Section):
         return self
 
 
+class EventLimitsSettings(_Section):
+    """What the sequencer accepts; everything outside goes to the dead-letter topic."""
+
+    max_payload_bytes: int = Field(16_384, ge=64, le=1_048_576)
+    max_id_length: int = Field(256, ge=1, le=4_096)
+    ts_floor: float = Field(946_684_800.0, ge=0)  # 2000-01-01T00:00:00Z
+    max_future_s: float = Field(3_600.0, ge=0)
+    max_past_s: float | None = Field(None, gt=0)  # None: only the floor bounds the past
+    deadletter_raw_max_bytes: int = Field(262_144, ge=256, le=1_048_576)
+
+
+class SequencerSettings(_Section):
+    """The Faust app that turns events into per-user windows."""
+
+    app_id: str = Field("recstream-sequencer", min_length=1)
+    store: Literal["rocksdb", "memory"] = "rocksdb"
+    data_dir: Path = Path(".recstream/sequencer")
+    batch_max_events: int = Field(2_000, ge=1, le=100_000)
+
+
 class WindowSettings(_Section):
     """The per-user behaviour window kept by the sequencer."""
 
@@ -175,6 +195,8 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     topics: TopicsSettings = Field(default_factory=TopicsSettings)
+    events: EventLimitsSettings = Field(default_factory=EventLimitsSettings)
+    sequencer: SequencerSettings = Field(default_factory=SequencerSettings)
     window: WindowSettings = Field(default_factory=WindowSettings)
     trainer: TrainerSettings = Field(default_factory=TrainerSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from stream.cli import broker_cmd, demo_cmd, topics_cmd
+from stream.cli import broker_cmd, demo_cmd, topics_cmd, worker_cmd
 
 app = typer.Typer(
     name="recstream",
@@ -14,4 +14,5 @@ app = typer.Typer(
 )
 app.add_typer(broker_cmd.app, name="broker")
 app.add_typer(topics_cmd.app, name="topics")
+app.add_typer(worker_cmd.app, name="worker")
 app.command("demo")(demo_cmd.demo)

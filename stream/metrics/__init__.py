@@ -1,0 +1,1 @@
+"""Typed Prometheus metric containers, each created against a registry."""

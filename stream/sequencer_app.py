@@ -1,0 +1,124 @@
+"""The sequencer Faust app: event topics -> per-user windows -> ``recstream.sequences``.
+
+The agent only wires Kafka to :func:`stream.sequencer_core.process_batch`. It reads
+micro-batches with ``stream.take_events`` (Faust's per-message path costs ~200 µs;
+batching is what lets one worker keep up) and acks them only after their outputs
+are handed to the producer; Faust flushes the producer before it commits offsets,
+so every accepted event is in a published window or is read again after a crash.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import faust
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from prometheus_client import CollectorRegistry
+
+from stream.faust_config import faust_app_options
+from stream.metrics.sequencer import SequencerMetrics
+from stream.sequencer_core import BatchResult, RawMessage, process_batch
+from stream.settings import Settings
+
+WINDOWS_TABLE = "windows"
+_RAW: faust.Schema[bytes, bytes] = faust.Schema(
+    key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+)
+
+
+def _raw_message(event: Any) -> RawMessage:
+    message = event.message
+    # message.value/key are the bytes off the wire: parsing them ourselves is what
+    # lets malformed payloads reach the dead-letter topic instead of Faust's decoder.
+    return RawMessage(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        timestamp_s=message.timestamp if message.timestamp else None,
+        key=message.key,
+        value=message.value,
+    )
+
+
+def build_sequencer_app(
+    settings: Settings,
+    registry: CollectorRegistry,
+    data_dir: Path | None = None,
+    clock: Callable[[], float] = time.time,
+) -> faust.App:
+    """A Faust app for one sequencer worker; nothing happens until a Worker runs it."""
+    seq = settings.sequencer
+    app = faust.App(
+        seq.app_id,
+        store="rocksdb://" if seq.store == "rocksdb" else "memory://",
+        **faust_app_options(settings, data_dir or seq.data_dir),
+    )
+    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "faust_sequencer"))
+    metrics = SequencerMetrics.create(registry)
+
+    actions_by_topic = {topic: action for action, topic in settings.topics.events.items()}
+    source = app.topic(*actions_by_topic, schema=_RAW)
+    sequences_topic = settings.topics.sequences
+    deadletter_topic = settings.topics.deadletter
+    # Co-partitioned with the event topics (same key, same partition count): a
+    # user's window lives in the partition that carries the user's events.
+    windows = app.Table(
+        WINDOWS_TABLE,
+        default=None,
+        partitions=settings.topics.partitions,
+        schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer="json"),
+    )
+
+    async def publish(result: BatchResult) -> None:
+        producer = app.producer
+        for letter in result.dead_letters:
+            await producer.send(deadletter_topic, letter.key, letter.record, None, None, None)
+        for update in result.updates:
+            await producer.send(
+                sequences_topic, update.user_id.encode(), update.to_json(), None, None, None
+            )
+
+    def record(result: BatchResult, batch: list[RawMessage], now: float) -> None:
+        metrics.batch_size.observe(len(batch))
+        for topic, count in result.accepted.items():
+            metrics.events.labels(topic=topic, outcome="accepted").inc(count)
+        for letter in result.dead_letters:
+            metrics.events.labels(topic=letter.source_topic, outcome="deadlettered").inc()
+            metrics.dead_letters.labels(reason=str(letter.reason)).inc()
+        metrics.duplicates.inc(result.duplicates)
+        metrics.sequences_emitted.inc(len(result.updates))
+        for update in result.updates:
+            metrics.window_length.observe(len(update.items))
+        for message in batch:
+            if message.timestamp_s is not None:
+                metrics.processing_latency.observe(max(0.0, now - message.timestamp_s))
+
+    @app.agent(source, name="sequence")
+    async def sequence(stream: faust.StreamT[Any]) -> None:
+        # Agents receive a faust.Stream; take_events and _set_current_event live there.
+        assert isinstance(stream, faust.Stream)
+        within = settings.window.coalesce_ms / 1000 or 0.001
+        # Table writes queue changelog messages in Faust's producer buffer; above
+        # max_messages (100) the conductor throttles every message in 0.1 s waits. One
+        # batch writes up to batch_max_events windows, so allow a few batches in flight.
+        app.producer.buffer.max_messages = max(100, 4 * seq.batch_max_events)
+        async for events in stream.take_events(seq.batch_max_events, within=within):
+            batch = [_raw_message(event) for event in events]
+            now = clock()
+            result = process_batch(
+                batch, actions_by_topic, windows.get, settings.events, settings.window, now
+            )
+            for write in result.writes:
+                # faust-streaming #497: take() leaves no current event, and a table write
+                # needs one to pick the changelog partition (and the rocksdb partition).
+                # Restore the context of a message of that user before writing.
+                stream._set_current_event(events[write.message_index])
+                windows[write.user_id] = write.state
+            stream._set_current_event(None)
+            await publish(result)
+            record(result, batch, clock())
+
+    return app
