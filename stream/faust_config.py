@@ -42,6 +42,8 @@ def faust_app_options(settings: Settings, data_dir: Path) -> dict[str, Any]:
         "broker": ";".join(f"kafka://{server}" for server in kafka.bootstrap_servers.split(",")),
         "broker_credentials": faust_credentials(kafka),
         "broker_client_id": kafka.client_id,
+        "broker_session_timeout": kafka.session_timeout_s,
+        "broker_heartbeat_interval": kafka.session_timeout_s / 10,
         "datadir": str(data_dir),
         "topic_partitions": settings.topics.partitions,
         "topic_replication_factor": settings.topics.replication_factor,

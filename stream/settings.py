@@ -42,6 +42,8 @@ class KafkaSettings(_Section):
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
     request_timeout_ms: int = Field(30_000, ge=1_000, le=600_000)
+    # How soon a crashed group member's partitions move to the others (Kafka allows 6-300 s).
+    session_timeout_s: float = Field(30.0, ge=6.0, le=300.0)
 
     @model_validator(mode="after")
     def _sasl_needs_credentials(self) -> KafkaSettings:

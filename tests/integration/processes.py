@@ -1,0 +1,142 @@
+"""Helpers for integration tests: per-test configs and real worker processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import yaml
+from kafka import KafkaConsumer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
+
+from stream.kafka_config import kafka_python_options
+from stream.settings import Settings, load_settings
+from tests.conftest import REPO_ROOT, free_port_pair
+
+
+def isolated_settings(base: Settings, tmp_path: Path, prefix: str) -> tuple[Path, Settings]:
+    """A config file of our own: topics, app ids, folders and ports nobody else uses."""
+    data = base.model_dump(mode="json")
+    data["topics"]["events"] = {action: f"{prefix}.{action}" for action in data["topics"]["events"]}
+    for name in ("deadletter", "sequences", "recommendations"):
+        data["topics"][name] = f"{prefix}.{name}"
+    data["sequencer"]["app_id"] = f"{prefix}-sequencer"
+    data["sequencer"]["data_dir"] = str(tmp_path / "sequencer")
+    data["checkpoints"]["dir"] = str(tmp_path / "checkpoints")
+    data["metrics"]["sequencer_port"] = free_port_pair()
+    data["metrics"]["trainer_port"] = free_port_pair()
+    path = tmp_path / f"{prefix}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path, load_settings(path)
+
+
+class WorkerProcess:
+    """``recstream worker ROLE`` in its own process, with its log in a file."""
+
+    def __init__(self, role: str, config: Path, log_path: Path, worker_id: str = "0") -> None:
+        self.role, self.config, self.log_path, self.worker_id = role, config, log_path, worker_id
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        command = [
+            sys.executable, "-m", "stream.cli", "worker", self.role, "--config", str(self.config),
+            "--worker-id", self.worker_id, "--loglevel", "info",
+        ]  # fmt: skip
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, env=os.environ.copy(),
+            )  # fmt: skip
+        return self
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as in a crash."""
+        if self.alive():
+            assert self.process is not None
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        if self.alive():
+            assert self.process is not None
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """One real HTTP scrape of /metrics: {(sample name, sorted labels): value}."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def metric_sum(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str,
+               **labels: str) -> float:  # fmt: skip
+    return sum(
+        value
+        for (sample, sample_labels), value in samples.items()
+        if sample == name and all(dict(sample_labels).get(k) == v for k, v in labels.items())
+    )
+
+
+def wait_for(
+    condition: Callable[[], bool], timeout_s: float, what: str, worker: WorkerProcess | None = None
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except OSError:
+            pass  # endpoint not up yet
+        if worker is not None and not worker.alive():
+            raise AssertionError(
+                f"{worker.role} exited while waiting for {what}:\n{worker.log_tail()}"
+            )
+        time.sleep(0.5)
+    tail = f"\n{worker.log_tail()}" if worker is not None else ""
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}{tail}")
+
+
+def read_topic(settings: Settings, topic: str) -> Iterator[tuple[bytes | None, bytes, int, int]]:
+    """Every message now in ``topic``: (key, value, partition, offset)."""
+    consumer = KafkaConsumer(**kafka_python_options(settings.kafka), group_id=None,
+                             enable_auto_commit=False)  # fmt: skip
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        if not partitions:
+            return
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        end = consumer.end_offsets(partitions)
+        remaining = {tp: end[tp] for tp in partitions if end[tp] > 0}
+        deadline = time.monotonic() + 30
+        while remaining and time.monotonic() < deadline:
+            for tp, records in consumer.poll(timeout_ms=500).items():
+                for record in records:
+                    if record.offset < end[tp]:
+                        yield record.key, record.value, tp.partition, record.offset
+                if consumer.position(tp) >= end[tp]:
+                    remaining.pop(tp, None)
+    finally:
+        consumer.close()
