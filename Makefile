@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 CONFIG ?= configs/default.yaml
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-unit test-integration lint format demo \
+.PHONY: help install test test-unit test-integration lint format demo sequencer bench-sequencer \
         broker-start broker-stop broker-status topics clean
 
 help: ## List the targets
@@ -47,6 +47,12 @@ format: install ## Format and autofix with ruff
 
 demo: install ## The main job: local Kafka, topics, the pipeline on real or synthetic events
 	$(VENV)/bin/recstream demo --config $(CONFIG)
+
+sequencer: install ## Run one sequencer worker (Faust) against the configured broker
+	$(VENV)/bin/recstream worker sequencer --config $(CONFIG)
+
+bench-sequencer: install ## Sequencer ingest vs an empty Faust agent (prints a table, writes bench/results/)
+	$(PY) -m bench.sequencer_ingest
 
 broker-start: install ## Start the local Kafka broker (fetches the jars once)
 	$(VENV)/bin/recstream broker start --config $(CONFIG)

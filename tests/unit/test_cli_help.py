@@ -17,6 +17,8 @@ COMMANDS = [
     ["topics", "create"],
     ["topics", "describe"],
     ["demo"],
+    ["worker"],
+    ["worker", "sequencer"],
 ]
 
 
@@ -25,7 +27,7 @@ def test_help_describes_command_and_options(command: list[str]) -> None:
     result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output
-    leaf = command and command[-1] not in {"broker", "topics"}
+    leaf = command and command[-1] not in {"broker", "topics", "worker"}
     if leaf:
         assert "--config" in result.output
         assert "Settings YAML file" in result.output
@@ -39,3 +41,5 @@ def test_groups_list_their_subcommands() -> None:
     assert all(name in topics for name in ("create", "describe"))
     demo = runner.invoke(app, ["demo", "--help"], env={"COLUMNS": "200"}).output
     assert "--events" in demo and "--keep-broker" in demo
+    sequencer = runner.invoke(app, ["worker", "sequencer", "--help"], env={"COLUMNS": "200"}).output
+    assert "--worker-id" in sequencer and "--loglevel" in sequencer
