@@ -1,0 +1,47 @@
+"""Next-item losses: full softmax for small catalogues, sampled softmax with log-Q
+correction for large ones (Bengio & Senecal 2008; Yi et al., RecSys 2019)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+Scorer = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (P, H), (C,) -> (P, C)
+
+
+def full_softmax_loss(
+    scorer: Scorer, hidden: torch.Tensor, targets: torch.Tensor, valid: torch.Tensor
+) -> torch.Tensor:
+    """Cross-entropy over every row; ``valid`` (N,) bool masks padding, unknown and free rows."""
+    rows = torch.arange(valid.shape[0], device=hidden.device)
+    logits = scorer(hidden, rows).float()
+    logits = logits.masked_fill(~valid, float("-inf"))
+    return F.cross_entropy(logits, targets)
+
+
+def sampled_softmax_loss(
+    scorer: Scorer,
+    hidden: torch.Tensor,
+    targets: torch.Tensor,
+    proposal: torch.Tensor,
+    num_negatives: int,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Cross-entropy of the target against ``num_negatives`` rows drawn from ``proposal``.
+
+    ``proposal`` (N,) are sampling probabilities (0 for rows never to sample). Every
+    logit is corrected by ``-log(K q)``, which makes the sampled loss an unbiased-ish
+    estimate of the full softmax; negatives equal to the target are masked out.
+    """
+    negatives = torch.multinomial(proposal, num_negatives, replacement=True, generator=generator)
+    log_kq = torch.log(proposal.clamp_min(1e-12) * num_negatives)
+    candidates = torch.cat([targets, negatives])  # in-batch targets + sampled rows
+    logits = scorer(hidden, candidates).float() - log_kq[candidates]
+    p = targets.shape[0]
+    # Column j < P is target j; a target appearing in another column is an accidental hit.
+    accidental = candidates.unsqueeze(0) == targets.unsqueeze(1)
+    accidental[torch.arange(p), torch.arange(p)] = False
+    logits = logits.masked_fill(accidental, float("-inf"))
+    return F.cross_entropy(logits, torch.arange(p, device=hidden.device))

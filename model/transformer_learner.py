@@ -1,0 +1,352 @@
+"""The incremental learner: test-then-train on micro-batches of user sequences.
+
+One ``learn`` call: (1) with the current weights, one forward pass ranks every new
+event (its prefix is the history) and gives each user's top-k; (2) the vocabulary
+admits new items; (3) one optimiser step on the new positions of the batch plus a
+reservoir sample of older sequences. Guards skip a step whose loss or gradient is
+not finite, or that leaves non-finite weights, and restore the last good snapshot.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from model.batching import Positions, to_tensors, trailing_positions
+from model.contract import Recommendation, StepReport, UserSequence
+from model.losses import full_softmax_loss, sampled_softmax_loss
+from model.ranking_metrics import RankingSums
+from model.replay_buffer import ReservoirBuffer
+from model.scoring import target_ranks, top_k
+from model.sequential_recommender import RecommenderConfig, SequentialRecommender
+from model.vocabulary import RESERVED, ItemVocabulary, VocabularyConfig
+
+
+@dataclass(frozen=True)
+class LearnerConfig:
+    model: RecommenderConfig = field(default_factory=RecommenderConfig)
+    vocabulary: VocabularyConfig = field(default_factory=VocabularyConfig)
+    actions: tuple[str, ...] = ("view", "click", "purchase")
+    purchase_action: str = "purchase"
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    full_softmax_max_items: int = 50_000
+    num_negatives: int = 1_024
+    replay_capacity: int = 10_000
+    replay_ratio: float = 0.25  # replayed sequences per batch sequence
+    replay_positions: int = 5  # trailing positions trained per replayed sequence
+    task_weights: tuple[float, float, float] = (1.0, 0.5, 0.2)  # next item, purchase, action
+    rank_weights: tuple[float, float] = (1.0, 0.2)  # next item, next purchase
+    grad_clip: float = 1.0
+    snapshot_every: int = 10
+    device: str = "auto"
+    seed: int = 0
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class TransformerLearner:
+    name = "transformer"
+
+    def __init__(self, config: LearnerConfig, vocab: ItemVocabulary | None = None) -> None:
+        self.config = config
+        self.device = pick_device(config.device)
+        torch.manual_seed(config.seed)
+        self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
+        self.vocab = vocab or ItemVocabulary(config.vocabulary)
+        self.action_ids = {name: i + 1 for i, name in enumerate(config.actions)}
+        self.model = SequentialRecommender(config.model, self.vocab.capacity).to(self.device)
+        self.counts = torch.zeros(self.vocab.capacity, device=self.device)  # item sightings
+        self.replay = ReservoirBuffer(config.replay_capacity, config.seed)
+        self.version = 0
+        self.steps_skipped = 0
+        self._build_optimizers()
+        self._snapshot = self._take_snapshot()
+
+    # -- optimisers, growth, snapshots --------------------------------------
+
+    def _dense_parameters(self) -> list[torch.nn.Parameter]:
+        return [p for n, p in self.model.named_parameters() if n != "item_embeddings"]
+
+    def _build_optimizers(self) -> None:
+        cfg = self.config
+        self.sparse_optimizer = torch.optim.SparseAdam(
+            [self.model.item_embeddings], lr=cfg.learning_rate
+        )
+        self.dense_optimizer = torch.optim.AdamW(
+            self._dense_parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
+        )
+
+    def _grow(self) -> None:
+        """Enlarge the item table (and its optimiser state) to the vocabulary's capacity."""
+        rows = self.vocab.capacity
+        if rows <= self.model.item_embeddings.shape[0]:
+            return
+        old_state = self.sparse_optimizer.state.get(self.model.item_embeddings, {})
+        self.model.grow(rows)
+        self.counts = torch.cat([self.counts, self.counts.new_zeros(rows - self.counts.shape[0])])
+        self.sparse_optimizer = torch.optim.SparseAdam(
+            [self.model.item_embeddings], lr=self.config.learning_rate
+        )
+        if old_state:
+            grown = {}
+            for key, value in old_state.items():
+                if torch.is_tensor(value) and value.dim() == 2:
+                    pad = value.new_zeros(rows - value.shape[0], value.shape[1])
+                    grown[key] = torch.cat([value, pad])
+                else:
+                    grown[key] = value
+            self.sparse_optimizer.state[self.model.item_embeddings] = grown
+
+    def _reset_rows(self, rows: list[int]) -> None:
+        """Freed rows start from scratch when a new item reuses them."""
+        if not rows:
+            return
+        index = torch.tensor(rows, device=self.device)
+        with torch.no_grad():
+            fresh = torch.randn(len(rows), self.model.item_embeddings.shape[1], device=self.device)
+            self.model.item_embeddings[index] = fresh / self.model.item_embeddings.shape[1] ** 0.5
+        self.counts[index] = 0
+        for value in self.sparse_optimizer.state.get(self.model.item_embeddings, {}).values():
+            if torch.is_tensor(value) and value.dim() == 2:
+                value[index] = 0
+
+    def _take_snapshot(self) -> dict[str, Any]:
+        return {
+            "model": copy.deepcopy(self.model.state_dict()),
+            "sparse": copy.deepcopy(self.sparse_optimizer.state_dict()),
+            "dense": copy.deepcopy(self.dense_optimizer.state_dict()),
+        }
+
+    def _restore_snapshot(self) -> None:
+        snapshot = self._snapshot
+        rows = snapshot["model"]["item_embeddings"].shape[0]
+        current = self.model.item_embeddings.shape[0]
+        self.model.load_state_dict(
+            {**snapshot["model"], "item_embeddings": self._pad_rows(snapshot["model"]["item_embeddings"], current)}
+        )
+        self._build_optimizers()
+        self.dense_optimizer.load_state_dict(snapshot["dense"])
+        if rows == current:
+            self.sparse_optimizer.load_state_dict(snapshot["sparse"])
+
+    @staticmethod
+    def _pad_rows(table: torch.Tensor, rows: int) -> torch.Tensor:
+        if table.shape[0] >= rows:
+            return table
+        return torch.cat([table, table.new_zeros(rows - table.shape[0], table.shape[1])])
+
+    # -- scoring ------------------------------------------------------------
+
+    def _valid_rows(self) -> torch.Tensor:
+        valid = torch.zeros(self.model.item_embeddings.shape[0], dtype=torch.bool, device=self.device)
+        live = self.vocab.live_rows()
+        if live:
+            valid[torch.tensor(live, device=self.device)] = True
+        return valid
+
+    def _autocast(self) -> Any:
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+
+    def _queries(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Ranking query: the weighted sum of the two item heads is one dot product."""
+        w_item, w_purchase = self.config.rank_weights
+        return (w_item * hidden + w_purchase * self.model.purchase_projection(hidden)).float()
+
+    @torch.no_grad()
+    def _score(
+        self, batch: Sequence[UserSequence], k: int, report: StepReport
+    ) -> list[Recommendation]:
+        self.model.eval()
+        tensors = to_tensors(batch, self.vocab, self.action_ids, self.config.model.max_len, self.device)
+        counts = [min(s.new_count, self.config.model.max_len) for s in batch]
+        positions = trailing_positions(tensors, counts, self.device)
+        with self._autocast():
+            hidden = self.model.encode(tensors.items, tensors.actions, tensors.ts)
+        table = self.model.item_embeddings.detach().float()
+        valid = self._valid_rows()
+        queries = self._queries(hidden[positions.user, positions.index])
+        ranks = target_ranks(queries, table, positions.target, valid)
+        names = {i: a for a, i in self.action_ids.items()}
+        for rank, action in zip(ranks, positions.action.tolist(), strict=True):
+            report.overall.add(rank)
+            report.per_action.setdefault(names.get(action, "unknown"), RankingSums()).add(rank)
+        report.evaluated += len(ranks)
+        report.cold += sum(rank is None for rank in ranks)
+        if k <= 0:
+            return []
+        last = self._queries(hidden[torch.arange(len(batch), device=self.device), tensors.lengths])
+        return self._to_recommendations(batch, last, table, valid, k, None)
+
+    def _to_recommendations(
+        self, batch: Sequence[UserSequence], queries: torch.Tensor, table: torch.Tensor,
+        valid: torch.Tensor, k: int, exclude: Sequence[Sequence[str]] | None,
+    ) -> list[Recommendation]:  # fmt: skip
+        excluded = [self.vocab.lookup(list(items)) for items in exclude] if exclude else None
+        if excluded:
+            excluded = [[r for r in rows if r >= RESERVED] for rows in excluded]
+        scores, rows = top_k(queries, table, valid, k, excluded)
+        out = []
+        for seq, s, r in zip(batch, scores.tolist(), rows.tolist(), strict=True):
+            kept = [(row, score) for row, score in zip(r, s, strict=True) if score != float("-inf")]
+            out.append(Recommendation(
+                seq.user_id, [self.vocab.id_of[row] or "" for row, _ in kept], [sc for _, sc in kept]
+            ))  # fmt: skip
+        return out
+
+    def recommend(
+        self, histories: Sequence[UserSequence], k: int,
+        exclude: Sequence[Sequence[str]] | None = None,
+    ) -> list[Recommendation]:  # fmt: skip
+        if not histories:
+            return []
+        self.model.eval()
+        with torch.no_grad():
+            tensors = to_tensors(histories, self.vocab, self.action_ids, self.config.model.max_len, self.device)
+            with self._autocast():
+                hidden = self.model.encode(tensors.items, tensors.actions, tensors.ts)
+            last = self._queries(hidden[torch.arange(len(histories), device=self.device), tensors.lengths])
+            table = self.model.item_embeddings.detach().float()
+            return self._to_recommendations(histories, last, table, self._valid_rows(), k, exclude)
+
+    # -- learning -------------------------------------------------------------
+
+    def learn(self, batch: Sequence[UserSequence], k: int = 0) -> StepReport:
+        report = StepReport(model_version=self.version, sequences=len(batch))
+        if not batch:
+            return report
+        started = time.perf_counter()
+        report.recommendations = self._score(batch, k, report)
+        report.eval_s = time.perf_counter() - started
+
+        started = time.perf_counter()
+        now = max((s.ts[-1] for s in batch if s.ts), default=0.0)
+        self._reset_rows(self.vocab.evict_stale(now))
+        for seq in batch:
+            self.vocab.observe(seq.items[len(seq.items) - seq.new_count :], now)
+        self._grow()
+        replayed = self.replay.sample(round(self.config.replay_ratio * len(batch)))
+        for seq in batch:
+            self.replay.offer(UserSequence(seq.user_id, seq.items, seq.actions, seq.ts))
+        self._train_step(batch, replayed, report)
+        report.vocab_size = len(self.vocab)
+        report.model_version = self.version
+        report.train_s = time.perf_counter() - started
+        return report
+
+    def _train_step(
+        self, batch: Sequence[UserSequence], replayed: list[UserSequence], report: StepReport
+    ) -> None:
+        cfg = self.config
+        sequences = [*batch, *replayed]
+        counts = [min(s.new_count, cfg.model.max_len) for s in batch]
+        counts += [cfg.replay_positions] * len(replayed)
+        tensors = to_tensors(sequences, self.vocab, self.action_ids, cfg.model.max_len, self.device)
+        for b, rows in enumerate(tensors.target_rows):  # popularity for the sampler
+            new = rows[len(rows) - counts[b] :] if b < len(batch) else []
+            if new:
+                self.counts.index_add_(0, torch.tensor(new, device=self.device),
+                                       torch.ones(len(new), device=self.device))  # fmt: skip
+        positions = trailing_positions(tensors, counts, self.device)
+        positions = self._known_targets(positions)
+        if positions.target.numel() == 0:
+            report.skip_reason = "nothing to learn (all targets unknown)"
+            return
+        self.model.train()
+        with self._autocast():
+            hidden = self.model.encode(tensors.items, tensors.actions, tensors.ts)
+            states = hidden[positions.user, positions.index]
+            losses = self._losses(states, positions)
+        total = sum(w * losses[name] for w, name in zip(cfg.task_weights, ("item", "purchase", "action"), strict=True)
+                    if name in losses)  # fmt: skip
+        assert isinstance(total, torch.Tensor)
+        report.losses = {name: float(value) for name, value in losses.items()}
+        report.losses["total"] = float(total)
+        report.trained_positions = int(positions.target.numel())
+        report.replayed_sequences = len(replayed)
+        if not torch.isfinite(total):
+            return self._skip(report, "non-finite loss")
+        self.sparse_optimizer.zero_grad(set_to_none=True)
+        self.dense_optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        if not self._clip_gradients():
+            return self._skip(report, "non-finite gradient")
+        self.sparse_optimizer.step()
+        self.dense_optimizer.step()
+        if not all(torch.isfinite(p).all() for p in self._dense_parameters()):
+            return self._skip(report, "non-finite weights after the step")
+        self.version += 1
+        if self.version % cfg.snapshot_every == 0:
+            self._snapshot = self._take_snapshot()
+
+    def _known_targets(self, positions: Positions) -> Positions:
+        keep = positions.target >= RESERVED
+        return Positions(positions.user[keep], positions.index[keep], positions.target[keep],
+                         positions.action[keep])  # fmt: skip
+
+    def _losses(self, states: torch.Tensor, positions: Positions) -> dict[str, torch.Tensor]:
+        cfg = self.config
+        valid = self._valid_rows()
+        if len(self.vocab) <= cfg.full_softmax_max_items:
+            def item_loss(scorer: Any, h: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+                return full_softmax_loss(scorer, h, t, valid)
+        else:
+            proposal = (self.counts + 1).pow(0.75) * valid
+            proposal = proposal / proposal.sum()
+
+            def item_loss(scorer: Any, h: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+                return sampled_softmax_loss(scorer, h, t, proposal, cfg.num_negatives, self.generator)
+
+        losses = {"item": item_loss(self.model.item_logits, states, positions.target)}
+        bought = positions.action == self.action_ids.get(cfg.purchase_action, -1)
+        if bought.any():
+            losses["purchase"] = item_loss(self.model.purchase_logits, states[bought], positions.target[bought])
+        known_action = positions.action > 0
+        if known_action.any():
+            losses["action"] = F.cross_entropy(
+                self.model.action_logits(states[known_action]).float(), positions.action[known_action] - 1
+            )
+        return losses
+
+    def _clip_gradients(self) -> bool:
+        dense_norm = torch.nn.utils.clip_grad_norm_(self._dense_parameters(), self.config.grad_clip)
+        if not torch.isfinite(dense_norm):
+            return False
+        grad = self.model.item_embeddings.grad
+        if grad is None:
+            return True
+        grad = grad.coalesce()
+        values = grad.values()
+        if not torch.isfinite(values).all():
+            return False
+        norm = values.norm()
+        if norm > self.config.grad_clip:
+            self.model.item_embeddings.grad = torch.sparse_coo_tensor(
+                grad.indices(), values * (self.config.grad_clip / (norm + 1e-6)), grad.shape
+            )
+        else:
+            self.model.item_embeddings.grad = grad
+        return True
+
+    def _skip(self, report: StepReport, reason: str) -> None:
+        self._restore_snapshot()
+        self.steps_skipped += 1
+        report.skipped = True
+        report.skip_reason = reason
+
+    def evaluate(self, batch: Sequence[UserSequence]) -> StepReport:
+        """Rank the new events without learning anything (for tests and frozen models)."""
+        report = StepReport(model_version=self.version, sequences=len(batch))
+        if batch:
+            self._score(batch, 0, report)
+        return report
