@@ -44,8 +44,12 @@ class ReservoirBuffer:
             "rng_version": self.rng.getstate()[0],
             "rng_gauss": self.rng.getstate()[2],
             "items": [
-                {"user_id": s.user_id, "items": list(s.items), "actions": list(s.actions),
-                 "ts": list(s.ts)}  # fmt: skip
+                {
+                    "user_id": s.user_id,
+                    "items": list(s.items),
+                    "actions": list(s.actions),
+                    "ts": list(s.ts),
+                }  # fmt: skip
                 for s in self.items
             ],
         }

@@ -18,6 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import LlamaConfig, LlamaModel
 
+# Small initial item vectors (as GPT-2 and SASRec do): random scores of unseen-in-history
+# items stay well below the repeat prior until training gives them meaning.
+EMBEDDING_STD = 0.02
+
 
 @dataclass(frozen=True)
 class RecommenderConfig:
@@ -50,18 +54,33 @@ class SequentialRecommender(nn.Module):
         # Item rows are updated sparsely (SparseAdam): the table is a bare parameter read
         # through F.embedding(sparse=True) both for inputs and for scored candidates.
         self.item_embeddings = nn.Parameter(torch.empty(num_rows, h))
-        nn.init.normal_(self.item_embeddings, std=1 / math.sqrt(h))
+        nn.init.normal_(self.item_embeddings, std=EMBEDDING_STD)
         self.action_embeddings = nn.Embedding(config.num_actions + 1, h, padding_idx=0)
         self.gap_embeddings = nn.Embedding(config.time_gap_buckets, h, padding_idx=0)
         self.input_dropout = nn.Dropout(config.dropout)
         self.decoder = self._build_decoder(config)
         self.purchase_projection = nn.Linear(h, h)  # next purchased item head (B, L, H)
         self.action_head = nn.Linear(h, config.num_actions)  # next action head
+        # Repeat head: attention from an output position to the items of its own history
+        # gives each of them a bonus (or a penalty), so the model learns when to repeat.
+        self.repeat_query = nn.Linear(h, h)
+        self.repeat_key = nn.Linear(h, h)
+        # A learned bias by distance back in the history, initialised to favour the most
+        # recent items: the model starts out like the "recent items" baseline and learns
+        # from there when (and what) to repeat.
+        self.repeat_distance_bias = nn.Embedding(config.max_len + 2, 1)
+        with torch.no_grad():
+            distance = torch.arange(config.max_len + 2, dtype=torch.float32)
+            self.repeat_distance_bias.weight[:, 0] = 6.0 - 1.0 * torch.log2(1 + distance)
+            nn.init.zeros_(self.repeat_query.weight)  # content-based repeat is learned
+            nn.init.zeros_(self.repeat_query.bias)
 
     @staticmethod
     def _build_decoder(config: RecommenderConfig) -> LlamaModel:
         if config.pretrained_path is not None:
-            return LlamaModel.from_pretrained(str(config.pretrained_path), attn_implementation="sdpa")
+            return LlamaModel.from_pretrained(
+                str(config.pretrained_path), attn_implementation="sdpa"
+            )
         decoder_config = LlamaConfig(
             vocab_size=1,  # unused: items arrive as inputs_embeds
             hidden_size=config.hidden_size,
@@ -106,11 +125,33 @@ class SequentialRecommender(nn.Module):
         logits: torch.Tensor = self.action_head(hidden)
         return logits
 
+    def repeat_logits(
+        self, hidden: torch.Tensor, items: torch.Tensor, user: torch.Tensor, index: torch.Tensor,
+        first_item_row: int,
+    ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+        """Bonus logits of the history items of each selected output.
+
+        hidden (B, L, H), items (B, L) input rows; output p = (user[p], index[p]) may
+        repeat the items at input positions 1..index[p]. Returns (P, L) logits (-inf
+        where not allowed) and the (P, L) rows they belong to.
+        """
+        query = self.repeat_query(hidden[user, index])  # (P, H)
+        keys = self.repeat_key(hidden[user])  # (P, L, H)
+        logits = (keys @ query.unsqueeze(-1)).squeeze(-1) / math.sqrt(query.shape[-1])
+        rows = items[user]  # (P, L)
+        positions = torch.arange(rows.shape[1], device=rows.device)
+        distance = (index.unsqueeze(1) - positions).clamp(0, self.config.max_len + 1)
+        logits = logits + self.repeat_distance_bias(distance).squeeze(-1)
+        allowed = (positions >= 1) & (positions <= index.unsqueeze(1)) & (rows >= first_item_row)
+        return logits.float().masked_fill(~allowed, float("-inf")), rows
+
     def grow(self, num_rows: int) -> None:
         """Make room for ``num_rows`` item rows, keeping the learned ones."""
         old = self.item_embeddings.data
         if num_rows <= old.shape[0]:
             return
-        fresh = torch.empty(num_rows - old.shape[0], old.shape[1], device=old.device, dtype=old.dtype)
-        nn.init.normal_(fresh, std=1 / math.sqrt(old.shape[1]))
+        fresh = torch.empty(
+            num_rows - old.shape[0], old.shape[1], device=old.device, dtype=old.dtype
+        )
+        nn.init.normal_(fresh, std=EMBEDDING_STD)
         self.item_embeddings = nn.Parameter(torch.cat([old, fresh]))

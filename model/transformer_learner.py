@@ -22,9 +22,10 @@ from model.batching import Positions, to_tensors, trailing_positions
 from model.contract import Recommendation, StepReport, UserSequence
 from model.losses import full_softmax_loss, sampled_softmax_loss
 from model.ranking_metrics import RankingSums
+from model.repeat_bonus import HistoryBonus, add_bonus
 from model.replay_buffer import ReservoirBuffer
 from model.scoring import target_ranks, top_k
-from model.sequential_recommender import RecommenderConfig, SequentialRecommender
+from model.sequential_recommender import EMBEDDING_STD, RecommenderConfig, SequentialRecommender
 from model.vocabulary import RESERVED, ItemVocabulary, VocabularyConfig
 
 
@@ -115,7 +116,7 @@ class TransformerLearner:
         index = torch.tensor(rows, device=self.device)
         with torch.no_grad():
             fresh = torch.randn(len(rows), self.model.item_embeddings.shape[1], device=self.device)
-            self.model.item_embeddings[index] = fresh / self.model.item_embeddings.shape[1] ** 0.5
+            self.model.item_embeddings[index] = fresh * EMBEDDING_STD
         self.counts[index] = 0
         for value in self.sparse_optimizer.state.get(self.model.item_embeddings, {}).values():
             if torch.is_tensor(value) and value.dim() == 2:
@@ -133,7 +134,10 @@ class TransformerLearner:
         rows = snapshot["model"]["item_embeddings"].shape[0]
         current = self.model.item_embeddings.shape[0]
         self.model.load_state_dict(
-            {**snapshot["model"], "item_embeddings": self._pad_rows(snapshot["model"]["item_embeddings"], current)}
+            {
+                **snapshot["model"],
+                "item_embeddings": self._pad_rows(snapshot["model"]["item_embeddings"], current),
+            }
         )
         self._build_optimizers()
         self.dense_optimizer.load_state_dict(snapshot["dense"])
@@ -149,7 +153,9 @@ class TransformerLearner:
     # -- scoring ------------------------------------------------------------
 
     def _valid_rows(self) -> torch.Tensor:
-        valid = torch.zeros(self.model.item_embeddings.shape[0], dtype=torch.bool, device=self.device)
+        valid = torch.zeros(
+            self.model.item_embeddings.shape[0], dtype=torch.bool, device=self.device
+        )
         live = self.vocab.live_rows()
         if live:
             valid[torch.tensor(live, device=self.device)] = True
@@ -165,10 +171,14 @@ class TransformerLearner:
 
     @torch.no_grad()
     def _score(
-        self, batch: Sequence[UserSequence], k: int, report: StepReport
-    ) -> list[Recommendation]:
+        self, batch: Sequence[UserSequence], k: int, report: StepReport,
+        cold: set[str] | None = None,
+    ) -> list[Recommendation]:  # fmt: skip
+        """Rank the new events; items in ``cold`` (first seen in this batch) count as missed."""
         self.model.eval()
-        tensors = to_tensors(batch, self.vocab, self.action_ids, self.config.model.max_len, self.device)
+        tensors = to_tensors(
+            batch, self.vocab, self.action_ids, self.config.model.max_len, self.device
+        )
         counts = [min(s.new_count, self.config.model.max_len) for s in batch]
         positions = trailing_positions(tensors, counts, self.device)
         with self._autocast():
@@ -176,7 +186,17 @@ class TransformerLearner:
         table = self.model.item_embeddings.detach().float()
         valid = self._valid_rows()
         queries = self._queries(hidden[positions.user, positions.index])
-        ranks = target_ranks(queries, table, positions.target, valid)
+        history = self._history(hidden, tensors.items, positions.user, positions.index)
+        ranks = target_ranks(queries, table, positions.target, valid, history, self._bonus_weight)
+        if cold:
+            # Never seen before this event: new to the vocabulary in this batch and not
+            # earlier in the user's own window.
+            unseen = [
+                seq.items[i] in cold and seq.items[i] not in seq.items[:i]
+                for seq, n in zip(batch, counts, strict=True)
+                for i in range(len(seq.items) - n, len(seq.items))
+            ]
+            ranks = [None if new else r for r, new in zip(ranks, unseen, strict=True)]
         names = {i: a for a, i in self.action_ids.items()}
         for rank, action in zip(ranks, positions.action.tolist(), strict=True):
             report.overall.add(rank)
@@ -185,17 +205,30 @@ class TransformerLearner:
         report.cold += sum(rank is None for rank in ranks)
         if k <= 0:
             return []
-        last = self._queries(hidden[torch.arange(len(batch), device=self.device), tensors.lengths])
-        return self._to_recommendations(batch, last, table, valid, k, None)
+        users = torch.arange(len(batch), device=self.device)
+        last = self._queries(hidden[users, tensors.lengths])
+        history = self._history(hidden, tensors.items, users, tensors.lengths)
+        return self._to_recommendations(batch, last, table, valid, k, None, history)
+
+    @property
+    def _bonus_weight(self) -> float:
+        return float(sum(self.config.rank_weights))
+
+    def _history(
+        self, hidden: torch.Tensor, items: torch.Tensor, user: torch.Tensor, index: torch.Tensor
+    ) -> HistoryBonus:
+        logits, rows = self.model.repeat_logits(hidden, items, user, index, RESERVED)
+        return HistoryBonus(logits, rows)
 
     def _to_recommendations(
         self, batch: Sequence[UserSequence], queries: torch.Tensor, table: torch.Tensor,
         valid: torch.Tensor, k: int, exclude: Sequence[Sequence[str]] | None,
+        history: HistoryBonus,
     ) -> list[Recommendation]:  # fmt: skip
         excluded = [self.vocab.lookup(list(items)) for items in exclude] if exclude else None
         if excluded:
             excluded = [[r for r in rows if r >= RESERVED] for rows in excluded]
-        scores, rows = top_k(queries, table, valid, k, excluded)
+        scores, rows = top_k(queries, table, valid, k, excluded, history, self._bonus_weight)
         out = []
         for seq, s, r in zip(batch, scores.tolist(), rows.tolist(), strict=True):
             kept = [(row, score) for row, score in zip(r, s, strict=True) if score != float("-inf")]
@@ -212,12 +245,18 @@ class TransformerLearner:
             return []
         self.model.eval()
         with torch.no_grad():
-            tensors = to_tensors(histories, self.vocab, self.action_ids, self.config.model.max_len, self.device)
+            tensors = to_tensors(
+                histories, self.vocab, self.action_ids, self.config.model.max_len, self.device
+            )
             with self._autocast():
                 hidden = self.model.encode(tensors.items, tensors.actions, tensors.ts)
-            last = self._queries(hidden[torch.arange(len(histories), device=self.device), tensors.lengths])
+            users = torch.arange(len(histories), device=self.device)
+            last = self._queries(hidden[users, tensors.lengths])
+            history = self._history(hidden, tensors.items, users, tensors.lengths)
             table = self.model.item_embeddings.detach().float()
-            return self._to_recommendations(histories, last, table, self._valid_rows(), k, exclude)
+            return self._to_recommendations(
+                histories, last, table, self._valid_rows(), k, exclude, history
+            )
 
     # -- learning -------------------------------------------------------------
 
@@ -225,16 +264,19 @@ class TransformerLearner:
         report = StepReport(model_version=self.version, sequences=len(batch))
         if not batch:
             return report
-        started = time.perf_counter()
-        report.recommendations = self._score(batch, k, report)
-        report.eval_s = time.perf_counter() - started
-
+        # Admit the batch's items first, so a user's earlier events in this batch can be
+        # repeated; targets that were unknown before the batch still count as missed.
         started = time.perf_counter()
         now = max((s.ts[-1] for s in batch if s.ts), default=0.0)
         self._reset_rows(self.vocab.evict_stale(now))
+        admitted: set[str] = set()
         for seq in batch:
-            self.vocab.observe(seq.items[len(seq.items) - seq.new_count :], now)
+            admitted.update(self.vocab.observe(seq.items[len(seq.items) - seq.new_count :], now))
         self._grow()
+        report.recommendations = self._score(batch, k, report, admitted)
+        report.eval_s = time.perf_counter() - started
+
+        started = time.perf_counter()
         replayed = self.replay.sample(round(self.config.replay_ratio * len(batch)))
         for seq in batch:
             self.replay.offer(UserSequence(seq.user_id, seq.items, seq.actions, seq.ts))
@@ -266,7 +308,8 @@ class TransformerLearner:
         with self._autocast():
             hidden = self.model.encode(tensors.items, tensors.actions, tensors.ts)
             states = hidden[positions.user, positions.index]
-            losses = self._losses(states, positions)
+            history = self._history(hidden, tensors.items, positions.user, positions.index)
+            losses = self._losses(states, positions, history)
         total = sum(w * losses[name] for w, name in zip(cfg.task_weights, ("item", "purchase", "action"), strict=True)
                     if name in losses)  # fmt: skip
         assert isinstance(total, torch.Tensor)
@@ -294,10 +337,26 @@ class TransformerLearner:
         return Positions(positions.user[keep], positions.index[keep], positions.target[keep],
                          positions.action[keep])  # fmt: skip
 
-    def _losses(self, states: torch.Tensor, positions: Positions) -> dict[str, torch.Tensor]:
+    def _losses(
+        self, states: torch.Tensor, positions: Positions, history: HistoryBonus
+    ) -> dict[str, torch.Tensor]:
         cfg = self.config
         valid = self._valid_rows()
+        num_rows = valid.shape[0]
+
+        def with_bonus(head: Any, keep: torch.Tensor | None = None) -> Any:
+            bonus_source = (
+                history if keep is None else HistoryBonus(history.logits[keep], history.rows[keep])
+            )
+
+            def scorer(h: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+                base = head(h, candidates).float()
+                return add_bonus(base, bonus_source.per_candidate(candidates, num_rows))
+
+            return scorer
+
         if len(self.vocab) <= cfg.full_softmax_max_items:
+
             def item_loss(scorer: Any, h: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
                 return full_softmax_loss(scorer, h, t, valid)
         else:
@@ -305,16 +364,23 @@ class TransformerLearner:
             proposal = proposal / proposal.sum()
 
             def item_loss(scorer: Any, h: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-                return sampled_softmax_loss(scorer, h, t, proposal, cfg.num_negatives, self.generator)
+                return sampled_softmax_loss(
+                    scorer, h, t, proposal, cfg.num_negatives, self.generator
+                )
 
-        losses = {"item": item_loss(self.model.item_logits, states, positions.target)}
+        losses = {"item": item_loss(with_bonus(self.model.item_logits), states, positions.target)}
         bought = positions.action == self.action_ids.get(cfg.purchase_action, -1)
         if bought.any():
-            losses["purchase"] = item_loss(self.model.purchase_logits, states[bought], positions.target[bought])
+            losses["purchase"] = item_loss(
+                with_bonus(self.model.purchase_logits, bought),
+                states[bought],
+                positions.target[bought],
+            )
         known_action = positions.action > 0
         if known_action.any():
             losses["action"] = F.cross_entropy(
-                self.model.action_logits(states[known_action]).float(), positions.action[known_action] - 1
+                self.model.action_logits(states[known_action]).float(),
+                positions.action[known_action] - 1,
             )
         return losses
 

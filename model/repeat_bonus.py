@@ -1,0 +1,43 @@
+"""Add the repeat head's bonus to candidate scores, for losses and for ranking.
+
+A history item's bonus is the largest repeat logit among its positions; items not in
+the history get none. Shapes: P outputs, L history positions, C candidates, N rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+_FULL_SCATTER_AT = 4_096  # above this many candidates, scatter into rows instead of comparing
+
+
+@dataclass(frozen=True)
+class HistoryBonus:
+    logits: torch.Tensor  # (P, L) repeat logits, -inf where a position may not be repeated
+    rows: torch.Tensor  # (P, L) the rows at those positions
+
+    def per_candidate(self, candidates: torch.Tensor, num_rows: int) -> torch.Tensor:
+        """(C,) candidate rows -> (P, C) bonus, -inf where the candidate is not in the history."""
+        if candidates.numel() > _FULL_SCATTER_AT:
+            full = torch.full(
+                (self.rows.shape[0], num_rows), float("-inf"), device=self.rows.device
+            )
+            full = full.scatter_reduce(1, self.rows, self.logits, reduce="amax")
+            return full[:, candidates]
+        match = self.rows.unsqueeze(1) == candidates.view(1, -1, 1)  # (P, C, L)
+        return torch.where(match, self.logits.unsqueeze(1), float("-inf")).amax(-1)
+
+    def per_history_row(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(P, L) bonus of the row at each position, and a mask of first occurrences."""
+        same = self.rows.unsqueeze(2) == self.rows.unsqueeze(1)  # (P, L, L)
+        bonus = torch.where(same, self.logits.unsqueeze(1), float("-inf")).amax(-1)
+        earlier = torch.tril(torch.ones_like(same[0]), diagonal=-1)  # j' < j
+        first = ~(same & earlier).any(-1) & torch.isfinite(bonus)
+        return bonus, first
+
+
+def add_bonus(base: torch.Tensor, bonus: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
+    """base + weight * bonus where a bonus exists."""
+    return torch.where(torch.isfinite(bonus), base + weight * bonus, base)
