@@ -1,0 +1,1 @@
+"""Baselines behind the same contract as the transformer: how we prove it is worth it."""

@@ -1,0 +1,54 @@
+"""A transformer trained on a warm-up prefix of the stream, then never updated."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from model.contract import Recommendation, StepReport, UserSequence
+from model.transformer_learner import LearnerConfig, TransformerLearner
+
+
+class FrozenLearner:
+    name = "frozen"
+
+    def __init__(self, config: LearnerConfig, warmup_events: int) -> None:
+        self.inner = TransformerLearner(config)
+        self.warmup_events = warmup_events
+        self.events_seen = 0
+
+    @property
+    def frozen(self) -> bool:
+        return self.events_seen >= self.warmup_events
+
+    def learn(self, batch: Sequence[UserSequence], k: int = 0) -> StepReport:
+        if self.frozen:
+            # No vocabulary growth either: items first seen after the warm-up stay unknown.
+            report = self.inner.evaluate(batch)
+            if k > 0:
+                report.recommendations = self.inner.recommend(batch, k)
+        else:
+            report = self.inner.learn(batch, k)
+        self.events_seen += sum(s.new_count for s in batch)
+        return report
+
+    def recommend(
+        self, histories: Sequence[UserSequence], k: int,
+        exclude: Sequence[Sequence[str]] | None = None,
+    ) -> list[Recommendation]:  # fmt: skip
+        return self.inner.recommend(histories, k, exclude)
+
+    def save(self, directory: Path) -> None:
+        self.inner.save(directory / "model")
+        meta = {"kind": self.name, "warmup_events": self.warmup_events, "events_seen": self.events_seen}
+        (directory / "frozen.json").write_text(json.dumps(meta))
+
+    @classmethod
+    def load(cls, directory: Path) -> FrozenLearner:
+        meta = json.loads((directory / "frozen.json").read_text())
+        learner = cls.__new__(cls)
+        learner.inner = TransformerLearner.load(directory / "model")
+        learner.warmup_events = int(meta["warmup_events"])
+        learner.events_seen = int(meta["events_seen"])
+        return learner
