@@ -73,3 +73,51 @@ def uniform_events(
         )
         for index in range(count)
     ]
+
+
+def read_jsonl(path: Path, limit: int | None = None) -> list[RawEvent]:
+    """One event per line in the topic schema plus ``action``; sorted by ts.
+
+    ``ts`` may be epoch seconds or ISO-8601 with a zone, as on the topics.
+    """
+    import orjson
+
+    from stream.events import Rejection, parse_timestamp
+
+    events: list[RawEvent] = []
+    with path.open("rb") as handle:
+        for number, line in enumerate(islice(handle, limit), start=1):
+            if not line.strip():
+                continue
+            data = orjson.loads(line)
+            ts = parse_timestamp(data["ts"])
+            if isinstance(ts, Rejection):
+                raise ValueError(f"{path}:{number}: {ts.detail}")
+            events.append(RawEvent(user_id=str(data["user_id"]), item_id=str(data["item_id"]),
+                                   action=str(data.get("action", "view")), ts=ts))  # fmt: skip
+    events.sort(key=lambda event: event["ts"])
+    return events
+
+
+def read_pairs(path: Path, limit: int | None = None, action: str = "view") -> list[RawEvent]:
+    """``user item`` lines in time order per user, without timestamps: the line number is
+    the time, so the stream keeps the file's order."""
+    events: list[RawEvent] = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(islice(handle, limit)):
+            parts = line.split()
+            if len(parts) >= 2:
+                events.append(RawEvent(user_id=parts[0], item_id=parts[1], action=action,
+                                       ts=float(number)))  # fmt: skip
+    return events
+
+
+READERS = {"taobao": read_taobao, "jsonl": read_jsonl, "pairs": read_pairs}
+
+
+def read_events(path: Path, file_format: str, limit: int | None = None) -> list[RawEvent]:
+    try:
+        reader = READERS[file_format]
+    except KeyError:
+        raise ValueError(f"unknown format {file_format!r}; choose from {', '.join(READERS)}") from None
+    return reader(path, limit)  # type: ignore[operator]

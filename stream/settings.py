@@ -155,8 +155,19 @@ class ModelSettings(_Section):
     max_len: int = Field(50, ge=2, le=8_192)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
     learning_rate: float = Field(1e-3, gt=0.0, le=1.0)
+    weight_decay: float = Field(0.01, ge=0.0, le=1.0)
+    grad_clip: float = Field(1.0, gt=0.0)
+    time_gaps: bool = True
     full_softmax_max_items: int = Field(50_000, ge=1)
     num_negatives: int = Field(1_024, ge=1)
+    replay_capacity: int = Field(10_000, ge=0)
+    replay_ratio: float = Field(0.25, ge=0.0, le=10.0)
+    replay_positions: int = Field(5, ge=1)
+    task_weights: tuple[float, float, float] = (1.0, 0.5, 0.2)  # next item, purchase, action
+    rank_weights: tuple[float, float] = (1.0, 0.2)  # next item, next purchased item
+    vocab_min_count: int = Field(1, ge=1)
+    vocab_evict_after_s: float | None = Field(None, gt=0)
+    seed: int = 0
     pretrained_path: Path | None = None
 
     @model_validator(mode="after")
@@ -164,6 +175,16 @@ class ModelSettings(_Section):
         if self.hidden_size % self.num_heads:
             raise ValueError("hidden_size must be divisible by num_heads")
         return self
+
+
+class BaselineSettings(_Section):
+    """The reference models ``recstream replay`` compares the transformer with."""
+
+    popularity_half_life_s: float = Field(86_400.0, gt=0)
+    frozen_warmup_events: int = Field(10_000, ge=0)
+    retrain_every_events: int = Field(50_000, ge=1)
+    retrain_epochs: int = Field(2, ge=1, le=100)
+    retrain_batch_size: int = Field(128, ge=1)
 
 
 class CheckpointSettings(_Section):
@@ -202,6 +223,7 @@ class Settings(BaseSettings):
     window: WindowSettings = Field(default_factory=WindowSettings)
     trainer: TrainerSettings = Field(default_factory=TrainerSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
+    baselines: BaselineSettings = Field(default_factory=BaselineSettings)
     checkpoints: CheckpointSettings = Field(default_factory=CheckpointSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 

@@ -1,0 +1,44 @@
+"""Settings -> the model package's plain configs (model/ never sees settings or Kafka)."""
+
+from __future__ import annotations
+
+from model.baselines.retrain import RetrainSchedule
+from model.contract import Learner
+from model.registry import BaselineOptions, build_learner
+from model.sequential_recommender import RecommenderConfig
+from model.transformer_learner import LearnerConfig
+from model.vocabulary import VocabularyConfig
+from stream.settings import Settings
+
+
+def learner_config(settings: Settings) -> LearnerConfig:
+    m = settings.model
+    return LearnerConfig(
+        model=RecommenderConfig(
+            hidden_size=m.hidden_size, num_layers=m.num_layers, num_heads=m.num_heads,
+            max_len=min(m.max_len, settings.window.max_events), dropout=m.dropout,
+            num_actions=len(settings.topics.events), time_gaps=m.time_gaps,
+            pretrained_path=m.pretrained_path,
+        ),
+        vocabulary=VocabularyConfig(min_count=m.vocab_min_count, evict_after_s=m.vocab_evict_after_s),
+        actions=tuple(settings.topics.events),
+        learning_rate=m.learning_rate, weight_decay=m.weight_decay,
+        full_softmax_max_items=m.full_softmax_max_items, num_negatives=m.num_negatives,
+        replay_capacity=m.replay_capacity, replay_ratio=m.replay_ratio,
+        replay_positions=m.replay_positions, task_weights=m.task_weights,
+        rank_weights=m.rank_weights, grad_clip=m.grad_clip,
+        device=settings.trainer.device, seed=m.seed,
+    )  # fmt: skip
+
+
+def baseline_options(settings: Settings) -> BaselineOptions:
+    b = settings.baselines
+    return BaselineOptions(
+        popularity_half_life_s=b.popularity_half_life_s,
+        frozen_warmup_events=b.frozen_warmup_events,
+        retrain=RetrainSchedule(b.retrain_every_events, b.retrain_epochs, b.retrain_batch_size),
+    )
+
+
+def learner_from_settings(name: str, settings: Settings) -> Learner:
+    return build_learner(name, learner_config(settings), baseline_options(settings))
