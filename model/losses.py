@@ -29,19 +29,17 @@ def sampled_softmax_loss(
     num_negatives: int,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Cross-entropy of the target against ``num_negatives`` rows drawn from ``proposal``.
+    """Cross-entropy of each target against ``num_negatives`` rows drawn from ``proposal``.
 
-    ``proposal`` (N,) are sampling probabilities (0 for rows never to sample). Every
-    logit is corrected by ``-log(K q)``, which makes the sampled loss an unbiased-ish
-    estimate of the full softmax; negatives equal to the target are masked out.
+    ``proposal`` (N,) are sampling probabilities (0 for rows never to sample). Each
+    negative logit is corrected by ``-log(K q)``, so the sampled normaliser estimates the
+    full one whatever the proposal's skew; negatives equal to the target are masked out.
     """
     negatives = torch.multinomial(proposal, num_negatives, replacement=True, generator=generator)
-    log_kq = torch.log(proposal.clamp_min(1e-12) * num_negatives)
-    candidates = torch.cat([targets, negatives])  # in-batch targets + sampled rows
-    logits = scorer(hidden, candidates).float() - log_kq[candidates]
-    p = targets.shape[0]
-    # Column j < P is target j; a target appearing in another column is an accidental hit.
-    accidental = candidates.unsqueeze(0) == targets.unsqueeze(1)
-    accidental[torch.arange(p), torch.arange(p)] = False
-    logits = logits.masked_fill(accidental, float("-inf"))
-    return F.cross_entropy(logits, torch.arange(p, device=hidden.device))
+    log_kq = torch.log(proposal[negatives].clamp_min(1e-12) * num_negatives)
+    positive = scorer(hidden, targets).float().diagonal().unsqueeze(1)  # (P, 1)
+    sampled = scorer(hidden, negatives).float() - log_kq  # (P, K)
+    sampled = sampled.masked_fill(negatives.unsqueeze(0) == targets.unsqueeze(1), float("-inf"))
+    logits = torch.cat([positive, sampled], dim=1)
+    zeros = torch.zeros(targets.shape[0], dtype=torch.long, device=hidden.device)
+    return F.cross_entropy(logits, zeros)

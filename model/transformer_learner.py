@@ -317,8 +317,8 @@ class TransformerLearner:
         total = sum(w * losses[name] for w, name in zip(cfg.task_weights, ("item", "purchase", "action"), strict=True)
                     if name in losses)  # fmt: skip
         assert isinstance(total, torch.Tensor)
-        report.losses = {name: float(value) for name, value in losses.items()}
-        report.losses["total"] = float(total)
+        report.losses = {name: float(value.detach()) for name, value in losses.items()}
+        report.losses["total"] = float(total.detach())
         report.trained_positions = int(positions.target.numel())
         report.replayed_sequences = len(replayed)
         if not torch.isfinite(total):

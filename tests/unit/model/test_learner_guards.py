@@ -1,0 +1,66 @@
+"""Guards, test-then-train order and growth of the incremental learner."""
+
+from __future__ import annotations
+
+import torch
+
+from model.transformer_learner import TransformerLearner
+from tests.unit.model.helpers import cycle_batches, tiny_config
+
+
+def test_injected_nan_is_skipped_and_weights_are_restored() -> None:
+    learner = TransformerLearner(tiny_config())
+    batches = cycle_batches()
+    learner.learn(batches[0])
+    good = {k: v.clone() for k, v in learner.model.state_dict().items()}
+    version = learner.version
+    with torch.no_grad():
+        learner.model.action_head.weight.fill_(float("nan"))  # a corrupted update
+    report = learner.learn(batches[1])
+    assert report.skipped
+    assert report.skip_reason == "non-finite loss"
+    assert learner.version == version
+    restored = learner.model.state_dict()
+    assert all(torch.equal(restored[k], good[k]) for k in good)
+    assert not learner.learn(batches[2]).skipped  # and learning goes on
+
+
+def test_a_step_that_leaves_non_finite_weights_is_rolled_back() -> None:
+    learner = TransformerLearner(tiny_config())
+    learner.learn(cycle_batches()[0])
+    before = {k: v.clone() for k, v in learner.model.state_dict().items()}
+    for group in learner.dense_optimizer.param_groups:
+        group["lr"] = float("inf")
+    report = learner.learn(cycle_batches()[1])
+    assert report.skipped and report.skip_reason == "non-finite weights after the step"
+    after = learner.model.state_dict()
+    assert all(torch.equal(after[k], before[k]) for k in before)
+
+
+def test_a_batch_is_never_scored_with_weights_that_already_learned_it() -> None:
+    learner = TransformerLearner(tiny_config())
+    batches = cycle_batches()
+    learner.learn(batches[0])
+    expected = learner.evaluate(batches[1])  # the current weights, nothing learned
+    expected_recs = learner.recommend(batches[1], k=5)
+    report = learner.learn(batches[1], k=5)
+    assert report.overall == expected.overall
+    assert report.recommendations == expected_recs
+    assert learner.evaluate(batches[1]).overall != expected.overall  # it did learn
+
+
+def test_new_items_grow_the_table_and_keep_learned_rows() -> None:
+    learner = TransformerLearner(tiny_config())
+    learner.learn(cycle_batches(items=30)[0])
+    rows = learner.model.item_embeddings.shape[0]
+    learned = learner.model.item_embeddings.detach()[3:20].clone()
+    big = cycle_batches(items=3_000, users=200)[0]
+    learner.learn(big)
+    assert learner.model.item_embeddings.shape[0] >= learner.vocab.num_rows > rows
+    assert learner.model.item_embeddings.shape[0] == learner.vocab.capacity
+    state = learner.sparse_optimizer.state[learner.model.item_embeddings]
+    assert state["exp_avg"].shape == learner.model.item_embeddings.shape
+    # Rows learned before the growth are still there (only rows touched since changed).
+    untouched = [r for r in range(3, 20) if learner.vocab.item_at(r) not in {i for s in big for i in s.items}]
+    current = learner.model.item_embeddings.detach()
+    assert all(torch.equal(current[r], learned[r - 3]) for r in untouched)

@@ -1,0 +1,47 @@
+"""The item vocabulary: no collisions, amortised growth, admission, eviction and reuse."""
+
+from __future__ import annotations
+
+from model.vocabulary import RESERVED, UNK, ItemVocabulary, VocabularyConfig
+
+
+def test_every_item_gets_its_own_row_and_capacity_doubles() -> None:
+    vocab = ItemVocabulary(VocabularyConfig(initial_capacity=8))
+    admitted = vocab.observe([f"i{n}" for n in range(20)], now=0.0)
+    assert len(admitted) == 20
+    rows = vocab.lookup([f"i{n}" for n in range(20)])
+    assert len(set(rows)) == 20 and min(rows) >= RESERVED
+    assert vocab.capacity == 32  # 8 -> 16 -> 32: doubled, not grown by one
+    assert vocab.lookup(["never-seen"]) == [UNK]
+
+
+def test_admission_needs_min_count_sightings() -> None:
+    vocab = ItemVocabulary(VocabularyConfig(min_count=3))
+    assert vocab.observe(["a", "a"], now=0.0) == []
+    assert vocab.lookup(["a"]) == [UNK]
+    assert vocab.observe(["a"], now=1.0) == ["a"]
+    assert vocab.lookup(["a"])[0] >= RESERVED
+
+
+def test_eviction_frees_rows_for_reuse() -> None:
+    vocab = ItemVocabulary(VocabularyConfig(evict_after_s=100.0))
+    vocab.observe(["old", "kept"], now=0.0)
+    old_row = vocab.lookup(["old"])[0]
+    vocab.observe(["kept"], now=150.0)
+    assert vocab.evict_stale(now=150.0) == [old_row]
+    assert vocab.lookup(["old"]) == [UNK]
+    vocab.observe(["new"], now=151.0)
+    assert vocab.lookup(["new"]) == [old_row]  # the freed row is reused
+    assert vocab.item_at(old_row) == "new"
+
+
+def test_state_round_trips() -> None:
+    vocab = ItemVocabulary(VocabularyConfig(min_count=2, evict_after_s=10.0))
+    vocab.observe(["a", "a", "b", "c", "c"], now=5.0)
+    vocab.evict_stale(now=100.0)
+    vocab.observe(["d", "d"], now=101.0)
+    copy = ItemVocabulary.from_state(vocab.to_state())
+    assert copy.row_of == vocab.row_of
+    assert copy.pending == vocab.pending
+    assert copy.free_rows == vocab.free_rows
+    assert copy.capacity == vocab.capacity
