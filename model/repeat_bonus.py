@@ -10,24 +10,26 @@ from dataclasses import dataclass
 
 import torch
 
-_FULL_SCATTER_AT = 4_096  # above this many candidates, scatter into rows instead of comparing
-
-
 @dataclass(frozen=True)
 class HistoryBonus:
     logits: torch.Tensor  # (P, L) repeat logits, -inf where a position may not be repeated
     rows: torch.Tensor  # (P, L) the rows at those positions
 
     def per_candidate(self, candidates: torch.Tensor, num_rows: int) -> torch.Tensor:
-        """(C,) candidate rows -> (P, C) bonus, -inf where the candidate is not in the history."""
-        if candidates.numel() > _FULL_SCATTER_AT:
-            full = torch.full(
-                (self.rows.shape[0], num_rows), float("-inf"), device=self.rows.device
-            )
-            full = full.scatter_reduce(1, self.rows, self.logits, reduce="amax")
-            return full[:, candidates]
-        match = self.rows.unsqueeze(1) == candidates.view(1, -1, 1)  # (P, C, L)
-        return torch.where(match, self.logits.unsqueeze(1), float("-inf")).amax(-1)
+        """(C,) candidate rows -> (P, C) bonus, -inf where the candidate is not in the history.
+
+        Costs O(P x (L + C)): history rows are looked up among the distinct candidates
+        by binary search, never compared against every candidate.
+        """
+        del num_rows  # kept for callers that think in table rows
+        distinct, inverse = torch.unique(candidates, return_inverse=True)  # sorted (U,)
+        slot = torch.searchsorted(distinct, self.rows).clamp(max=distinct.shape[0] - 1)  # (P, L)
+        found = (distinct[slot] == self.rows) & torch.isfinite(self.logits)
+        bonus = torch.full((self.rows.shape[0], distinct.shape[0]), float("-inf"),
+                           device=self.rows.device, dtype=self.logits.dtype)  # fmt: skip
+        values = self.logits.masked_fill(~found, float("-inf"))
+        bonus = bonus.scatter_reduce(1, slot, values, reduce="amax")
+        return bonus[:, inverse]
 
     def per_history_row(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(P, L) bonus of the row at each position, and a mask of first occurrences."""

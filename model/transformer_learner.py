@@ -421,6 +421,29 @@ class TransformerLearner:
             self._score(batch, 0, report)
         return report
 
+    @torch.no_grad()
+    def score_items(
+        self, histories: Sequence[UserSequence], candidates: Sequence[Sequence[str]]
+    ) -> list[list[float]]:
+        """Ranking scores of given items after each history (unknown items: -inf)."""
+        self.model.eval()
+        tensors = to_tensors(histories, self.vocab, self.action_ids, self.config.model.max_len, self.device)
+        with self._autocast():
+            hidden = self.model.encode(tensors.items, tensors.actions, tensors.ts)
+        users = torch.arange(len(histories), device=self.device)
+        queries = self._queries(hidden[users, tensors.lengths])
+        history = self._history(hidden, tensors.items, users, tensors.lengths)
+        table = self.model.item_embeddings.detach().float()
+        out = []
+        for b, items in enumerate(candidates):
+            rows = torch.tensor(self.vocab.lookup(list(items)), device=self.device)
+            base = table[rows] @ queries[b]
+            one = HistoryBonus(history.logits[b : b + 1], history.rows[b : b + 1])
+            scores = add_bonus(base, one.per_candidate(rows, table.shape[0])[0], self._bonus_weight)
+            scores = scores.masked_fill(rows < RESERVED, float("-inf"))
+            out.append(scores.tolist())
+        return out
+
     # -- batch training (periodic retraining, offline evaluation) ----------------
 
     def fit(self, sequences: Sequence[UserSequence], epochs: int, batch_size: int,
@@ -433,7 +456,7 @@ class TransformerLearner:
         for seq in sequences:
             self.vocab.observe(seq.items, seq.ts[-1] if seq.ts else 0.0)
         self._grow()
-        rng = random.Random(self.config.seed)
+        rng = random.Random(self.config.seed + self.version)
         order = list(sequences)
         for _ in range(epochs):
             rng.shuffle(order)

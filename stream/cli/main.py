@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from stream.cli import broker_cmd, demo_cmd, replay_cmd, topics_cmd, worker_cmd
+from stream.cli import broker_cmd, demo_cmd, evaluate_cmd, replay_cmd, topics_cmd, worker_cmd
 
 app = typer.Typer(
     name="recstream",
@@ -18,3 +18,4 @@ app.add_typer(worker_cmd.app, name="worker")
 app.command("demo")(demo_cmd.demo)
 app.command("replay")(replay_cmd.replay_command)
 app.command("compare")(replay_cmd.compare_command)
+app.command("evaluate")(evaluate_cmd.evaluate_command)
