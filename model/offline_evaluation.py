@@ -49,7 +49,8 @@ def evaluate_split(
 
     def flush() -> None:
         metrics.full.merge(learner.evaluate(batch).overall)
-        for scores in learner.score_items(batch, candidates):
+        histories = [UserSequence(s.user_id, s.items[:-1], s.actions[:-1], s.ts[:-1]) for s in batch]
+        for scores in learner.score_items(histories, candidates):
             target = scores[0]
             metrics.sampled.add(sum(s > target for s in scores[1:]) if target != float("-inf") else None)
         batch.clear()
@@ -87,6 +88,9 @@ def leave_one_out(
     The test metrics are those of the epoch with the best validation NDCG@10 (full).
     """
     width = learner.config.model.max_len
+    # The catalogue is known offline: every item has a row, even one seen only in a
+    # held-out position (it keeps its random initial vector), as in SASRec.
+    learner.vocab.observe(sorted({i for items in users.values() for i in items}), now=0.0)
     train = []
     for user, items in users.items():
         head = list(items[:-2])
