@@ -28,7 +28,9 @@ class SplitMetrics:
 
 
 def _sequence(user: str, items: Sequence[str], action: str) -> UserSequence:
-    return UserSequence(user, list(items), [action] * len(items), [float(i) for i in range(len(items))], 1)
+    return UserSequence(
+        user, list(items), [action] * len(items), [float(i) for i in range(len(items))], 1
+    )
 
 
 def evaluate_split(
@@ -49,10 +51,14 @@ def evaluate_split(
 
     def flush() -> None:
         metrics.full.merge(learner.evaluate(batch).overall)
-        histories = [UserSequence(s.user_id, s.items[:-1], s.actions[:-1], s.ts[:-1]) for s in batch]
+        histories = [
+            UserSequence(s.user_id, s.items[:-1], s.actions[:-1], s.ts[:-1]) for s in batch
+        ]
         for scores in learner.score_items(histories, candidates):
             target = scores[0]
-            metrics.sampled.add(sum(s > target for s in scores[1:]) if target != float("-inf") else None)
+            metrics.sampled.add(
+                sum(s > target for s in scores[1:]) if target != float("-inf") else None
+            )
         batch.clear()
         candidates.clear()
 
@@ -96,7 +102,11 @@ def leave_one_out(
         head = list(items[:-2])
         for end in range(len(head), 1, -width):
             chunk = head[max(0, end - width) : end]
-            train.append(UserSequence(user, chunk, [action] * len(chunk), [float(i) for i in range(len(chunk))]))
+            train.append(
+                UserSequence(
+                    user, chunk, [action] * len(chunk), [float(i) for i in range(len(chunk))]
+                )
+            )
     best: tuple[float, SplitMetrics, SplitMetrics, int] | None = None
     train_s = 0.0
     for epoch in range(1, epochs + 1):

@@ -31,7 +31,9 @@ class BaselineOptions:
     retrain: RetrainSchedule = field(default_factory=RetrainSchedule)
 
 
-def build_learner(name: str, config: LearnerConfig, options: BaselineOptions = BaselineOptions()) -> Learner:
+def build_learner(
+    name: str, config: LearnerConfig, options: BaselineOptions = BaselineOptions()
+) -> Learner:
     if name == "transformer":
         return TransformerLearner(config)
     if name == "frozen":

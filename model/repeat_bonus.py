@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
+
 @dataclass(frozen=True)
 class HistoryBonus:
     logits: torch.Tensor  # (P, L) repeat logits, -inf where a position may not be repeated

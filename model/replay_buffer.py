@@ -49,7 +49,7 @@ class ReservoirBuffer:
                     "items": list(s.items),
                     "actions": list(s.actions),
                     "ts": list(s.ts),
-                }  # fmt: skip
+                }
                 for s in self.items
             ],
         }

@@ -94,7 +94,7 @@ class SequentialRecommender(nn.Module):
             bos_token_id=None,
             eos_token_id=None,
             pad_token_id=None,
-            attn_implementation="sdpa",
+            attn_implementation="sdpa",  # type: ignore[call-arg]  # a PretrainedConfig kwarg
         )
         return LlamaModel(decoder_config)
 
@@ -118,7 +118,8 @@ class SequentialRecommender(nn.Module):
 
     def purchase_logits(self, hidden: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
         """(P, H) x (C,) -> (P, C) next-purchased-item scores."""
-        return self.purchase_projection(hidden) @ self.item_rows(candidates).T
+        projected: torch.Tensor = self.purchase_projection(hidden)
+        return projected @ self.item_rows(candidates).T
 
     def action_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """(P, H) -> (P, num_actions); class k is action id k + 1."""

@@ -33,13 +33,17 @@ def write_state(directory: Path, tensors: dict[str, torch.Tensor], meta: dict[st
     _atomic_write(directory / META, lambda p: p.write_text(json.dumps(meta)))
 
 
-def read_state(directory: Path, device: str | torch.device = "cpu") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def read_state(
+    directory: Path, device: str | torch.device = "cpu"
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     tensors = load_file(str(directory / TENSORS), device=str(device))
     meta: dict[str, Any] = json.loads((directory / META).read_text())
     return tensors, meta
 
 
-def flatten_optimizer(name: str, state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def flatten_optimizer(
+    name: str, state: dict[str, Any]
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """An optimizer state_dict as tensors + JSON (tensor entries become named tensors)."""
     tensors: dict[str, torch.Tensor] = {}
     scalars: dict[str, dict[str, Any]] = {}
@@ -52,7 +56,9 @@ def flatten_optimizer(name: str, state: dict[str, Any]) -> tuple[dict[str, torch
     return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
 
 
-def unflatten_optimizer(name: str, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
+def unflatten_optimizer(
+    name: str, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
+) -> dict[str, Any]:
     state: dict[int, dict[str, Any]] = {}
     prefix = f"{name}."
     for key, value in tensors.items():

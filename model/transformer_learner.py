@@ -28,8 +28,8 @@ from model.ranking_metrics import RankingSums
 from model.repeat_bonus import HistoryBonus, add_bonus
 from model.replay_buffer import ReservoirBuffer
 from model.scoring import target_ranks, top_k
-from model.state_io import flatten_optimizer, read_state, unflatten_optimizer, write_state
 from model.sequential_recommender import EMBEDDING_STD, RecommenderConfig, SequentialRecommender
+from model.state_io import flatten_optimizer, read_state, unflatten_optimizer, write_state
 from model.vocabulary import RESERVED, ItemVocabulary, VocabularyConfig
 
 
@@ -75,6 +75,7 @@ class TransformerLearner:
         self.replay = ReservoirBuffer(config.replay_capacity, config.seed)
         self.version = 0
         self.steps_skipped = 0
+        self._valid_cache: tuple[tuple[int, int], torch.Tensor] | None = None
         self._build_optimizers()
         self._snapshot = self._take_snapshot()
 
@@ -157,12 +158,16 @@ class TransformerLearner:
     # -- scoring ------------------------------------------------------------
 
     def _valid_rows(self) -> torch.Tensor:
-        valid = torch.zeros(
-            self.model.item_embeddings.shape[0], dtype=torch.bool, device=self.device
-        )
+        """(N,) bool: rows that hold an item; cached until the vocabulary changes."""
+        key = (self.vocab.revision, self.model.item_embeddings.shape[0])
+        if self._valid_cache is not None and self._valid_cache[0] == key:
+            return self._valid_cache[1]
+        size = self.model.item_embeddings.shape[0]
+        valid = torch.zeros(size, dtype=torch.bool, device=self.device)
         live = self.vocab.live_rows()
         if live:
             valid[torch.tensor(live, device=self.device)] = True
+        self._valid_cache = (key, valid)
         return valid
 
     def _autocast(self) -> Any:
@@ -171,7 +176,8 @@ class TransformerLearner:
     def _queries(self, hidden: torch.Tensor) -> torch.Tensor:
         """Ranking query: the weighted sum of the two item heads is one dot product."""
         w_item, w_purchase = self.config.rank_weights
-        return (w_item * hidden + w_purchase * self.model.purchase_projection(hidden)).float()
+        projected: torch.Tensor = self.model.purchase_projection(hidden)
+        return (w_item * hidden + w_purchase * projected).float()
 
     @torch.no_grad()
     def _score(
@@ -237,7 +243,9 @@ class TransformerLearner:
         for seq, s, r in zip(batch, scores.tolist(), rows.tolist(), strict=True):
             kept = [(row, score) for row, score in zip(r, s, strict=True) if score != float("-inf")]
             out.append(Recommendation(
-                seq.user_id, [self.vocab.id_of[row] or "" for row, _ in kept], [sc for _, sc in kept]
+                seq.user_id,
+                [self.vocab.id_of[row] or "" for row, _ in kept],
+                [sc for _, sc in kept],
             ))  # fmt: skip
         return out
 
@@ -314,8 +322,8 @@ class TransformerLearner:
             states = hidden[positions.user, positions.index]
             history = self._history(hidden, tensors.items, positions.user, positions.index)
             losses = self._losses(states, positions, history)
-        total = sum(w * losses[name] for w, name in zip(cfg.task_weights, ("item", "purchase", "action"), strict=True)
-                    if name in losses)  # fmt: skip
+        weighted = zip(cfg.task_weights, ("item", "purchase", "action"), strict=True)
+        total = sum(w * losses[name] for w, name in weighted if name in losses)
         assert isinstance(total, torch.Tensor)
         report.losses = {name: float(value.detach()) for name, value in losses.items()}
         report.losses["total"] = float(total.detach())
@@ -325,10 +333,10 @@ class TransformerLearner:
             return self._skip(report, "non-finite loss")
         self.sparse_optimizer.zero_grad(set_to_none=True)
         self.dense_optimizer.zero_grad(set_to_none=True)
-        total.backward()
+        total.backward()  # type: ignore[no-untyped-call]
         if not self._clip_gradients():
             return self._skip(report, "non-finite gradient")
-        self.sparse_optimizer.step()
+        self.sparse_optimizer.step()  # type: ignore[no-untyped-call]
         self.dense_optimizer.step()
         if not all(torch.isfinite(p).all() for p in self._dense_parameters()):
             return self._skip(report, "non-finite weights after the step")
@@ -427,7 +435,9 @@ class TransformerLearner:
     ) -> list[list[float]]:
         """Ranking scores of given items after each history (unknown items: -inf)."""
         self.model.eval()
-        tensors = to_tensors(histories, self.vocab, self.action_ids, self.config.model.max_len, self.device)
+        tensors = to_tensors(
+            histories, self.vocab, self.action_ids, self.config.model.max_len, self.device
+        )
         with self._autocast():
             hidden = self.model.encode(tensors.items, tensors.actions, tensors.ts)
         users = torch.arange(len(histories), device=self.device)
@@ -504,8 +514,12 @@ class TransformerLearner:
         self.counts = tensors["counts"].to(self.device)
         self._build_optimizers()
         on_device = {k: v.to(self.device) for k, v in tensors.items()}
-        self.sparse_optimizer.load_state_dict(unflatten_optimizer("sparse", on_device, meta["optimizers"]["sparse"]))
-        self.dense_optimizer.load_state_dict(unflatten_optimizer("dense", on_device, meta["optimizers"]["dense"]))
+        self.sparse_optimizer.load_state_dict(
+            unflatten_optimizer("sparse", on_device, meta["optimizers"]["sparse"])
+        )
+        self.dense_optimizer.load_state_dict(
+            unflatten_optimizer("dense", on_device, meta["optimizers"]["dense"])
+        )
         self.replay = ReservoirBuffer.from_state(meta["replay"])
         self.version = int(meta["version"])
         self.steps_skipped = int(meta["steps_skipped"])

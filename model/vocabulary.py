@@ -34,6 +34,7 @@ class ItemVocabulary:
         self.pending: dict[str, int] = {}  # sightings of ids not yet admitted
         self.free_rows: list[int] = []
         self.capacity = max(config.initial_capacity, RESERVED + 1)
+        self.revision = 0  # bumped on every admission or eviction (for caches of live rows)
 
     def __len__(self) -> int:
         """Items with a row of their own."""
@@ -76,6 +77,7 @@ class ItemVocabulary:
             while row >= self.capacity:
                 self.capacity *= 2
         self.row_of[item] = row
+        self.revision += 1
         return row
 
     def evict_stale(self, now: float) -> list[int]:
@@ -91,6 +93,7 @@ class ItemVocabulary:
             self.id_of[row] = None
             self.free_rows.append(row)
             freed.append(row)
+        self.revision += len(freed)
         return freed
 
     def item_at(self, row: int) -> str | None:

@@ -119,5 +119,7 @@ def read_events(path: Path, file_format: str, limit: int | None = None) -> list[
     try:
         reader = READERS[file_format]
     except KeyError:
-        raise ValueError(f"unknown format {file_format!r}; choose from {', '.join(READERS)}") from None
-    return reader(path, limit)  # type: ignore[operator]
+        raise ValueError(
+            f"unknown format {file_format!r}; choose from {', '.join(READERS)}"
+        ) from None
+    return reader(path, limit)

@@ -20,7 +20,9 @@ def learner_config(settings: Settings) -> LearnerConfig:
             num_actions=len(settings.topics.events), time_gaps=m.time_gaps,
             pretrained_path=m.pretrained_path,
         ),
-        vocabulary=VocabularyConfig(min_count=m.vocab_min_count, evict_after_s=m.vocab_evict_after_s),
+        vocabulary=VocabularyConfig(
+            min_count=m.vocab_min_count, evict_after_s=m.vocab_evict_after_s
+        ),
         actions=tuple(settings.topics.events),
         learning_rate=m.learning_rate, weight_decay=m.weight_decay,
         full_softmax_max_items=m.full_softmax_max_items, num_negatives=m.num_negatives,

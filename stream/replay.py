@@ -40,7 +40,9 @@ class ReplayResult:
             "cold": self.cold,
             "metrics": {
                 "overall": self.overall.means(),
-                "per_action": {a: s.means() | {"count": s.count} for a, s in self.per_action.items()},
+                "per_action": {
+                    a: s.means() | {"count": s.count} for a, s in self.per_action.items()
+                },
             },
             "throughput": {
                 "events_per_s": self.events / max(self.wall_s, 1e-9),
@@ -87,7 +89,9 @@ def _close(
         change = apply_events(windows.get(user) or Window(), user_events, max_events, max_age_s)
         windows[user] = change.window
         w = change.window
-        batch.append(UserSequence(user, list(w.items), list(w.actions), list(w.ts), change.new_count))
+        batch.append(
+            UserSequence(user, list(w.items), list(w.actions), list(w.ts), change.new_count)
+        )
     return batch
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display here
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 
 def plot_reports(reports: Sequence[dict[str, Any]], out: Path, metric: str = "ndcg@10") -> None:
@@ -21,7 +21,9 @@ def plot_reports(reports: Sequence[dict[str, Any]], out: Path, metric: str = "nd
                 label=f"{report['model']} ({overall:.4f})", linewidth=1.6)  # fmt: skip
     ax.set_xlabel("events in the stream")
     ax.set_ylabel(f"{metric.upper()} over the last window (test-then-train)")
-    ax.set_title(f"Prequential {metric.upper()}" + (f" - {reports[0].get('dataset', '')}" if reports else ""))
+    ax.set_title(
+        f"Prequential {metric.upper()}" + (f" - {reports[0].get('dataset', '')}" if reports else "")
+    )
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

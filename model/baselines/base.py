@@ -72,7 +72,9 @@ class RankedListBaseline:
         raise NotImplementedError
 
     def save(self, directory: Path) -> None:
-        write_state(directory, {}, {"kind": self.name, "version": self.version, "state": self.state()})
+        write_state(
+            directory, {}, {"kind": self.name, "version": self.version, "state": self.state()}
+        )
 
     @classmethod
     def load(cls, directory: Path) -> RankedListBaseline:

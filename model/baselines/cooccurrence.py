@@ -6,7 +6,8 @@ for b -> a). Lists are filled up with recent popularity.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+import heapq
+from collections import defaultdict
 from typing import Any
 
 from model.baselines.base import RankedListBaseline
@@ -20,7 +21,9 @@ class CooccurrenceBaseline(RankedListBaseline):
     def __init__(self, distance: int = 3) -> None:
         super().__init__()
         self.distance = distance
-        self.pairs: dict[str, Counter[str]] = defaultdict(Counter)
+        self.pairs: defaultdict[str, defaultdict[str, float]] = defaultdict(
+            lambda: defaultdict(float)
+        )
         self.popularity = PopularityBaseline()
 
     def update(self, sequence: UserSequence) -> None:
@@ -34,8 +37,10 @@ class CooccurrenceBaseline(RankedListBaseline):
         self.popularity.update(sequence)
 
     def neighbours(self, item: str, depth: int) -> list[tuple[str, float]]:
-        counts = self.pairs.get(item)
-        return [(i, float(c)) for i, c in counts.most_common(depth)] if counts else []
+        weights = self.pairs.get(item)
+        if not weights:
+            return []
+        return heapq.nlargest(depth, weights.items(), key=lambda pair: (pair[1], pair[0]))
 
     def fill(self, ranked: list[tuple[str, float]], depth: int) -> list[tuple[str, float]]:
         seen = {item for item, _ in ranked}
@@ -57,5 +62,7 @@ class CooccurrenceBaseline(RankedListBaseline):
 
     def restore(self, state: dict[str, Any]) -> None:
         self.distance = int(state["distance"])
-        self.pairs = defaultdict(Counter, {a: Counter(c) for a, c in state["pairs"].items()})
+        self.pairs = defaultdict(lambda: defaultdict(float))
+        for a, weights in state["pairs"].items():
+            self.pairs[a].update({b: float(w) for b, w in weights.items()})
         self.popularity.restore(state["popularity"])

@@ -41,7 +41,11 @@ class FrozenLearner:
 
     def save(self, directory: Path) -> None:
         self.inner.save(directory / "model")
-        meta = {"kind": self.name, "warmup_events": self.warmup_events, "events_seen": self.events_seen}
+        meta = {
+            "kind": self.name,
+            "warmup_events": self.warmup_events,
+            "events_seen": self.events_seen,
+        }
         (directory / "frozen.json").write_text(json.dumps(meta))
 
     @classmethod

@@ -23,7 +23,9 @@ class RetrainSchedule:
 class PeriodicRetrainLearner:
     name = "retrain"
 
-    def __init__(self, config: LearnerConfig, schedule: RetrainSchedule = RetrainSchedule()) -> None:
+    def __init__(
+        self, config: LearnerConfig, schedule: RetrainSchedule = RetrainSchedule()
+    ) -> None:
         self.config = config
         self.schedule = schedule
         self.current = TransformerLearner(config)  # untrained until the first retraining

@@ -44,7 +44,9 @@ def evaluate_command(
                 f"sampled {sampled['ndcg@10']:.4f}  ({seconds:.1f}s to evaluate)"
             )
 
-        valid, test, train_s, best_epoch = leave_one_out(learner, users, epochs, batch_size, on_epoch=show)
+        valid, test, train_s, best_epoch = leave_one_out(
+            learner, users, epochs, batch_size, on_epoch=show
+        )
         data = {
             "protocol": "leave-one-out",
             "file": str(file),
@@ -60,7 +62,10 @@ def evaluate_command(
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(json.dumps(data, indent=2))
         table = Table("test ranking", "HR@10", "NDCG@10")
-        for name, metrics in (("full catalogue", test.full), ("100 sampled negatives", test.sampled)):
+        for name, metrics in (
+            ("full catalogue", test.full),
+            ("100 sampled negatives", test.sampled),
+        ):
             means = metrics.means()
             table.add_row(name, f"{means['hr@10']:.4f}", f"{means['ndcg@10']:.4f}")
         console.print(table)

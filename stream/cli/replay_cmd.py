@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -17,10 +17,10 @@ from stream.learner_factory import learner_from_settings
 from stream.replay import ReplayResult, replay
 from stream.replay_plot import plot_reports
 
-FileOption = Annotated[Path, typer.Option("--file", exists=True, dir_okay=False, help="Events file.")]
-FormatOption = Annotated[
-    str, typer.Option("--format", help=f"File format: {', '.join(READERS)}.")
+FileOption = Annotated[
+    Path, typer.Option("--file", exists=True, dir_okay=False, help="Events file.")
 ]
+FormatOption = Annotated[str, typer.Option("--format", help=f"File format: {', '.join(READERS)}.")]
 
 
 def replay_command(
@@ -31,8 +31,12 @@ def replay_command(
     config: ConfigOption = None,
     batch_events: Annotated[int, typer.Option(min=1, help="Events per micro-batch.")] = 64,
     limit: Annotated[int | None, typer.Option(min=1, help="Read at most N lines.")] = None,
-    plot: Annotated[Path | None, typer.Option(help="Also write NDCG@10 over the stream (PNG).")] = None,
-    save_checkpoint: Annotated[Path | None, typer.Option(help="Save the learner here at the end.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Also write NDCG@10 over the stream (PNG).")
+    ] = None,
+    save_checkpoint: Annotated[
+        Path | None, typer.Option(help="Save the learner here at the end.")
+    ] = None,
 ) -> None:
     """Stream a file through a learner in time order and report prequential quality.
 
@@ -91,11 +95,13 @@ def compare_command(
         console.print(f"plot: {plot}")
 
 
-def _print_summary(reports: list[dict[str, object]]) -> None:
-    table = Table("model", "events", "cold", "NDCG@10", "HR@10", "MRR@10", "HR@20", "events/s", "train s")
+def _print_summary(reports: list[dict[str, Any]]) -> None:
+    table = Table(
+        "model", "events", "cold", "NDCG@10", "HR@10", "MRR@10", "HR@20", "events/s", "train s"
+    )
     for r in reports:
-        m = r["metrics"]["overall"]  # type: ignore[index]
-        t = r["throughput"]  # type: ignore[index]
+        m = r["metrics"]["overall"]
+        t = r["throughput"]
         table.add_row(
             str(r["model"]), f"{r['events']:,}", f"{r['cold']:,}", f"{m['ndcg@10']:.4f}",
             f"{m['hr@10']:.4f}", f"{m['mrr@10']:.4f}", f"{m['hr@20']:.4f}",

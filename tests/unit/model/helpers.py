@@ -16,10 +16,12 @@ def tiny_config(**changes: object) -> LearnerConfig:
         replay_capacity=50,
         snapshot_every=1,
     )
-    return LearnerConfig(**{**base.__dict__, **changes})  # type: ignore[arg-type]
+    return LearnerConfig(**{**base.__dict__, **changes})
 
 
-def cycle_batches(users: int = 12, length: int = 9, items: int = 30, rounds: int = 3) -> list[list[UserSequence]]:
+def cycle_batches(
+    users: int = 12, length: int = 9, items: int = 30, rounds: int = 3
+) -> list[list[UserSequence]]:
     """Each user walks a cycle of items (item i is followed by item i+1): learnable."""
     batches = []
     for r in range(rounds):

@@ -12,7 +12,9 @@ from model.contract import Learner
 from model.registry import MODEL_NAMES, BaselineOptions, build_learner, load_learner
 from tests.unit.model.helpers import cycle_batches, tiny_config
 
-OPTIONS = BaselineOptions(frozen_warmup_events=100, retrain=RetrainSchedule(every_events=150, epochs=1, batch_size=8))
+OPTIONS = BaselineOptions(
+    frozen_warmup_events=100, retrain=RetrainSchedule(every_events=150, epochs=1, batch_size=8)
+)
 
 
 def trained(name: str) -> tuple[Learner, list]:  # type: ignore[type-arg]
@@ -43,7 +45,9 @@ def test_recommend_gives_k_unique_known_ids(name: str) -> None:
         assert set(rec.items) <= known
         assert rec.scores == sorted(rec.scores, reverse=True)
     excluded = [list(s.items) for s in history]
-    for rec, banned in zip(learner.recommend(history, k=5, exclude=excluded), excluded, strict=True):
+    for rec, banned in zip(
+        learner.recommend(history, k=5, exclude=excluded), excluded, strict=True
+    ):
         assert len(rec.items) == 5 and not set(rec.items) & set(banned)
 
 

@@ -61,6 +61,8 @@ def test_new_items_grow_the_table_and_keep_learned_rows() -> None:
     state = learner.sparse_optimizer.state[learner.model.item_embeddings]
     assert state["exp_avg"].shape == learner.model.item_embeddings.shape
     # Rows learned before the growth are still there (only rows touched since changed).
-    untouched = [r for r in range(3, 20) if learner.vocab.item_at(r) not in {i for s in big for i in s.items}]
+    untouched = [
+        r for r in range(3, 20) if learner.vocab.item_at(r) not in {i for s in big for i in s.items}
+    ]
     current = learner.model.item_embeddings.detach()
     assert all(torch.equal(current[r], learned[r - 3]) for r in untouched)

@@ -29,7 +29,10 @@ def test_sampled_softmax_tracks_full_softmax() -> None:
     ]).mean()  # fmt: skip
     assert abs(float(sampled) - float(full)) / float(full) < 0.1
     uncorrected = torch.nn.functional.cross_entropy(
-        scorer(hidden, torch.cat([targets, torch.multinomial(proposal, 4_000, True, generator=generator)])),
+        scorer(
+            hidden,
+            torch.cat([targets, torch.multinomial(proposal, 4_000, True, generator=generator)]),
+        ),
         torch.arange(32),
     )
     assert abs(float(uncorrected) - float(full)) > abs(float(sampled) - float(full))
