@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 CONFIG ?= configs/default.yaml
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-unit test-integration lint format demo sequencer bench-sequencer \
+.PHONY: help install test test-unit test-integration lint format demo sequencer bench-sequencer replay-taobao \
         broker-start broker-stop broker-status topics clean
 
 help: ## List the targets
@@ -53,6 +53,10 @@ sequencer: install ## Run one sequencer worker (Faust) against the configured br
 
 bench-sequencer: install ## Sequencer ingest vs an empty Faust agent (prints a table, writes bench/results/)
 	$(PY) -m bench.sequencer_ingest
+
+replay-taobao: install ## Replay the Taobao 10k sample through all six models (bench/results/)
+	bench/replay_all.sh ../shared/data/taobao-userbehavior-10k/UserBehavior.csv taobao \
+	  bench/results/replay-taobao-10k --batch-events 32
 
 broker-start: install ## Start the local Kafka broker (fetches the jars once)
 	$(VENV)/bin/recstream broker start --config $(CONFIG)
