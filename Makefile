@@ -55,7 +55,8 @@ bench-sequencer: install ## Sequencer ingest vs an empty Faust agent (prints a t
 	$(PY) -m bench.sequencer_ingest
 
 replay-taobao: install ## Replay the Taobao 10k sample through all six models (bench/results/)
-	bench/replay_all.sh ../shared/data/taobao-userbehavior-10k/UserBehavior.csv taobao \
+	RECSTREAM_BASELINES__FROZEN_WARMUP_EVENTS=3000 RECSTREAM_BASELINES__RETRAIN_EVERY_EVENTS=2500 \
+	  bench/replay_all.sh ../shared/data/taobao-userbehavior-10k/UserBehavior.csv taobao \
 	  bench/results/replay-taobao-10k --batch-events 32
 
 broker-start: install ## Start the local Kafka broker (fetches the jars once)

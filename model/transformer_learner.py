@@ -10,7 +10,6 @@ not finite, or that leaves non-finite weights, and restore the last good snapsho
 from __future__ import annotations
 
 import copy
-import dataclasses
 import random
 import time
 from collections.abc import Sequence
@@ -29,7 +28,6 @@ from model.repeat_bonus import HistoryBonus, add_bonus
 from model.replay_buffer import ReservoirBuffer
 from model.scoring import target_ranks, top_k
 from model.sequential_recommender import EMBEDDING_STD, RecommenderConfig, SequentialRecommender
-from model.state_io import flatten_optimizer, read_state, unflatten_optimizer, write_state
 from model.vocabulary import RESERVED, ItemVocabulary, VocabularyConfig
 
 
@@ -479,69 +477,15 @@ class TransformerLearner:
                 self._train_step(chunk, [], StepReport(self.version, len(chunk)))
         return time.perf_counter() - started
 
-    # -- checkpoints ------------------------------------------------------------
+    # -- checkpoints (model/transformer_checkpoint.py) ---------------------------
 
     def save(self, directory: Path) -> None:
-        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
-        tensors["counts"] = self.counts
-        sparse_t, sparse_meta = flatten_optimizer("sparse", self.sparse_optimizer.state_dict())
-        dense_t, dense_meta = flatten_optimizer("dense", self.dense_optimizer.state_dict())
-        write_state(directory, {**tensors, **sparse_t, **dense_t}, {
-            "kind": self.name,
-            "config": config_to_json(self.config),
-            "vocabulary": self.vocab.to_state(),
-            "replay": self.replay.to_state(),
-            "version": self.version,
-            "steps_skipped": self.steps_skipped,
-            "optimizers": {"sparse": sparse_meta, "dense": dense_meta},
-        })  # fmt: skip
+        from model.transformer_checkpoint import save_transformer
+
+        save_transformer(self, directory)
 
     @classmethod
     def load(cls, directory: Path, device: str | None = None) -> TransformerLearner:
-        tensors, meta = read_state(directory)
-        config = config_from_json(meta["config"])
-        if device is not None:
-            config = dataclasses.replace(config, device=device)
-        learner = cls(config, ItemVocabulary.from_state(meta["vocabulary"]))
-        learner._load_tensors(tensors, meta)
-        return learner
+        from model.transformer_checkpoint import load_transformer
 
-    def _load_tensors(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-        model_state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-        self.model.grow(model_state["item_embeddings"].shape[0])
-        self.model.load_state_dict(model_state)
-        self.model.to(self.device)
-        self.counts = tensors["counts"].to(self.device)
-        self._build_optimizers()
-        on_device = {k: v.to(self.device) for k, v in tensors.items()}
-        self.sparse_optimizer.load_state_dict(
-            unflatten_optimizer("sparse", on_device, meta["optimizers"]["sparse"])
-        )
-        self.dense_optimizer.load_state_dict(
-            unflatten_optimizer("dense", on_device, meta["optimizers"]["dense"])
-        )
-        self.replay = ReservoirBuffer.from_state(meta["replay"])
-        self.version = int(meta["version"])
-        self.steps_skipped = int(meta["steps_skipped"])
-        self._snapshot = self._take_snapshot()
-
-
-def config_to_json(config: LearnerConfig) -> dict[str, Any]:
-    data = dataclasses.asdict(config)
-    path = data["model"]["pretrained_path"]
-    data["model"]["pretrained_path"] = str(path) if path is not None else None
-    return data
-
-
-def config_from_json(data: dict[str, Any]) -> LearnerConfig:
-    model = dict(data["model"])
-    if model.get("pretrained_path"):
-        model["pretrained_path"] = Path(model["pretrained_path"])
-    return LearnerConfig(**{
-        **data,
-        "model": RecommenderConfig(**model),
-        "vocabulary": VocabularyConfig(**data["vocabulary"]),
-        "actions": tuple(data["actions"]),
-        "task_weights": tuple(data["task_weights"]),
-        "rank_weights": tuple(data["rank_weights"]),
-    })  # fmt: skip
+        return load_transformer(directory, device)
