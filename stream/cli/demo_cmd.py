@@ -8,7 +8,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from stream.broker import LocalBroker
+from stream.broker import LocalBroker, broker_answers
 from stream.cli.common import ConfigOption, console, settings_from, user_errors
 from stream.event_files import RawEvent, read_taobao, shared_data_dir, uniform_events
 from stream.roundtrip import round_trip
@@ -35,7 +35,9 @@ def demo(
         broker = LocalBroker(settings.broker)
         local = settings.kafka.bootstrap_servers == broker.bootstrap
         started = False
-        if local:
+        if local and broker_answers(broker.bootstrap):
+            console.print(f"using the Kafka broker that already answers on {broker.bootstrap}")
+        elif local:
             with console.status(f"starting Kafka {broker.version} on {broker.bootstrap} …"):
                 started = broker.start()
             console.print(
