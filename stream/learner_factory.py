@@ -38,7 +38,9 @@ def baseline_options(settings: Settings) -> BaselineOptions:
     return BaselineOptions(
         popularity_half_life_s=b.popularity_half_life_s,
         frozen_warmup_events=b.frozen_warmup_events,
-        retrain=RetrainSchedule(b.retrain_every_events, b.retrain_epochs, b.retrain_batch_size),
+        retrain=RetrainSchedule(
+            b.retrain_every_events, b.retrain_epochs, b.retrain_batch_size, b.retrain_positions
+        ),
     )
 
 

@@ -185,6 +185,7 @@ class BaselineSettings(_Section):
     retrain_every_events: int = Field(50_000, ge=1)
     retrain_epochs: int = Field(2, ge=1, le=100)
     retrain_batch_size: int = Field(128, ge=1)
+    retrain_positions: int | None = Field(5, ge=1)  # per window and epoch; null: all
 
 
 class CheckpointSettings(_Section):

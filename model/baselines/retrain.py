@@ -18,6 +18,7 @@ class RetrainSchedule:
     every_events: int = 50_000
     epochs: int = 2
     batch_size: int = 128
+    positions: int | None = 5  # trailing positions trained per window (None: all)
 
 
 class PeriodicRetrainLearner:
@@ -64,7 +65,10 @@ class PeriodicRetrainLearner:
     def retrain(self) -> None:
         fresh = TransformerLearner(self.config)
         self.train_seconds += fresh.fit(
-            self.training_sequences(), self.schedule.epochs, self.schedule.batch_size
+            self.training_sequences(),
+            self.schedule.epochs,
+            self.schedule.batch_size,
+            self.schedule.positions,
         )
         self.current = fresh
         self.events_since = 0
