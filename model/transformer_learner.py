@@ -253,20 +253,26 @@ class TransformerLearner:
     ) -> list[Recommendation]:  # fmt: skip
         if not histories:
             return []
+        queries, history = self._next_item_queries(histories)
+        table = self.model.item_embeddings.detach().float()
+        return self._to_recommendations(
+            histories, queries, table, self._valid_rows(), k, exclude, history
+        )
+
+    @torch.no_grad()
+    def _next_item_queries(
+        self, histories: Sequence[UserSequence]
+    ) -> tuple[torch.Tensor, HistoryBonus]:
+        """Ranking queries and repeat bonuses for the item after each whole history."""
         self.model.eval()
-        with torch.no_grad():
-            tensors = to_tensors(
-                histories, self.vocab, self.action_ids, self.config.model.max_len, self.device
-            )
-            with self._autocast():
-                hidden = self.model.encode(tensors.items, tensors.actions, tensors.ts)
-            users = torch.arange(len(histories), device=self.device)
-            last = self._queries(hidden[users, tensors.lengths])
-            history = self._history(hidden, tensors.items, users, tensors.lengths)
-            table = self.model.item_embeddings.detach().float()
-            return self._to_recommendations(
-                histories, last, table, self._valid_rows(), k, exclude, history
-            )
+        tensors = to_tensors(
+            histories, self.vocab, self.action_ids, self.config.model.max_len, self.device
+        )
+        with self._autocast():
+            hidden = self.model.encode(tensors.items, tensors.actions, tensors.ts)
+        users = torch.arange(len(histories), device=self.device)
+        queries = self._queries(hidden[users, tensors.lengths])
+        return queries, self._history(hidden, tensors.items, users, tensors.lengths)
 
     # -- learning -------------------------------------------------------------
 
@@ -432,15 +438,7 @@ class TransformerLearner:
         self, histories: Sequence[UserSequence], candidates: Sequence[Sequence[str]]
     ) -> list[list[float]]:
         """Ranking scores of given items after each history (unknown items: -inf)."""
-        self.model.eval()
-        tensors = to_tensors(
-            histories, self.vocab, self.action_ids, self.config.model.max_len, self.device
-        )
-        with self._autocast():
-            hidden = self.model.encode(tensors.items, tensors.actions, tensors.ts)
-        users = torch.arange(len(histories), device=self.device)
-        queries = self._queries(hidden[users, tensors.lengths])
-        history = self._history(hidden, tensors.items, users, tensors.lengths)
+        queries, history = self._next_item_queries(histories)
         table = self.model.item_embeddings.detach().float()
         out = []
         for b, items in enumerate(candidates):
