@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from model.batch_training import fit, score_items
 from model.contract import UserSequence
 from model.ranking_metrics import RankingSums
 from model.transformer_learner import TransformerLearner
@@ -54,7 +55,7 @@ def evaluate_split(
         histories = [
             UserSequence(s.user_id, s.items[:-1], s.actions[:-1], s.ts[:-1]) for s in batch
         ]
-        for scores in learner.score_items(histories, candidates):
+        for scores in score_items(learner, histories, candidates):
             target = scores[0]
             metrics.sampled.add(
                 sum(s > target for s in scores[1:]) if target != float("-inf") else None
@@ -110,7 +111,7 @@ def leave_one_out(
     best: tuple[float, SplitMetrics, SplitMetrics, int] | None = None
     train_s = 0.0
     for epoch in range(1, epochs + 1):
-        train_s += learner.fit(train, 1, batch_size)
+        train_s += fit(learner, train, 1, batch_size)
         started = time.perf_counter()
         valid = evaluate_split(learner, users, drop_last=1, action=action)
         on_epoch(epoch, valid, time.perf_counter() - started)

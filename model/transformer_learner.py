@@ -10,7 +10,6 @@ not finite, or that leaves non-finite weights, and restore the last good snapsho
 from __future__ import annotations
 
 import copy
-import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -432,48 +431,6 @@ class TransformerLearner:
         if batch:
             self._score(batch, 0, report)
         return report
-
-    @torch.no_grad()
-    def score_items(
-        self, histories: Sequence[UserSequence], candidates: Sequence[Sequence[str]]
-    ) -> list[list[float]]:
-        """Ranking scores of given items after each history (unknown items: -inf)."""
-        queries, history = self._next_item_queries(histories)
-        table = self.model.item_embeddings.detach().float()
-        out = []
-        for b, items in enumerate(candidates):
-            rows = torch.tensor(self.vocab.lookup(list(items)), device=self.device)
-            base = table[rows] @ queries[b]
-            one = HistoryBonus(history.logits[b : b + 1], history.rows[b : b + 1])
-            scores = add_bonus(base, one.per_candidate(rows, table.shape[0])[0], self._bonus_weight)
-            scores = scores.masked_fill(rows < RESERVED, float("-inf"))
-            out.append(scores.tolist())
-        return out
-
-    # -- batch training (periodic retraining, offline evaluation) ----------------
-
-    def fit(self, sequences: Sequence[UserSequence], epochs: int, batch_size: int,
-            positions_per_sequence: int | None = None) -> float:  # fmt: skip
-        """Train on whole sequences (every position, or the last few) for ``epochs``.
-
-        Returns the seconds spent. Items are admitted as they are met.
-        """
-        started = time.perf_counter()
-        for seq in sequences:
-            self.vocab.observe(seq.items, seq.ts[-1] if seq.ts else 0.0)
-        self._grow()
-        rng = random.Random(self.config.seed + self.version)
-        order = list(sequences)
-        for _ in range(epochs):
-            rng.shuffle(order)
-            for start in range(0, len(order), batch_size):
-                chunk = [
-                    UserSequence(s.user_id, s.items, s.actions, s.ts,
-                                 min(len(s.items), positions_per_sequence or len(s.items)))
-                    for s in order[start : start + batch_size]
-                ]  # fmt: skip
-                self._train_step(chunk, [], StepReport(self.version, len(chunk)))
-        return time.perf_counter() - started
 
     # -- checkpoints (model/transformer_checkpoint.py) ---------------------------
 

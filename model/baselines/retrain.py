@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from model.batch_training import fit
 from model.contract import Recommendation, StepReport, UserSequence
 from model.transformer_learner import LearnerConfig, TransformerLearner
 
@@ -64,7 +65,8 @@ class PeriodicRetrainLearner:
 
     def retrain(self) -> None:
         fresh = TransformerLearner(self.config)
-        self.train_seconds += fresh.fit(
+        self.train_seconds += fit(
+            fresh,
             self.training_sequences(),
             self.schedule.epochs,
             self.schedule.batch_size,
