@@ -18,8 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,12 +28,11 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-from stream.broker import LocalBroker
 from stream.event_files import read_taobao, shared_data_dir
 from stream.kafka_config import kafka_python_options
-from stream.settings import Settings, load_settings
+from stream.settings import Settings
 from stream.topics import create_topics
-from tests.conftest import REPO_ROOT, TEST_CONFIG, broker_test_settings, free_port_pair
+from tests.conftest import REPO_ROOT, free_port_pair, running_broker
 from tests.integration.processes import WorkerProcess, isolated_settings, metric_sum, scrape
 
 console = Console()
@@ -48,20 +46,6 @@ class Run:
     events: int
     seconds: float
     events_per_s: float
-
-
-@contextmanager
-def broker(bootstrap: str | None, workdir: Path) -> Iterator[Settings]:
-    if bootstrap:
-        yield load_settings(TEST_CONFIG, kafka={"bootstrap_servers": bootstrap})
-        return
-    settings = broker_test_settings(workdir / "broker")
-    local = LocalBroker(settings.broker)
-    local.start()
-    try:
-        yield settings
-    finally:
-        local.stop()
 
 
 def produce(settings: Settings, limit: int) -> int:
@@ -145,7 +129,10 @@ def main() -> None:
     args = parser.parse_args()
 
     runs: list[Run] = []
-    with tempfile.TemporaryDirectory() as tmp, broker(args.bootstrap, Path(tmp)) as base:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_broker(Path(tmp) / "broker", args.bootstrap) as base,
+    ):
         workdir = Path(tmp)
         prefix = f"bench{int(time.time())}"
         config, settings = isolated_settings(base, workdir, prefix)

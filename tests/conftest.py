@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -54,21 +55,28 @@ def broker_test_settings(data_dir: Path, port: int | None = None) -> Settings:
     )
 
 
-@pytest.fixture(scope="session")
-def kafka_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    """Settings pointing at a running broker: ours, or $RECSTREAM_TEST_BOOTSTRAP's.
+@contextmanager
+def running_broker(workdir: Path, external: str | None) -> Iterator[Settings]:
+    """Settings pointing at a running broker: ``external``, or one of our own in ``workdir``.
 
     Our broker is started through the same code path as `recstream broker start`
-    and stopped at the end of the session, whatever the tests did.
+    and stopped on exit, whatever happened inside.
     """
-    external = os.environ.get("RECSTREAM_TEST_BOOTSTRAP")
     if external:
         yield load_settings(TEST_CONFIG, kafka={"bootstrap_servers": external})
         return
-    settings = broker_test_settings(tmp_path_factory.mktemp("kafka"))
+    settings = broker_test_settings(workdir)
     broker = LocalBroker(settings.broker)
     broker.start()
     try:
         yield settings
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """One broker for the whole session: ours, or $RECSTREAM_TEST_BOOTSTRAP's."""
+    workdir = tmp_path_factory.mktemp("kafka")
+    with running_broker(workdir, os.environ.get("RECSTREAM_TEST_BOOTSTRAP")) as settings:
+        yield settings
