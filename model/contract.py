@@ -7,7 +7,7 @@ ranks every new event with the current state, then learns from the batch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -50,6 +50,7 @@ class StepReport:
     losses: dict[str, float] = field(default_factory=dict)
     trained_positions: int = 0
     replayed_sequences: int = 0
+    untrained_sequences: int = 0  # ranked and recommended for, but left out of the step
     skipped: bool = False
     skip_reason: str | None = None
     vocab_size: int = 0
@@ -58,14 +59,28 @@ class StepReport:
     recommendations: list[Recommendation] = field(default_factory=list)
 
 
+# Called with each user's top-k and the model version they come from, as soon as the
+# ranking pass is done and before the optimiser step: publishing need not wait for it.
+RecommendationSink = Callable[[list[Recommendation], int], None]
+
+
 class Learner(Protocol):
     """What ``stream/`` calls; every model and baseline implements it."""
 
     name: str
 
-    def learn(self, batch: Sequence[UserSequence], k: int = 0) -> StepReport:
+    def learn(
+        self,
+        batch: Sequence[UserSequence],
+        k: int = 0,
+        on_recommendations: RecommendationSink | None = None,
+        train_limit: int | None = None,
+    ) -> StepReport:
         """Rank the new events, then learn; with ``k`` > 0 also return each user's top-k
-        (computed in the ranking pass, before this batch is learned)."""
+        (computed in the ranking pass, before this batch is learned), handing them to
+        ``on_recommendations`` first when given. ``train_limit`` bounds how many of the
+        batch's sequences the step learns from (a random subset; the rest only go to
+        replay), so a step's cost stays bounded when the stream outruns training."""
         ...
 
     def recommend(

@@ -10,6 +10,7 @@ not finite, or that leaves non-finite weights, and restore the last good snapsho
 from __future__ import annotations
 
 import copy
+import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from model.batching import Positions, to_tensors, trailing_positions
-from model.contract import Recommendation, StepReport, UserSequence
+from model.contract import Recommendation, RecommendationSink, StepReport, UserSequence
 from model.losses import full_softmax_loss, sampled_softmax_loss
 from model.ranking_metrics import RankingSums
 from model.repeat_bonus import HistoryBonus, add_bonus
@@ -70,6 +71,7 @@ class TransformerLearner:
         self.model = SequentialRecommender(config.model, self.vocab.capacity).to(self.device)
         self.counts = torch.zeros(self.vocab.capacity, device=self.device)  # item sightings
         self.replay = ReservoirBuffer(config.replay_capacity, config.seed)
+        self.subsample_rng = random.Random(config.seed)  # which sequences a bounded step learns
         self.version = 0
         self.steps_skipped = 0
         self._valid_cache: tuple[tuple[int, int], torch.Tensor] | None = None
@@ -275,7 +277,13 @@ class TransformerLearner:
 
     # -- learning -------------------------------------------------------------
 
-    def learn(self, batch: Sequence[UserSequence], k: int = 0) -> StepReport:
+    def learn(
+        self,
+        batch: Sequence[UserSequence],
+        k: int = 0,
+        on_recommendations: RecommendationSink | None = None,
+        train_limit: int | None = None,
+    ) -> StepReport:
         report = StepReport(model_version=self.version, sequences=len(batch))
         if not batch:
             return report
@@ -290,12 +298,18 @@ class TransformerLearner:
         self._grow()
         report.recommendations = self._score(batch, k, report, admitted)
         report.eval_s = time.perf_counter() - started
+        if on_recommendations is not None and report.recommendations:
+            on_recommendations(report.recommendations, self.version)
 
         started = time.perf_counter()
-        replayed = self.replay.sample(round(self.config.replay_ratio * len(batch)))
+        learned = list(batch)
+        if train_limit is not None and len(learned) > train_limit:
+            learned = self.subsample_rng.sample(learned, max(train_limit, 1))
+            report.untrained_sequences = len(batch) - len(learned)
+        replayed = self.replay.sample(round(self.config.replay_ratio * len(learned)))
         for seq in batch:
             self.replay.offer(UserSequence(seq.user_id, seq.items, seq.actions, seq.ts))
-        self._train_step(batch, replayed, report)
+        self._train_step(learned, replayed, report)
         report.vocab_size = len(self.vocab)
         report.model_version = self.version
         report.train_s = time.perf_counter() - started
@@ -413,7 +427,10 @@ class TransformerLearner:
         norm = values.norm()
         if norm > self.config.grad_clip:
             self.model.item_embeddings.grad = torch.sparse_coo_tensor(
-                grad.indices(), values * (self.config.grad_clip / (norm + 1e-6)), grad.shape
+                grad.indices(),
+                values * (self.config.grad_clip / (norm + 1e-6)),
+                grad.shape,
+                check_invariants=False,  # built from a coalesced gradient: already valid
             )
         else:
             self.model.item_embeddings.grad = grad

@@ -137,13 +137,33 @@ class WindowSettings(_Section):
 
 
 class TrainerSettings(_Section):
-    """Micro-batching and placement of the incremental trainer."""
+    """Micro-batching, placement and time budget of the incremental trainer."""
 
+    app_id: str = Field("recstream-trainer", min_length=1)
+    data_dir: Path = Path(".recstream/trainer")
+    # A micro-batch closes at batch_size sequence updates or batch_timeout_ms.
     batch_size: int = Field(256, ge=1, le=65_536)
     batch_timeout_ms: int = Field(200, ge=1, le=60_000)
+    # While a step runs, the next micro-batches wait and merge (newest window per
+    # user) into one larger step of at most this many users: bursts make batches
+    # grow instead of queues. Beyond it the agent stops reading (consumer lag).
+    max_batch_size: int = Field(2_048, ge=1, le=262_144)
+    # Learn from at most as many sequences as fit this budget (measured cost per
+    # sequence); the rest of a step is recommended for but only offered to replay.
+    # null: learn everything, however long it takes.
+    train_budget_ms: int | None = Field(250, ge=1, le=600_000)
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    torch_threads: int = Field(0, ge=0, le=1_024)  # 0: PyTorch's default
     top_k: int = Field(20, ge=1, le=1_000)
+    # Online HR/NDCG gauges cover the most recent this-many ranked events.
+    quality_window_events: int = Field(2_000, ge=1, le=10_000_000)
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _max_batch_covers_batch(self) -> TrainerSettings:
+        if self.max_batch_size < self.batch_size:
+            raise ValueError("max_batch_size must be at least batch_size")
+        return self
 
 
 class ModelSettings(_Section):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from model.contract import Recommendation, StepReport, UserSequence
+from model.contract import Recommendation, RecommendationSink, StepReport, UserSequence
 from model.ranking_metrics import RankingSums
 from model.state_io import read_state, write_state
 
@@ -28,7 +28,13 @@ class RankedListBaseline:
     def update(self, sequence: UserSequence) -> None:
         raise NotImplementedError
 
-    def learn(self, batch: Sequence[UserSequence], k: int = 0) -> StepReport:
+    def learn(
+        self,
+        batch: Sequence[UserSequence],
+        k: int = 0,
+        on_recommendations: RecommendationSink | None = None,
+        train_limit: int | None = None,  # baselines are cheap: they always learn everything
+    ) -> StepReport:
         report = StepReport(model_version=self.version, sequences=len(batch))
         started = time.perf_counter()
         for seq in batch:
@@ -42,6 +48,8 @@ class RankedListBaseline:
                 report.evaluated += 1
         if k > 0:
             report.recommendations = self.recommend(batch, k)
+            if on_recommendations is not None:
+                on_recommendations(report.recommendations, self.version)
         report.eval_s = time.perf_counter() - started
         started = time.perf_counter()
         for seq in batch:

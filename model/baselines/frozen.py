@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from model.contract import Recommendation, StepReport, UserSequence
+from model.contract import Recommendation, RecommendationSink, StepReport, UserSequence
 from model.transformer_learner import LearnerConfig, TransformerLearner
 
 
@@ -22,14 +22,22 @@ class FrozenLearner:
     def frozen(self) -> bool:
         return self.events_seen >= self.warmup_events
 
-    def learn(self, batch: Sequence[UserSequence], k: int = 0) -> StepReport:
+    def learn(
+        self,
+        batch: Sequence[UserSequence],
+        k: int = 0,
+        on_recommendations: RecommendationSink | None = None,
+        train_limit: int | None = None,
+    ) -> StepReport:
         if self.frozen:
             # No vocabulary growth either: items first seen after the warm-up stay unknown.
             report = self.inner.evaluate(batch)
             if k > 0:
                 report.recommendations = self.inner.recommend(batch, k)
+                if on_recommendations is not None:
+                    on_recommendations(report.recommendations, self.inner.version)
         else:
-            report = self.inner.learn(batch, k)
+            report = self.inner.learn(batch, k, on_recommendations, train_limit)
         self.events_seen += sum(s.new_count for s in batch)
         return report
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model.batch_training import fit
-from model.contract import Recommendation, StepReport, UserSequence
+from model.contract import Recommendation, RecommendationSink, StepReport, UserSequence
 from model.transformer_learner import LearnerConfig, TransformerLearner
 
 
@@ -36,10 +36,18 @@ class PeriodicRetrainLearner:
         self.retrainings = 0
         self.train_seconds = 0.0
 
-    def learn(self, batch: Sequence[UserSequence], k: int = 0) -> StepReport:
+    def learn(
+        self,
+        batch: Sequence[UserSequence],
+        k: int = 0,
+        on_recommendations: RecommendationSink | None = None,
+        train_limit: int | None = None,  # retraining is periodic and whole, never bounded
+    ) -> StepReport:
         report = self.current.evaluate(batch)
         if k > 0:
             report.recommendations = self.current.recommend(batch, k)
+            if on_recommendations is not None:
+                on_recommendations(report.recommendations, self.retrainings)
         for seq in batch:
             items, actions, ts = self.history.setdefault(seq.user_id, ([], [], []))
             start = len(seq.items) - seq.new_count

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from stream.cli import broker_cmd, demo_cmd, evaluate_cmd, replay_cmd, topics_cmd, worker_cmd
+from stream.cli import (
+    broker_cmd,
+    consume_cmd,
+    demo_cmd,
+    evaluate_cmd,
+    produce_cmd,
+    replay_cmd,
+    topics_cmd,
+    worker_cmd,
+)
 
 app = typer.Typer(
     name="recstream",
@@ -16,6 +25,8 @@ app.add_typer(broker_cmd.app, name="broker")
 app.add_typer(topics_cmd.app, name="topics")
 app.add_typer(worker_cmd.app, name="worker")
 app.command("demo")(demo_cmd.demo)
+app.command("produce")(produce_cmd.produce_command)
+app.command("consume")(consume_cmd.consume_command)
 app.command("replay")(replay_cmd.replay_command)
 app.command("compare")(replay_cmd.compare_command)
 app.command("evaluate")(evaluate_cmd.evaluate_command)

@@ -21,6 +21,12 @@ WorkerIdOption = Annotated[
     ),
 ]
 LogLevelOption = Annotated[str, typer.Option(help="Faust log level (debug, info, warning).")]
+ModelOption = Annotated[
+    str,
+    typer.Option(
+        "--model", help="transformer, or a baseline to serve instead: popularity, cooc, recent."
+    ),
+]
 
 
 @app.command()
@@ -48,4 +54,43 @@ def sequencer(
     # The start-up spinner sets the root logger to DEBUG when loglevel >= WARN, which
     # makes every debug call in aiokafka build a LogRecord (~10% of a busy worker).
     worker.spinner = None
+    worker.execute_from_commandline()
+
+
+@app.command()
+def trainer(
+    config: ConfigOption = None,
+    worker_id: WorkerIdOption = "0",
+    loglevel: LogLevelOption = "info",
+    model: ModelOption = "transformer",
+) -> None:
+    """Learn from sequence updates in micro-batches and publish each user's fresh top-k.
+
+    Run one per accelerator. Uses the GPU when one is present (trainer.device: auto).
+    Metrics on metrics.host:metrics.trainer_port (/metrics). Stops on SIGTERM or Ctrl-C.
+    """
+    import faust
+
+    from model.registry import MODEL_NAMES
+    from model.runtime import configure_threads, describe_device
+    from stream.learner_factory import learner_from_settings
+    from stream.trainer_app import build_trainer_app
+
+    with user_errors():
+        settings = settings_from(config)
+        if model not in MODEL_NAMES:
+            raise typer.BadParameter(f"choose from {', '.join(MODEL_NAMES)}", param_hint="--model")
+        configure_threads(settings.trainer.torch_threads)
+        learner = learner_from_settings(model, settings)
+        registry = CollectorRegistry()
+        port = serve_metrics(registry, settings.metrics.host, settings.metrics.trainer_port)
+        console.print(
+            f"trainer: {model} on {describe_device(settings.trainer.device)}; "
+            f"metrics on http://{settings.metrics.host}:{port}/metrics"
+        )
+        data_dir = settings.trainer.data_dir / settings.trainer.app_id / f"worker-{worker_id}"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        faust_app, _loop = build_trainer_app(settings, registry, learner, data_dir)
+    worker = faust.Worker(faust_app, loglevel=loglevel)
+    worker.spinner = None  # see sequencer()
     worker.execute_from_commandline()

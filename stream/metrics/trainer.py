@@ -1,0 +1,104 @@
+"""The trainer's Prometheus metrics, created against a registry (tests use a fresh one)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# Freshness spans a few ms (idle loop) to minutes (a backlog); the SLO edge is 1 s.
+FRESHNESS_BUCKETS = (
+    0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0, 300.0,
+)  # fmt: skip
+_STEP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+_BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
+TASKS = ("item", "purchase", "action", "total")
+
+
+@dataclass(frozen=True)
+class TrainerMetrics:
+    updates: Counter
+    invalid_updates: Counter
+    merged_updates: Counter
+    steps: Counter
+    batch_users: Histogram
+    step_seconds: Histogram
+    loss: Gauge
+    online_hr10: Gauge
+    online_ndcg10: Gauge
+    ranked_events: Counter
+    untrained_sequences: Counter
+    train_limit: Gauge
+    model_version: Gauge
+    vocabulary_size: Gauge
+    recommendations: Counter
+    freshness: Histogram
+    pending_updates: Gauge
+    consumer_lag: Gauge
+    last_step: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> TrainerMetrics:
+        r = registry
+        metrics = cls(
+            updates=Counter("recstream_trainer_sequence_updates",
+                            "Sequence updates read from the sequences topic.", registry=r),
+            invalid_updates=Counter("recstream_trainer_invalid_updates",
+                                    "Messages on the sequences topic that did not decode "
+                                    "(skipped and logged).", registry=r),
+            merged_updates=Counter("recstream_trainer_merged_updates",
+                                   "Updates folded into a newer window of the same user "
+                                   "before a step (bursts).", registry=r),
+            steps=Counter("recstream_trainer_steps", "Learner steps, by outcome "
+                          "(learned, or skipped by a guard).", ["outcome"], registry=r),
+            batch_users=Histogram("recstream_trainer_batch_users", "Users per step.",
+                                  buckets=_BATCH_BUCKETS, registry=r),
+            step_seconds=Histogram("recstream_trainer_step_seconds", "Seconds per step, by "
+                                   "phase (rank: forward pass + top-k; train: optimiser "
+                                   "step; total).", ["phase"], buckets=_STEP_BUCKETS,
+                                   registry=r),
+            loss=Gauge("recstream_trainer_loss", "Training loss of the last step, by task.",
+                       ["task"], registry=r),
+            online_hr10=Gauge("recstream_trainer_online_hr_at_10",
+                              "HR@10 of the most recent ranked events, ranked before they "
+                              "were learned (test-then-train).", registry=r),
+            online_ndcg10=Gauge("recstream_trainer_online_ndcg_at_10",
+                                "NDCG@10 of the most recent ranked events (test-then-train).",
+                                registry=r),
+            ranked_events=Counter("recstream_trainer_ranked_events",
+                                  "New events ranked before learning (the online metrics' "
+                                  "sample).", registry=r),
+            untrained_sequences=Counter("recstream_trainer_untrained_sequences",
+                                        "Sequences recommended for but left out of their step "
+                                        "by the training budget (they still go to replay).",
+                                        registry=r),
+            train_limit=Gauge("recstream_trainer_train_limit",
+                              "Sequences a step may learn within the training budget.",
+                              registry=r),
+            model_version=Gauge("recstream_trainer_model_version",
+                                "Model version (successful optimiser steps).", registry=r),
+            vocabulary_size=Gauge("recstream_trainer_vocabulary_size",
+                                  "Items with an embedding row.", registry=r),
+            recommendations=Counter("recstream_trainer_recommendations_published",
+                                    "Recommendations handed to the producer.", registry=r),
+            freshness=Histogram("recstream_trainer_freshness_seconds",
+                                "Seconds from an event to the publication of the first "
+                                "recommendation that reflects it, measured since the "
+                                "event's ts (since=event) or its Kafka timestamp "
+                                "(since=ingest).", ["since"], buckets=FRESHNESS_BUCKETS,
+                                registry=r),
+            pending_updates=Gauge("recstream_trainer_pending_updates",
+                                  "Updates read but not yet learned.", registry=r),
+            consumer_lag=Gauge("recstream_trainer_consumer_lag",
+                               "Messages in the sequences topic not yet read, by partition.",
+                               ["partition"], registry=r),
+            last_step=Gauge("recstream_trainer_last_step_timestamp_seconds",
+                            "Unix time of the last finished step.", registry=r),
+        )  # fmt: skip
+        for task in TASKS:
+            metrics.loss.labels(task=task)
+        for outcome in ("learned", "skipped"):
+            metrics.steps.labels(outcome=outcome)
+        for since in ("event", "ingest"):
+            metrics.freshness.labels(since=since)
+        return metrics

@@ -1,0 +1,123 @@
+"""The trainer Faust app: ``recstream.sequences`` -> learner steps -> ``recstream.recommendations``.
+
+The agent only reads micro-batches (``take_events``: at most ``batch_size`` updates or
+``batch_timeout_ms``), decodes them and queues them on the :class:`TrainerLoop`; the
+loop's task runs the steps. Each message is acknowledged only once learned: the agent
+takes an extra reference on it (``Message.incref``) so Faust's own ack at the end of
+the take does not mark it done, and the loop releases that reference after the step
+(``Event.ack``). Faust commits an offset only when every message up to it is acked
+and flushes the producer before committing, so a crash re-reads (never skips) what
+was not yet learned and published.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import faust
+import orjson
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from prometheus_client import CollectorRegistry
+
+from model.contract import Learner
+from stream.faust_config import faust_app_options
+from stream.metrics.trainer import TrainerMetrics
+from stream.recommendation_message import RecommendationMessage
+from stream.sequence_update import SequenceUpdate
+from stream.settings import Settings
+from stream.trainer_loop import TrainerLoop
+
+log = logging.getLogger(__name__)
+
+_RAW: faust.Schema[bytes, bytes] = faust.Schema(
+    key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+)
+
+
+def build_trainer_app(
+    settings: Settings,
+    registry: CollectorRegistry,
+    learner: Learner,
+    data_dir: Path | None = None,
+    clock: Callable[[], float] = time.time,
+) -> tuple[faust.App, TrainerLoop]:
+    """A Faust app for the trainer and the loop that owns the learner."""
+    cfg = settings.trainer
+    app = faust.App(
+        cfg.app_id, store="memory://", **faust_app_options(settings, data_dir or cfg.data_dir)
+    )
+    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "faust_trainer"))
+    metrics = TrainerMetrics.create(registry)
+    source = app.topic(settings.topics.sequences, schema=_RAW)
+    recommendations_topic = settings.topics.recommendations
+
+    async def publish(messages: list[RecommendationMessage]) -> None:
+        producer = app.producer
+        for message in messages:
+            await producer.send(
+                recommendations_topic, message.user_id.encode(), message.to_json(),
+                None, None, None,
+            )  # fmt: skip
+
+    def acknowledge(events: list[Any]) -> None:
+        for event in events:
+            event.ack()  # drops the reference the agent took: now safe to commit
+
+    loop = TrainerLoop(learner, cfg, metrics, publish, acknowledge, clock)
+
+    def decode(event: Any) -> SequenceUpdate | None:
+        try:
+            return SequenceUpdate.from_json(event.message.value)
+        except (orjson.JSONDecodeError, TypeError, KeyError, ValueError) as exc:
+            # Only the sequencer writes this topic; a bad message is a bug or a foreign
+            # producer. Skip it loudly rather than stop learning for everyone.
+            message = event.message
+            log.error("undecodable sequence update at %s[%d]@%d: %s",
+                      message.topic, message.partition, message.offset, exc)  # fmt: skip
+            metrics.invalid_updates.inc()
+            return None
+
+    def record_lag(events: Any) -> None:
+        newest: dict[Any, int] = {}
+        for event in events:
+            newest[event.message.tp] = event.message.offset
+        for tp, offset in newest.items():
+            highwater = app.consumer.highwater(tp)
+            if highwater is not None:
+                metrics.consumer_lag.labels(partition=str(tp.partition)).set(
+                    max(0, highwater - offset - 1)
+                )
+
+    @app.agent(source, name="learn")
+    async def learn(stream: faust.StreamT[Any]) -> None:
+        assert isinstance(stream, faust.Stream)
+        within = cfg.batch_timeout_ms / 1000
+        async for events in stream.take_events(cfg.batch_size, within=within):
+            queued = []
+            for event in events:
+                update = decode(event)
+                if update is None:
+                    continue  # acked by take_events like any other message
+                event.message.incref()  # held until the step that learns it is done
+                queued.append((update, event))
+            metrics.updates.inc(len(queued))
+            loop.add(queued)
+            record_lag(events)
+            await loop.wait_for_room()
+
+    async def steps() -> None:
+        try:
+            await loop.run()
+        except Exception as exc:
+            log.exception("the learner failed; stopping the trainer")
+            await app.crash(exc)
+            raise
+
+    # A running step finishes in its thread at shutdown (the executor's threads are
+    # joined at exit); its updates stay unacknowledged and are read again next time.
+    app.task(steps)
+    return app, loop

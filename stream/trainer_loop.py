@@ -1,0 +1,201 @@
+"""The trainer's step loop: pending updates -> one learner step in its own thread ->
+recommendations out -> updates acknowledged. No Kafka here (the Faust app wires it).
+
+The learner lives in one long-lived worker thread that owns the model; the event
+loop only batches, publishes and acknowledges. While a step runs, new micro-batches
+wait in :class:`PendingUpdates` and the next step takes all of them (newest window
+per user, at most ``max_batch_size`` users): a burst makes steps larger, not queues
+longer. When that much is waiting the agent stops reading, which shows as consumer
+lag. An update is acknowledged only after its step has learned it and its
+recommendation has been handed to the producer (at least once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from model.contract import Learner, Recommendation, StepReport
+from stream.metrics.trainer import TrainerMetrics
+from stream.recent_quality import RecentQuality
+from stream.recommendation_message import RecommendationMessage
+from stream.sequence_update import SequenceUpdate
+from stream.settings import TrainerSettings
+from stream.train_budget import TrainBudget
+from stream.trainer_batching import MergedUpdate, PendingUpdates
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[list[RecommendationMessage]], Coroutine[Any, Any, None]]
+Acknowledge = Callable[[list[Any]], None]
+
+
+@dataclass
+class StepOutcome:
+    """One finished step, for metrics and tests."""
+
+    report: StepReport
+    batch: list[MergedUpdate]
+    messages: list[RecommendationMessage] = field(default_factory=list)
+    published_ts: float = 0.0
+    wall_s: float = 0.0
+
+
+def to_messages(
+    recommendations: list[Recommendation], batch: list[MergedUpdate], version: int, now: float
+) -> list[RecommendationMessage]:
+    """One message per user, stamped with the newest event its window reflects."""
+    newest = {merged.newest.user_id: merged.newest for merged in batch}
+    return [
+        RecommendationMessage(
+            user_id=rec.user_id,
+            items=rec.items,
+            scores=[round(score, 6) for score in rec.scores],
+            model_version=version,
+            event_ts=newest[rec.user_id].event_ts,
+            event_id=newest[rec.user_id].event_id,
+            published_ts=now,
+        )
+        for rec in recommendations
+        if rec.items  # nothing to rank yet (an empty vocabulary): no message
+    ]
+
+
+class TrainerLoop:
+    def __init__(
+        self,
+        learner: Learner,
+        settings: TrainerSettings,
+        metrics: TrainerMetrics,
+        publish: Publish,
+        acknowledge: Acknowledge,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.learner = learner
+        self.settings = settings
+        self.metrics = metrics
+        self.publish = publish
+        self.acknowledge = acknowledge
+        self.clock = clock
+        self.pending = PendingUpdates()
+        self.quality = RecentQuality(settings.quality_window_events)
+        self.budget = TrainBudget(
+            settings.train_budget_ms / 1000 if settings.train_budget_ms is not None else None
+        )
+        # One thread, for the life of the process: it owns the model (and its CUDA
+        # context), so no lock is needed around the weights.
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recstream-learner")
+        self._work = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self.steps = 0
+
+    # -- the agent's side ------------------------------------------------------
+
+    def add(self, updates: Iterable[tuple[SequenceUpdate, Any]]) -> None:
+        """Queue decoded updates (each with the tag to acknowledge once learned)."""
+        self.pending.add(updates)
+        self.metrics.pending_updates.set(self.pending.count)
+        if self.pending.count:
+            self._work.set()
+        if self.pending.users >= self.settings.max_batch_size:
+            self._room.clear()
+
+    async def wait_for_room(self) -> None:
+        """Return once fewer than a full step of users is waiting (backpressure)."""
+        await self._room.wait()
+
+    # -- the step loop -----------------------------------------------------------
+
+    async def run(self) -> None:
+        """Take whatever is waiting, learn it, publish, acknowledge; forever."""
+        while True:
+            await self._work.wait()
+            await self.step_once()
+
+    async def step_once(self) -> StepOutcome | None:
+        batch = self.pending.take(self.settings.max_batch_size)
+        if not self.pending.count:
+            self._work.clear()
+        if self.pending.users < self.settings.max_batch_size:
+            self._room.set()
+        self.metrics.pending_updates.set(self.pending.count)
+        if not batch:
+            return None
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        sent: list[tuple[Future[None], list[RecommendationMessage], float]] = []
+
+        def on_recommendations(recommendations: list[Recommendation], version: int) -> None:
+            # Runs in the learner thread between the ranking pass and the optimiser
+            # step: publishing overlaps training.
+            now = self.clock()
+            messages = to_messages(recommendations, batch, version, now)
+            sent.append((asyncio.run_coroutine_threadsafe(self.publish(messages), loop),
+                         messages, now))  # fmt: skip
+
+        limit = self.budget.limit()
+        report = await loop.run_in_executor(
+            self.executor, self._learn, [m.sequence for m in batch], on_recommendations, limit
+        )
+        outcome = StepOutcome(report, batch, wall_s=time.perf_counter() - started)
+        for future, messages, published_ts in sent:
+            await asyncio.wrap_future(future)
+            outcome.messages.extend(messages)
+            outcome.published_ts = published_ts
+        self.acknowledge([tag for merged in batch for tag in merged.tags])
+        self.budget.observe(report.train_s, len(batch) - report.untrained_sequences)
+        self._record(outcome, limit)
+        self.steps += 1
+        return outcome
+
+    def _learn(self, sequences: Any, sink: Any, limit: int | None) -> StepReport:
+        return self.learner.learn(sequences, self.settings.top_k, sink, limit)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+
+    # -- metrics -----------------------------------------------------------------
+
+    def _record(self, outcome: StepOutcome, limit: int | None) -> None:
+        m, report = self.metrics, outcome.report
+        m.steps.labels(outcome="skipped" if report.skipped else "learned").inc()
+        if report.skipped:
+            log.warning("step skipped by a guard: %s", report.skip_reason)
+        m.batch_users.observe(len(outcome.batch))
+        m.step_seconds.labels(phase="rank").observe(report.eval_s)
+        m.step_seconds.labels(phase="train").observe(report.train_s)
+        m.step_seconds.labels(phase="total").observe(outcome.wall_s)
+        for task, value in report.losses.items():
+            m.loss.labels(task=task).set(value)
+        self.quality.add(report.overall)
+        means = self.quality.means()
+        if self.quality.count:
+            m.online_hr10.set(means["hr@10"])
+            m.online_ndcg10.set(means["ndcg@10"])
+        m.ranked_events.inc(report.evaluated)
+        m.untrained_sequences.inc(report.untrained_sequences)
+        if limit is not None:
+            m.train_limit.set(limit)
+        m.model_version.set(report.model_version)
+        if report.vocab_size:
+            m.vocabulary_size.set(report.vocab_size)
+        m.recommendations.inc(len(outcome.messages))
+        m.merged_updates.inc(sum(len(merged.updates) - 1 for merged in outcome.batch))
+        published = {message.user_id for message in outcome.messages}
+        for merged in outcome.batch:
+            if merged.newest.user_id not in published:
+                continue
+            for update in merged.updates:
+                m.freshness.labels(since="event").observe(
+                    max(0.0, outcome.published_ts - update.event_ts)
+                )
+                m.freshness.labels(since="ingest").observe(
+                    max(0.0, outcome.published_ts - update.ingest_ts)
+                )
+        m.last_step.set(self.clock())

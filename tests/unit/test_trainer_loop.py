@@ -1,0 +1,134 @@
+"""The step loop with a stand-in learner: thread ownership, publish-before-train,
+acknowledge-after-learn, bursts merged into larger steps, and backpressure."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from model.contract import Recommendation, RecommendationSink, StepReport, UserSequence
+from stream.metrics.trainer import TrainerMetrics
+from stream.recommendation_message import RecommendationMessage
+from stream.settings import TrainerSettings
+from stream.trainer_loop import TrainerLoop
+from tests.unit.test_trainer_batching import update
+
+
+class RecordingLearner:
+    """Recommends each user's last item; can hold a step open until released."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.threads: set[str] = set()
+        self.batches: list[list[UserSequence]] = []
+        self.release = threading.Event()
+        self.release.set()
+        self.in_step = threading.Event()
+        self.version = 0
+
+    def learn(
+        self, batch: Sequence[UserSequence], k: int = 0,
+        on_recommendations: RecommendationSink | None = None, train_limit: int | None = None,
+    ) -> StepReport:  # fmt: skip
+        self.threads.add(threading.current_thread().name)
+        self.batches.append(list(batch))
+        recs = [Recommendation(s.user_id, [s.items[-1]], [1.0]) for s in batch]
+        if on_recommendations:
+            on_recommendations(recs, self.version)
+        self.in_step.set()
+        assert self.release.wait(10)
+        self.version += 1
+        return StepReport(model_version=self.version, sequences=len(batch), recommendations=recs)
+
+    def recommend(self, histories: Any, k: int, exclude: Any = None) -> list[Recommendation]:
+        return []
+
+    def save(self, directory: Any) -> None:
+        pass
+
+
+def make_loop(
+    learner: RecordingLearner, published: list[RecommendationMessage], acked: list[Any],
+    max_batch_size: int = 100,
+) -> TrainerLoop:  # fmt: skip
+    async def publish(messages: list[RecommendationMessage]) -> None:
+        published.extend(messages)
+
+    settings = TrainerSettings(batch_size=1, max_batch_size=max_batch_size, train_budget_ms=None)
+    metrics = TrainerMetrics.create(CollectorRegistry())
+    return TrainerLoop(learner, settings, metrics, publish, acked.extend, clock=lambda: 100.0)
+
+
+def test_steps_run_in_one_learner_thread_and_publish_before_training_ends() -> None:
+    learner, published, acked = RecordingLearner(), [], []  # type: ignore[var-annotated]
+
+    async def scenario() -> None:
+        loop = make_loop(learner, published, acked)
+        learner.release.clear()
+        loop.add([(update("u1", ["a", "b"], 1), "m1")])
+        step = asyncio.create_task(loop.step_once())
+        while not published:  # the recommendation goes out while the step is still open
+            await asyncio.sleep(0.01)
+        assert not step.done() and acked == []  # not acknowledged before it is learned
+        learner.release.set()
+        outcome = await step
+        assert outcome is not None and outcome.report.model_version == 1
+        assert acked == ["m1"]
+        loop.close()
+
+    asyncio.run(scenario())
+    assert learner.threads and all(name.startswith("recstream-learner") for name in learner.threads)
+    assert [(m.user_id, m.items, m.event_id, m.model_version) for m in published] == [
+        ("u1", ["item-b"], "b", 0)
+    ]
+
+
+def test_updates_queued_during_a_step_merge_into_the_next_one() -> None:
+    learner, published, acked = RecordingLearner(), [], []  # type: ignore[var-annotated]
+
+    async def scenario() -> None:
+        loop = make_loop(learner, published, acked)
+        runner = asyncio.create_task(loop.run())
+        learner.release.clear()
+        loop.add([(update("u1", ["a"], 1), "m1")])
+        while not learner.in_step.is_set():
+            await asyncio.sleep(0.01)
+        # A burst while the first step runs: three micro-batches, u2 twice.
+        loop.add([(update("u2", ["b"], 1), "m2")])
+        loop.add([(update("u2", ["b", "c"], 1), "m3"), (update("u3", ["d"], 1), "m4")])
+        loop.add([(update("u4", ["e"], 1), "m5")])
+        learner.release.set()
+        while len(acked) < 5:
+            await asyncio.sleep(0.01)
+        runner.cancel()
+        loop.close()
+
+    asyncio.run(scenario())
+    assert [[s.user_id for s in b] for b in learner.batches] == [["u1"], ["u2", "u3", "u4"]]
+    u2 = learner.batches[1][0]
+    assert list(u2.items) == ["item-b", "item-c"] and u2.new_count == 2
+    assert sorted(acked) == ["m1", "m2", "m3", "m4", "m5"]
+    assert {m.user_id: m.event_id for m in published} == {"u1": "a", "u2": "c", "u3": "d",
+                                                           "u4": "e"}  # fmt: skip
+
+
+def test_agent_waits_for_room_when_a_full_step_is_queued() -> None:
+    learner, published, acked = RecordingLearner(), [], []  # type: ignore[var-annotated]
+
+    async def scenario() -> None:
+        loop = make_loop(learner, published, acked, max_batch_size=2)
+        loop.add([(update("u1", ["a"], 1), 1), (update("u2", ["b"], 1), 2)])
+        waiting = asyncio.create_task(loop.wait_for_room())
+        await asyncio.sleep(0.05)
+        assert not waiting.done()  # the agent stops reading: lag, not memory, grows
+        await loop.step_once()
+        await asyncio.wait_for(waiting, 1)
+        loop.close()
+
+    asyncio.run(scenario())
+    assert acked == [1, 2]
