@@ -28,12 +28,21 @@ def isolated_settings(base: Settings, tmp_path: Path, prefix: str) -> tuple[Path
         data["topics"][name] = f"{prefix}.{name}"
     data["sequencer"]["app_id"] = f"{prefix}-sequencer"
     data["sequencer"]["data_dir"] = str(tmp_path / "sequencer")
+    data["trainer"]["app_id"] = f"{prefix}-trainer"
+    data["trainer"]["data_dir"] = str(tmp_path / "trainer")
     data["checkpoints"]["dir"] = str(tmp_path / "checkpoints")
     data["metrics"]["sequencer_port"] = free_port_pair()
     data["metrics"]["trainer_port"] = free_port_pair()
     path = tmp_path / f"{prefix}.yaml"
     path.write_text(yaml.safe_dump(data))
     return path, load_settings(path)
+
+
+def cli(config: Path, *args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``recstream ARGS --config CONFIG`` to completion, as a user would."""
+    command = [sys.executable, "-m", "stream.cli", *args, "--config", str(config)]
+    return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=timeout_s, env=os.environ.copy(), check=False)  # fmt: skip
 
 
 class WorkerProcess:
