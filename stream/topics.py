@@ -100,3 +100,12 @@ def describe_topics(settings: Settings, names: list[str]) -> list[TopicState]:
         values = {key: str(data["value"]) for key, data in configs.get(name, {}).items()}
         states.append(TopicState(name, len(entry["partitions"]), values))
     return states
+
+
+def delete_topics_with_prefix(settings: Settings, prefix: str) -> list[str]:
+    """Delete every topic whose name starts with ``prefix`` (a demo's or a benchmark's)."""
+    with admin_client(settings) as admin:
+        doomed = sorted(name for name in admin.list_topics() if name.startswith(prefix))
+        if doomed:
+            admin.delete_topics(doomed)
+    return doomed

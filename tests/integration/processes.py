@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import yaml
 from kafka import KafkaConsumer, TopicPartition
-from prometheus_client.parser import text_string_to_metric_families
 
 from stream.kafka_config import kafka_python_options
+from stream.metrics.scrape import Samples
+from stream.metrics.scrape import metric_sum as metric_sum  # re-exported for the tests
+from stream.metrics.scrape import scrape as scrape_url
 from stream.settings import Settings, load_settings
+from stream.worker_process import WorkerProcess as WorkerProcess  # re-exported for the tests
 from tests.conftest import REPO_ROOT, free_port_pair
 
 
@@ -45,67 +46,9 @@ def cli(config: Path, *args: str, timeout_s: float = 120) -> subprocess.Complete
                           timeout=timeout_s, env=os.environ.copy(), check=False)  # fmt: skip
 
 
-class WorkerProcess:
-    """``recstream worker ROLE`` in its own process, with its log in a file."""
-
-    def __init__(self, role: str, config: Path, log_path: Path, worker_id: str = "0") -> None:
-        self.role, self.config, self.log_path, self.worker_id = role, config, log_path, worker_id
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> WorkerProcess:
-        command = [
-            sys.executable, "-m", "stream.cli", "worker", self.role, "--config", str(self.config),
-            "--worker-id", self.worker_id, "--loglevel", "info",
-        ]  # fmt: skip
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, env=os.environ.copy(),
-            )  # fmt: skip
-        return self
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown code runs, as in a crash."""
-        if self.alive():
-            assert self.process is not None
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self, timeout_s: float = 30.0) -> None:
-        if self.alive():
-            assert self.process is not None
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def log_tail(self, lines: int = 40) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def scrape(port: int) -> Samples:
     """One real HTTP scrape of /metrics: {(sample name, sorted labels): value}."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    samples = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
-
-
-def metric_sum(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str,
-               **labels: str) -> float:  # fmt: skip
-    return sum(
-        value
-        for (sample, sample_labels), value in samples.items()
-        if sample == name and all(dict(sample_labels).get(k) == v for k, v in labels.items())
-    )
+    return scrape_url(f"http://127.0.0.1:{port}/metrics")
 
 
 def wait_for(

@@ -11,6 +11,7 @@ import random
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -38,7 +39,7 @@ USERS, ITEMS = 240, 150
 def _write_events(path: Path) -> int:
     """A JSONL stream: every user acts 2-6 times, in time order, over 150 items."""
     rng = random.Random(5)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for u in range(USERS):
         for _ in range(rng.randint(2, 6)):
             action = rng.choice(["view", "view", "view", "click", "purchase"])
