@@ -19,6 +19,9 @@ COMMANDS = [
     ["demo"],
     ["worker"],
     ["worker", "sequencer"],
+    ["worker", "trainer"],
+    ["produce"],
+    ["consume"],
     ["replay"],
     ["compare"],
     ["evaluate"],
@@ -43,6 +46,26 @@ def test_groups_list_their_subcommands() -> None:
     topics = runner.invoke(app, ["topics", "--help"], env={"COLUMNS": "200"}).output
     assert all(name in topics for name in ("create", "describe"))
     demo = runner.invoke(app, ["demo", "--help"], env={"COLUMNS": "200"}).output
-    assert "--events" in demo and "--keep-broker" in demo
+    assert all(
+        option in demo for option in ("--rate", "--duration", "--synthetic", "--keep-broker")
+    )
+    trainer = runner.invoke(app, ["worker", "trainer", "--help"], env={"COLUMNS": "200"}).output
+    assert "--model" in trainer and "--worker-id" in trainer
+    produce = runner.invoke(app, ["produce", "--help"], env={"COLUMNS": "200"}).output
+    assert all(
+        option in produce
+        for option in (
+            "--file",
+            "--format",
+            "--rate",
+            "--time-scale",
+            "--limit",
+            "--synthetic",
+            "--users",
+            "--seed",
+        )
+    )
+    consume = runner.invoke(app, ["consume", "--help"], env={"COLUMNS": "200"}).output
+    assert all(option in consume for option in ("--user", "--max", "--timeout", "--json"))
     sequencer = runner.invoke(app, ["worker", "sequencer", "--help"], env={"COLUMNS": "200"}).output
     assert "--worker-id" in sequencer and "--loglevel" in sequencer

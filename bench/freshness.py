@@ -1,0 +1,293 @@
+"""Event -> recommendation freshness of the whole loop at fixed event rates.
+
+    python -m bench.freshness [--rates 200 500 1000 2000] [--duration 40] [--warmup 10]
+                              [--config configs/default.yaml] [--source taobao|synthetic]
+
+For each rate: fresh topics, a real sequencer and a real trainer process (settings
+from --config), events produced at that rate for --duration seconds (re-timed to
+the moment they are sent), then every recommendation read back. An event's
+freshness is the time from its ts to the publication of the first recommendation
+for its user whose window holds it (whose newest event is not older than it).
+Events never reflected count as infinitely late. The first --warmup seconds are
+left out of the percentiles (process start, first steps). Prints a table, writes
+bench/results/freshness-<time>.json and a PNG next to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import json
+import math
+import os
+import platform
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from stream.consumer_groups import groups_ready
+from stream.event_files import RawEvent, read_taobao, shared_data_dir
+from stream.metrics.scrape import Samples
+from stream.producer import produce
+from stream.recommendation_message import RecommendationMessage
+from stream.settings import Settings, load_settings
+from stream.synthetic import SyntheticSpec, synthetic_events
+from stream.topics import create_topics
+from tests.conftest import REPO_ROOT, running_broker
+from tests.integration.processes import (
+    WorkerProcess,
+    isolated_settings,
+    metric_sum,
+    read_topic,
+    scrape,
+)
+
+console = Console()
+RESULTS = REPO_ROOT / "bench" / "results"
+
+
+@dataclass
+class RateResult:
+    target_rate: float
+    produced: int
+    produce_s: float
+    sent_rate: float  # what the producer achieved
+    measured_events: int  # after the warm-up
+    unreflected: int  # measured events no recommendation ever reflected
+    p50_s: float
+    p95_s: float
+    p99_s: float
+    max_s: float
+    sustained_rate: float  # events reflected within 1 s, per second of the run
+    caught_up: bool  # the trainer had learned everything within the settle time
+    steps: float
+    mean_batch_users: float
+    untrained_fraction: float  # sequences left out of steps by the training budget
+    mean_step_ms: float
+    sequencer_peak_rss_mb: float
+    trainer_peak_rss_mb: float
+
+
+def load_events(source: str, count: int) -> list[RawEvent]:
+    if source == "taobao":
+        path = shared_data_dir() / "taobao-userbehavior-96k" / "UserBehavior.csv"
+        events = read_taobao(path)
+        if len(events) < count:
+            events = events * math.ceil(count / len(events))  # wrap around; ts are re-timed
+        return events[:count]
+    return synthetic_events(SyntheticSpec(users=5_000, items=20_000, events=count))
+
+
+def peak_rss_mb(pid: int | None) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
+
+
+def freshness(settings: Settings, since_ts: float) -> tuple[list[float], int]:
+    """Per-event freshness (s) for events with ts >= since_ts, and how many were never reflected."""
+    recs: dict[str, list[tuple[float, float, str]]] = defaultdict(list)
+    for _k, value, _p, _o in read_topic(settings, settings.topics.recommendations):
+        m = RecommendationMessage.from_json(value)
+        recs[m.user_id].append((m.published_ts, m.event_ts, m.event_id))
+    for entries in recs.values():
+        entries.sort()
+    out, unreflected = [], 0
+    for topic in settings.topics.events.values():
+        for _k, value, _p, _o in read_topic(settings, topic):
+            event = orjson.loads(value)
+            if event["ts"] < since_ts:
+                continue
+            entries = recs.get(event["user_id"], [])
+            # first publication at or after the event whose newest event is not older
+            start = bisect.bisect_left(entries, (event["ts"], -math.inf, ""))
+            key = (event["ts"], event["event_id"])
+            hit = next((p for p, ts, eid in entries[start:] if (ts, eid) >= key), None)
+            if hit is None:
+                unreflected += 1
+            else:
+                out.append(hit - event["ts"])
+    return sorted(out), unreflected
+
+
+def wait_ready(settings: Settings, workers: list[WorkerProcess]) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        for worker in workers:
+            if not worker.alive():
+                raise RuntimeError(f"{worker.role} exited:\n{worker.log_tail()}")
+        try:
+            if groups_ready(settings, [settings.sequencer.app_id, settings.trainer.app_id]):
+                return
+        except Exception:  # noqa: BLE001 - a young broker has no coordinator yet
+            pass
+        time.sleep(0.5)
+    raise RuntimeError("workers did not join their groups")
+
+
+def caught_up(seq: Samples, trainer: Samples, produced: int) -> bool:
+    seen = metric_sum(seq, "recstream_sequencer_events_total")
+    emitted = metric_sum(seq, "recstream_sequencer_sequences_emitted_total")
+    read = metric_sum(trainer, "recstream_trainer_sequence_updates_total")
+    pending = metric_sum(trainer, "recstream_trainer_pending_updates")
+    return seen >= produced and read >= emitted and pending == 0
+
+
+def run_rate(
+    base: Settings, rate: float, args: argparse.Namespace, workdir: Path, events: list[RawEvent]
+) -> RateResult:
+    prefix = f"fresh{int(rate)}-{int(time.time())}"
+    config, settings = isolated_settings(base, workdir, prefix)
+    create_topics(settings)
+    workers = [WorkerProcess(role, config, workdir / f"{prefix}-{role}.log").start()
+               for role in ("sequencer", "trainer")]  # fmt: skip
+    seq_port, trainer_port = settings.metrics.sequencer_port, settings.metrics.trainer_port
+    try:
+        with console.status(f"{rate:g} events/s: starting the workers"):
+            wait_ready(settings, workers)
+        stream = events[: int(rate * args.duration)]
+        started = time.time()
+        with console.status(f"{rate:g} events/s: producing {len(stream):,} events"):
+            report = produce(settings, stream, rate=rate)
+        settled = False
+        with console.status(f"{rate:g} events/s: waiting for the trainer"):
+            deadline = time.monotonic() + args.settle
+            while time.monotonic() < deadline:
+                seq, trainer = scrape(seq_port), scrape(trainer_port)
+                if caught_up(seq, trainer, report.sent):
+                    settled = True
+                    break
+                time.sleep(0.5)
+        rss = [peak_rss_mb(worker.pid) for worker in workers]
+        trainer = scrape(trainer_port)
+    finally:
+        for worker in workers:
+            worker.stop()
+    ordered, unreflected = freshness(settings, started + args.warmup)
+    measured = len(ordered) + unreflected
+    late = ordered + [math.inf] * unreflected
+    within = sum(1 for f in ordered if f <= 1.0)
+    steps = metric_sum(trainer, "recstream_trainer_steps_total")
+    users = metric_sum(trainer, "recstream_trainer_batch_users_sum")
+    return RateResult(
+        target_rate=rate,
+        produced=report.sent,
+        produce_s=report.seconds,
+        sent_rate=report.sent / max(report.seconds, 1e-9),
+        measured_events=measured,
+        unreflected=unreflected,
+        p50_s=percentile(late, 0.5),
+        p95_s=percentile(late, 0.95),
+        p99_s=percentile(late, 0.99),
+        max_s=late[-1] if late else float("nan"),
+        sustained_rate=within / max(report.seconds - args.warmup, 1e-9),
+        caught_up=settled,
+        steps=steps,
+        mean_batch_users=users / max(steps, 1),
+        untrained_fraction=metric_sum(trainer, "recstream_trainer_untrained_sequences_total")
+        / max(users, 1),
+        mean_step_ms=1000
+        * metric_sum(trainer, "recstream_trainer_step_seconds_sum", phase="total")
+        / max(steps, 1),
+        sequencer_peak_rss_mb=rss[0],
+        trainer_peak_rss_mb=rss[1],
+    )
+
+
+def plot(results: list[RateResult], out: Path, title: str) -> None:
+    fig, ax = plt.subplots(figsize=(8, 5))
+    rates = [r.target_rate for r in results]
+    for attr, label in (("p50_s", "p50"), ("p95_s", "p95"), ("p99_s", "p99")):
+        ax.plot(rates, [min(getattr(r, attr), 60) for r in results], marker="o", label=label)
+    ax.axhline(1.0, color="grey", linestyle="--", linewidth=1, label="1 s goal")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("events/s produced")
+    ax.set_ylabel("event -> recommendation (s, capped at 60)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--rates", type=float, nargs="+", default=[200, 500, 1000, 2000])
+    parser.add_argument("--duration", type=float, default=40.0)
+    parser.add_argument("--warmup", type=float, default=10.0)
+    parser.add_argument("--settle", type=float, default=60.0)
+    parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "default.yaml")
+    parser.add_argument("--source", choices=["taobao", "synthetic"], default="taobao")
+    parser.add_argument("--bootstrap", default=os.environ.get("RECSTREAM_TEST_BOOTSTRAP"))
+    args = parser.parse_args()
+    events = load_events(args.source, int(max(args.rates) * args.duration))
+
+    results = []
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_broker(Path(tmp) / "broker", args.bootstrap) as broker,
+    ):
+        base = load_settings(
+            args.config, kafka={"bootstrap_servers": broker.kafka.bootstrap_servers}
+        )
+        for rate in args.rates:
+            results.append(run_rate(base, rate, args, Path(tmp), events))
+            r = results[-1]
+            console.print(f"{rate:g}/s: p50 {r.p50_s:.3f}s p99 {r.p99_s:.3f}s")
+
+    table = Table("events/s", "sent/s", "p50", "p95", "p99", "max", "within 1 s /s",
+                  "caught up", "users/step", "step ms", "untrained", "RSS seq/trainer MB",
+                  title=f"freshness, {args.config.name}, {args.source}")  # fmt: skip
+    for r in results:
+        table.add_row(
+            f"{r.target_rate:,.0f}", f"{r.sent_rate:,.0f}", f"{r.p50_s:.3f}", f"{r.p95_s:.3f}",
+            f"{r.p99_s:.3f}", f"{r.max_s:.2f}", f"{r.sustained_rate:,.0f}",
+            "yes" if r.caught_up else "NO", f"{r.mean_batch_users:,.0f}",
+            f"{r.mean_step_ms:,.0f}", f"{r.untrained_fraction:.0%}",
+            f"{r.sequencer_peak_rss_mb:,.0f} / {r.trainer_peak_rss_mb:,.0f}",
+        )  # fmt: skip
+    console.print(table)
+    ok = [r.target_rate for r in results if r.p99_s < 1.0 and r.caught_up]
+    console.print(f"highest rate with p99 under 1 s: {max(ok):,.0f} events/s" if ok
+                  else "no rate reached p99 under 1 s")  # fmt: skip
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = RESULTS / f"freshness-{stamp}.json"
+    out.write_text(json.dumps({
+        "benchmark": "freshness",
+        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+                    "python": platform.python_version()},
+        "config": args.config.name,
+        "source": args.source, "duration_s": args.duration, "warmup_s": args.warmup,
+        "results": [asdict(r) for r in results],
+        "highest_rate_p99_under_1s": max(ok) if ok else None,
+    }, indent=2, default=str))  # fmt: skip
+    plot(results, out.with_suffix(".png"), f"freshness vs rate ({args.config.name}, {args.source})")
+    console.print(f"wrote {out} and {out.with_suffix('.png').name}")
+
+
+if __name__ == "__main__":
+    main()
