@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed
 CONFIG ?= configs/default.yaml
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-unit test-integration lint format demo sequencer bench-sequencer replay-taobao \
+.PHONY: help install test test-unit test-integration lint format demo sequencer trainer bench-sequencer \
+        bench-freshness replay-taobao \
         broker-start broker-stop broker-status topics clean
 
 help: ## List the targets
@@ -51,8 +52,14 @@ demo: install ## The main job: local Kafka, topics, the pipeline on real or synt
 sequencer: install ## Run one sequencer worker (Faust) against the configured broker
 	$(VENV)/bin/recstream worker sequencer --config $(CONFIG)
 
+trainer: install ## Run the trainer worker (Faust + PyTorch) against the configured broker
+	$(VENV)/bin/recstream worker trainer --config $(CONFIG)
+
 bench-sequencer: install ## Sequencer ingest vs an empty Faust agent (prints a table, writes bench/results/)
 	$(PY) -m bench.sequencer_ingest
+
+bench-freshness: install ## Event -> recommendation freshness at 200-2000 events/s (bench/results/)
+	$(PY) -m bench.freshness --config $(CONFIG)
 
 replay-taobao: install ## Replay the Taobao 10k sample through all six models (bench/results/)
 	RECSTREAM_BASELINES__FROZEN_WARMUP_EVENTS=3000 RECSTREAM_BASELINES__RETRAIN_EVERY_EVENTS=2500 \

@@ -37,7 +37,7 @@ from rich.table import Table
 
 from stream.consumer_groups import groups_ready
 from stream.event_files import RawEvent, read_taobao, shared_data_dir
-from stream.metrics.scrape import Samples
+from stream.metrics.scrape import Samples, buckets, quantile
 from stream.producer import produce
 from stream.recommendation_message import RecommendationMessage
 from stream.settings import Settings, load_settings
@@ -52,7 +52,7 @@ from tests.integration.processes import (
     scrape,
 )
 
-console = Console()
+console = Console(width=200)
 RESULTS = REPO_ROOT / "bench" / "results"
 
 
@@ -76,6 +76,12 @@ class RateResult:
     mean_step_ms: float
     sequencer_peak_rss_mb: float
     trainer_peak_rss_mb: float
+    # where the time goes
+    sequencer_cpu_s: float  # CPU seconds each process used during the run
+    trainer_cpu_s: float
+    machine_busy_fraction: float  # of all cores, over produce + settle
+    sequencer_latency_p99_s: float | None  # Kafka timestamp -> sequence update handed over
+    trainer_since_ingest_p99_s: float | None  # Kafka timestamp -> recommendation
 
 
 def load_events(source: str, count: int) -> list[RawEvent]:
@@ -96,6 +102,21 @@ def peak_rss_mb(pid: int | None) -> float:
     except OSError:
         pass
     return float("nan")
+
+
+def cpu_seconds(pid: int | None) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
 
 
 def percentile(ordered: list[float], q: float) -> float:
@@ -166,6 +187,8 @@ def run_rate(
         with console.status(f"{rate:g} events/s: starting the workers"):
             wait_ready(settings, workers)
         stream = events[: int(rate * args.duration)]
+        cpu_before = [cpu_seconds(worker.pid) for worker in workers]
+        busy_before, total_before = machine_ticks()
         started = time.time()
         with console.status(f"{rate:g} events/s: producing {len(stream):,} events"):
             report = produce(settings, stream, rate=rate)
@@ -179,7 +202,9 @@ def run_rate(
                     break
                 time.sleep(0.5)
         rss = [peak_rss_mb(worker.pid) for worker in workers]
-        trainer = scrape(trainer_port)
+        cpu = [cpu_seconds(w.pid) - before for w, before in zip(workers, cpu_before, strict=True)]
+        busy_after, total_after = machine_ticks()
+        trainer, seq = scrape(trainer_port), scrape(seq_port)
     finally:
         for worker in workers:
             worker.stop()
@@ -211,6 +236,15 @@ def run_rate(
         / max(steps, 1),
         sequencer_peak_rss_mb=rss[0],
         trainer_peak_rss_mb=rss[1],
+        sequencer_cpu_s=cpu[0],
+        trainer_cpu_s=cpu[1],
+        machine_busy_fraction=(busy_after - busy_before) / max(total_after - total_before, 1),
+        sequencer_latency_p99_s=quantile(
+            0.99, buckets(seq, "recstream_sequencer_processing_latency_seconds")
+        ),
+        trainer_since_ingest_p99_s=quantile(
+            0.99, buckets(trainer, "recstream_trainer_freshness_seconds", since="ingest")
+        ),
     )
 
 
@@ -259,6 +293,7 @@ def main() -> None:
 
     table = Table("events/s", "sent/s", "p50", "p95", "p99", "max", "within 1 s /s",
                   "caught up", "users/step", "step ms", "untrained", "RSS seq/trainer MB",
+                  "CPU s seq/trainer", "machine busy", "seq p99",
                   title=f"freshness, {args.config.name}, {args.source}")  # fmt: skip
     for r in results:
         table.add_row(
@@ -267,6 +302,8 @@ def main() -> None:
             "yes" if r.caught_up else "NO", f"{r.mean_batch_users:,.0f}",
             f"{r.mean_step_ms:,.0f}", f"{r.untrained_fraction:.0%}",
             f"{r.sequencer_peak_rss_mb:,.0f} / {r.trainer_peak_rss_mb:,.0f}",
+            f"{r.sequencer_cpu_s:,.0f} / {r.trainer_cpu_s:,.0f}", f"{r.machine_busy_fraction:.0%}",
+            f"{r.sequencer_latency_p99_s or float('nan'):.3f}",
         )  # fmt: skip
     console.print(table)
     ok = [r.target_rate for r in results if r.p99_s < 1.0 and r.caught_up]

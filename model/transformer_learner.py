@@ -70,6 +70,8 @@ class TransformerLearner:
         self.action_ids = {name: i + 1 for i, name in enumerate(config.actions)}
         self.model = SequentialRecommender(config.model, self.vocab.capacity).to(self.device)
         self.counts = torch.zeros(self.vocab.capacity, device=self.device)  # item sightings
+        # Item rows changed since the last checkpoint (model/learner_checkpoint.py).
+        self.dirty_rows = torch.ones(self.vocab.capacity, dtype=torch.bool, device=self.device)
         self.replay = ReservoirBuffer(config.replay_capacity, config.seed)
         self.subsample_rng = random.Random(config.seed)  # which sequences a bounded step learns
         self.version = 0
@@ -99,7 +101,9 @@ class TransformerLearner:
             return
         old_state = self.sparse_optimizer.state.get(self.model.item_embeddings, {})
         self.model.grow(rows)
-        self.counts = torch.cat([self.counts, self.counts.new_zeros(rows - self.counts.shape[0])])
+        added = rows - self.counts.shape[0]
+        self.counts = torch.cat([self.counts, self.counts.new_zeros(added)])
+        self.dirty_rows = torch.cat([self.dirty_rows, self.dirty_rows.new_ones(added)])
         self.sparse_optimizer = torch.optim.SparseAdam(
             [self.model.item_embeddings], lr=self.config.learning_rate
         )
@@ -122,6 +126,7 @@ class TransformerLearner:
             fresh = torch.randn(len(rows), self.model.item_embeddings.shape[1], device=self.device)
             self.model.item_embeddings[index] = fresh * EMBEDDING_STD
         self.counts[index] = 0
+        self.dirty_rows[index] = True
         for value in self.sparse_optimizer.state.get(self.model.item_embeddings, {}).values():
             if torch.is_tensor(value) and value.dim() == 2:
                 value[index] = 0
@@ -134,6 +139,7 @@ class TransformerLearner:
         }
 
     def _restore_snapshot(self) -> None:
+        self.dirty_rows[:] = True  # any row may differ from the last checkpoint now
         snapshot = self._snapshot
         rows = snapshot["model"]["item_embeddings"].shape[0]
         current = self.model.item_embeddings.shape[0]
@@ -326,8 +332,9 @@ class TransformerLearner:
         for b, rows in enumerate(tensors.target_rows):  # popularity for the sampler
             new = rows[len(rows) - counts[b] :] if b < len(batch) else []
             if new:
-                self.counts.index_add_(0, torch.tensor(new, device=self.device),
-                                       torch.ones(len(new), device=self.device))  # fmt: skip
+                rows_seen = torch.tensor(new, device=self.device)
+                self.counts.index_add_(0, rows_seen, torch.ones(len(new), device=self.device))
+                self.dirty_rows[rows_seen] = True
         positions = trailing_positions(tensors, counts, self.device)
         positions = self._known_targets(positions)
         if positions.target.numel() == 0:
@@ -355,6 +362,9 @@ class TransformerLearner:
             return self._skip(report, "non-finite gradient")
         self.sparse_optimizer.step()  # type: ignore[no-untyped-call]
         self.dense_optimizer.step()
+        grad = self.model.item_embeddings.grad
+        if grad is not None:  # SparseAdam touched exactly these rows (and their moments)
+            self.dirty_rows[grad.coalesce().indices()[0]] = True
         if not all(torch.isfinite(p).all() for p in self._dense_parameters()):
             return self._skip(report, "non-finite weights after the step")
         self.version += 1

@@ -153,7 +153,9 @@ class TrainerSettings(_Section):
     # null: learn everything, however long it takes.
     train_budget_ms: int | None = Field(250, ge=1, le=600_000)
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    torch_threads: int = Field(0, ge=0, le=1_024)  # 0: PyTorch's default
+    # CPU threads for the model's kernels; 0: PyTorch's default (all cores). One by
+    # default: on a small machine the sequencer and the broker need the other cores.
+    torch_threads: int = Field(1, ge=0, le=1_024)
     top_k: int = Field(20, ge=1, le=1_000)
     # Online HR/NDCG gauges cover the most recent this-many ranked events.
     quality_window_events: int = Field(2_000, ge=1, le=10_000_000)
@@ -209,13 +211,19 @@ class BaselineSettings(_Section):
 
 
 class CheckpointSettings(_Section):
-    """Where and how often the trainer stores its model."""
+    """Where and how often the trainer stores its model, and when it rolls back."""
 
+    enabled: bool = True
     dir: Path = Path(".recstream/checkpoints")
-    every_steps: int = Field(200, ge=1)
-    every_s: float = Field(60.0, gt=0)
-    full_every: int = Field(10, ge=1)
-    keep_chains: int = Field(3, ge=1)
+    every_steps: int = Field(200, ge=1)  # a checkpoint after this many steps ...
+    every_s: float = Field(60.0, gt=0)  # ... or this long, whichever comes first
+    full_every: int = Field(10, ge=1)  # every N-th checkpoint is a full snapshot
+    keep_chains: int = Field(3, ge=1)  # full snapshots (with their deltas) kept
+    # Roll back to the last good checkpoint when the recent online NDCG@10 falls
+    # below this fraction of its trailing average (null: never for quality).
+    rollback_ndcg_fraction: float | None = Field(0.5, gt=0.0, lt=1.0)
+    rollback_trailing_events: int = Field(20_000, ge=1)  # the trailing average's span
+    rollback_on_guard: bool = True  # also when a guard skips a step (non-finite values)
 
 
 class MetricsSettings(_Section):

@@ -22,6 +22,7 @@ from typing import Any
 
 from model.contract import Learner, Recommendation, StepReport
 from stream.metrics.trainer import TrainerMetrics
+from stream.model_lifecycle import ModelLifecycle
 from stream.recent_quality import RecentQuality
 from stream.recommendation_message import RecommendationMessage
 from stream.sequence_update import SequenceUpdate
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 Publish = Callable[[list[RecommendationMessage]], Coroutine[Any, Any, None]]
 Acknowledge = Callable[[list[Any]], None]
+Position = Callable[[Any], tuple[int, int] | None]  # a tag -> (partition, offset)
 
 
 @dataclass
@@ -75,6 +77,8 @@ class TrainerLoop:
         publish: Publish,
         acknowledge: Acknowledge,
         clock: Callable[[], float] = time.time,
+        lifecycle: ModelLifecycle | None = None,
+        position: Position = lambda _tag: None,
     ) -> None:
         self.learner = learner
         self.settings = settings
@@ -82,6 +86,8 @@ class TrainerLoop:
         self.publish = publish
         self.acknowledge = acknowledge
         self.clock = clock
+        self.lifecycle = lifecycle
+        self.position = position
         self.pending = PendingUpdates()
         self.quality = RecentQuality(settings.quality_window_events)
         self.budget = TrainBudget(
@@ -99,6 +105,12 @@ class TrainerLoop:
 
     def add(self, updates: Iterable[tuple[SequenceUpdate, Any]]) -> None:
         """Queue decoded updates (each with the tag to acknowledge once learned)."""
+        updates = list(updates)
+        if self.lifecycle is not None:
+            for _update, tag in updates:
+                where = self.position(tag)
+                if where is not None:
+                    self.lifecycle.tracker.read(*where)
         self.pending.add(updates)
         self.metrics.pending_updates.set(self.pending.count)
         if self.pending.count:
@@ -148,11 +160,38 @@ class TrainerLoop:
             await asyncio.wrap_future(future)
             outcome.messages.extend(messages)
             outcome.published_ts = published_ts
-        self.acknowledge([tag for merged in batch for tag in merged.tags])
+        tags = [tag for merged in batch for tag in merged.tags]
+        self.acknowledge(tags)
         self.budget.observe(report.train_s, len(batch) - report.untrained_sequences)
         self._record(outcome, limit)
         self.steps += 1
+        if self.lifecycle is not None:
+            await self._lifecycle(report, tags)
         return outcome
+
+    async def _lifecycle(self, report: StepReport, tags: list[Any]) -> None:
+        """Checkpoint when due, roll back when quality collapsed or a guard tripped."""
+        lifecycle = self.lifecycle
+        assert lifecycle is not None
+        for tag in tags:
+            where = self.position(tag)
+            if where is not None:
+                lifecycle.tracker.learned(*where)
+        loop = asyncio.get_running_loop()
+        reason = lifecycle.observe(report.overall, report.skipped)
+        if reason is not None:
+            await loop.run_in_executor(self.executor, self._rollback, reason)
+        elif lifecycle.due():
+            quality = self.quality.means() | {"ranked_events": float(self.quality.count)}
+            await loop.run_in_executor(self.executor, lifecycle.checkpoint, self.learner, quality)
+
+    def _rollback(self, reason: str) -> None:
+        assert self.lifecycle is not None
+        restored = self.lifecycle.rollback(reason, self.settings.device)
+        if restored is not None:
+            self.learner = restored
+            self.metrics.model_version.set(restored.version)
+            self.quality = RecentQuality(self.settings.quality_window_events)
 
     def _learn(self, sequences: Any, sink: Any, limit: int | None) -> StepReport:
         return self.learner.learn(sequences, self.settings.top_k, sink, limit)

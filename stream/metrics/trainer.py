@@ -37,6 +37,13 @@ class TrainerMetrics:
     pending_updates: Gauge
     consumer_lag: Gauge
     last_step: Gauge
+    checkpoints: Counter
+    checkpoint_seconds: Histogram
+    checkpoint_bytes: Gauge
+    checkpoint_problems: Counter
+    rollbacks: Counter
+    restored_version: Gauge
+    resumed_offset: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> TrainerMetrics:
@@ -95,6 +102,26 @@ class TrainerMetrics:
                                ["partition"], registry=r),
             last_step=Gauge("recstream_trainer_last_step_timestamp_seconds",
                             "Unix time of the last finished step.", registry=r),
+            checkpoints=Counter("recstream_trainer_checkpoints", "Checkpoints written, by kind "
+                                "(full or delta).", ["kind"], registry=r),
+            checkpoint_seconds=Histogram("recstream_trainer_checkpoint_seconds",
+                                         "Seconds to write a checkpoint, by kind.", ["kind"],
+                                         buckets=_STEP_BUCKETS, registry=r),
+            checkpoint_bytes=Gauge("recstream_trainer_checkpoint_bytes",
+                                   "Size of the last checkpoint of each kind.", ["kind"],
+                                   registry=r),
+            checkpoint_problems=Counter("recstream_trainer_checkpoint_problems",
+                                        "Corrupt, truncated or missing checkpoint files met "
+                                        "while restoring (each one skipped).", registry=r),
+            rollbacks=Counter("recstream_trainer_rollbacks", "Automatic rollbacks to the last "
+                              "good checkpoint, by reason (quality, guard).", ["reason"],
+                              registry=r),
+            restored_version=Gauge("recstream_trainer_restored_version",
+                                   "Model version of the checkpoint last restored (start-up or "
+                                   "rollback); 0: none.", registry=r),
+            resumed_offset=Gauge("recstream_trainer_resumed_offset", "Offset of the sequences "
+                                 "topic the trainer resumed from at start-up, by partition "
+                                 "(from its checkpoint).", ["partition"], registry=r),
         )  # fmt: skip
         for task in TASKS:
             metrics.loss.labels(task=task)
@@ -102,4 +129,8 @@ class TrainerMetrics:
             metrics.steps.labels(outcome=outcome)
         for since in ("event", "ingest"):
             metrics.freshness.labels(since=since)
+        for kind in ("full", "delta"):
+            metrics.checkpoints.labels(kind=kind)
+        for reason in ("quality", "guard"):
+            metrics.rollbacks.labels(reason=reason)
         return metrics

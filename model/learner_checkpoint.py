@@ -1,0 +1,208 @@
+"""Full and delta checkpoints of a :class:`TransformerLearner` in a :class:`CheckpointStore`.
+
+A learner's state is one flat dict of tensors plus one JSON dict (the layout
+``save_transformer`` writes). A delta holds, relative to the previous checkpoint:
+
+- the item-table rows that changed (embeddings, their sparse-Adam moments and
+  sighting counts), found from the learner's dirty-row mask, not by comparison;
+- every other tensor whole: the dense weights, the dense optimiser state and the
+  random-number generators, which are small next to the table and change each step;
+- the vocabulary and replay-buffer entries that changed (a diff of their JSON).
+
+Restoring rebuilds the flat state of the newest consistent chain and loads it,
+which gives bit-identical weights, optimiser state and generators.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from model.checkpoint_store import CheckpointInfo, CheckpointStore
+from model.transformer_checkpoint import learner_from_flat, learner_to_flat
+from model.transformer_learner import TransformerLearner
+
+TABLE = "model.item_embeddings"
+
+
+def _row_keys(tensors: dict[str, torch.Tensor], rows: int) -> list[str]:
+    """Tensors indexed by item row: the table, its sparse-Adam moments, the counts."""
+    return [
+        key for key, t in tensors.items()
+        if key in (TABLE, "counts") or (key.startswith("sparse.") and t.dim() >= 1
+                                        and t.shape[0] == rows)
+    ]  # fmt: skip
+
+
+def _dict_diff(base: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "set": {k: v for k, v in now.items() if base.get(k, _MISSING) != v},
+        "removed": [k for k in base if k not in now],
+    }
+
+
+def _dict_patch(base: dict[str, Any], diff: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in base.items() if k not in set(diff["removed"])}
+    out.update(diff["set"])
+    return out
+
+
+_MISSING = object()
+
+
+def _vocab_diff(base: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    base_ids, ids = base["id_of"], now["id_of"]
+    return {
+        "length": len(ids),
+        "id_of": {
+            str(r): ids[r] for r in range(len(ids)) if r >= len(base_ids) or base_ids[r] != ids[r]
+        },
+        "last_seen": _dict_diff(base["last_seen"], now["last_seen"]),
+        "pending": _dict_diff(base["pending"], now["pending"]),
+        "free_rows": now["free_rows"],
+        "capacity": now["capacity"],
+        "config": now["config"],
+    }
+
+
+def _vocab_patch(base: dict[str, Any], diff: dict[str, Any]) -> dict[str, Any]:
+    ids = list(base["id_of"][: diff["length"]])
+    ids += [None] * (diff["length"] - len(ids))
+    for row, item in diff["id_of"].items():
+        ids[int(row)] = item
+    return {
+        "config": diff["config"],
+        "id_of": ids,
+        "last_seen": _dict_patch(base["last_seen"], diff["last_seen"]),
+        "pending": _dict_patch(base["pending"], diff["pending"]),
+        "free_rows": diff["free_rows"],
+        "capacity": diff["capacity"],
+    }
+
+
+@dataclass
+class _Base:
+    """What the previous checkpoint held, for the next delta."""
+
+    info: CheckpointInfo
+    vocabulary: dict[str, Any]
+    replay_items: list[Any]  # the buffer's sequence objects (compared by identity)
+
+
+class LearnerCheckpointer:
+    """Writes a full snapshot every ``full_every`` checkpoints and deltas in between."""
+
+    def __init__(self, store: CheckpointStore, full_every: int = 10) -> None:
+        self.store = store
+        self.full_every = full_every
+        self._base: _Base | None = None
+        self._since_full = 0
+
+    def save(self, learner: TransformerLearner, extra: dict[str, Any]) -> CheckpointInfo:
+        tensors, meta = learner_to_flat(learner)
+        rows = int(tensors[TABLE].shape[0])
+        vocabulary = copy.deepcopy(meta["vocabulary"])
+        base = self._base
+        full = base is None or self._since_full + 1 >= self.full_every
+        changes = {"vocabulary_size": len(learner.vocab)}
+        if full:
+            info = self.store.write("full", tensors, meta, learner.version, None,
+                                    {**extra, "vocabulary": changes})  # fmt: skip
+            self._since_full = 0
+        else:
+            assert base is not None
+            dirty = torch.nonzero(learner.dirty_rows[:rows]).flatten().to("cpu")
+            row_keys = _row_keys(tensors, rows)
+            delta = {f"rows.{key}": tensors[key].to("cpu")[dirty] for key in row_keys}
+            delta["rows.index"] = dirty
+            delta.update({k: v for k, v in tensors.items() if k not in row_keys})
+            replay = meta["replay"]
+            items = learner.replay.items
+            before = base.replay_items
+            changed_slots = [i for i, seq in enumerate(items)
+                             if i >= len(before) or before[i] is not seq]  # fmt: skip
+            vocab_diff = _vocab_diff(base.vocabulary, vocabulary)
+            state = {
+                **{k: v for k, v in meta.items() if k not in ("vocabulary", "replay")},
+                "table_rows": rows,
+                "row_keys": row_keys,
+                "vocabulary_delta": vocab_diff,
+                "replay_delta": {
+                    **{k: v for k, v in replay.items() if k != "items"},
+                    "length": len(items),
+                    "slots": {str(i): replay["items"][i] for i in changed_slots},
+                },
+            }
+            changes |= {
+                "rows_changed": int(dirty.numel()),
+                "ids_assigned": len(vocab_diff["id_of"]),
+            }
+            info = self.store.write("delta", delta, state, learner.version, base.info,
+                                    {**extra, "vocabulary": changes})  # fmt: skip
+            self._since_full += 1
+        learner.dirty_rows.zero_()
+        self._base = _Base(info, vocabulary, list(learner.replay.items))
+        return info
+
+    def restore(
+        self, device: str | None = None, at_most_version: int | None = None
+    ) -> tuple[TransformerLearner, CheckpointInfo, list[str]] | None:
+        """The newest consistent checkpoint as a learner, its manifest, and the problems
+        met on the way (corrupt or missing files of newer checkpoints); None if none."""
+        plan = self.store.newest_chain(at_most_version)
+        if plan.newest is None:
+            return None
+        tensors, meta = self.store.read(plan.chain[0])
+        for info in plan.chain[1:]:
+            delta, state = self.store.read(info)
+            tensors, meta = apply_delta(tensors, meta, delta, state)
+        learner = learner_from_flat(tensors, meta, device)
+        newest = plan.newest
+        self._base = _Base(newest, copy.deepcopy(meta["vocabulary"]), list(learner.replay.items))
+        self._since_full = len(plan.chain) - 1
+        return learner, newest, plan.problems
+
+    def rebase(self, learner: TransformerLearner, info: CheckpointInfo) -> None:
+        """Continue the chain of ``info`` from ``learner`` (loaded from it elsewhere)."""
+        _tensors, meta = learner_to_flat(learner)
+        self._base = _Base(info, copy.deepcopy(meta["vocabulary"]), list(learner.replay.items))
+        learner.dirty_rows.zero_()
+
+
+def apply_delta(
+    tensors: dict[str, torch.Tensor], meta: dict[str, Any],
+    delta: dict[str, torch.Tensor], state: dict[str, Any],
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:  # fmt: skip
+    rows = int(state["table_rows"])
+    index = delta["rows.index"]
+    out: dict[str, torch.Tensor] = {}
+    for key in state["row_keys"]:
+        table = tensors[key]
+        if table.shape[0] < rows:  # the table grew since the base
+            pad = table.new_zeros((rows - table.shape[0], *table.shape[1:]))
+            table = torch.cat([table, pad])
+        else:
+            table = table.clone()
+        table[index] = delta[f"rows.{key}"]
+        out[key] = table
+    for key, value in delta.items():
+        if not key.startswith("rows."):
+            out[key] = value
+    replay_delta = state["replay_delta"]
+    items = list(meta["replay"]["items"][: replay_delta["length"]])
+    for slot, sequence in replay_delta["slots"].items():
+        if int(slot) < len(items):
+            items[int(slot)] = sequence
+        else:
+            items.append(sequence)
+    new_meta = {
+        **{k: v for k, v in state.items()
+           if k not in ("table_rows", "row_keys", "vocabulary_delta", "replay_delta")},
+        "vocabulary": _vocab_patch(meta["vocabulary"], state["vocabulary_delta"]),
+        "replay": {**{k: v for k, v in replay_delta.items() if k not in ("length", "slots")},
+                   "items": items},
+    }  # fmt: skip
+    return out, new_meta

@@ -1,0 +1,167 @@
+"""Full + delta checkpoints: bit-identical round trips, damage detected and survived,
+atomic writes, retention."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from model.checkpoint_store import CheckpointStore
+from model.learner_checkpoint import LearnerCheckpointer
+from model.transformer_checkpoint import learner_to_flat
+from model.transformer_learner import TransformerLearner
+from model.vocabulary import VocabularyConfig
+from tests.unit.model.helpers import cycle_batches, tiny_config
+
+
+def config() -> object:
+    # Growth (8 initial rows), eviction, sampled negatives and dropout: every kind of
+    # state change and every random generator a resumed run must reproduce.
+    return tiny_config(
+        vocabulary=VocabularyConfig(initial_capacity=8, evict_after_s=2_500.0),
+        full_softmax_max_items=5, num_negatives=7, replay_capacity=20,
+        model=tiny_config().model.__class__(hidden_size=16, num_layers=1, num_heads=2,
+                                            max_len=12, dropout=0.2),
+    )  # fmt: skip
+
+
+def batches(rounds: int) -> list:  # type: ignore[type-arg]
+    return cycle_batches(users=10, items=60, rounds=rounds)
+
+
+def assert_same_state(a: TransformerLearner, b: TransformerLearner) -> None:
+    ta, ma = learner_to_flat(a)
+    tb, mb = learner_to_flat(b)
+    assert ta.keys() == tb.keys()
+    for key in ta:
+        assert torch.equal(ta[key], tb[key]), key
+    assert json.dumps(ma, sort_keys=True) == json.dumps(mb, sort_keys=True)
+
+
+def trained_with_checkpoints(
+    tmp_path: Path, full_every: int = 10
+) -> tuple[TransformerLearner, LearnerCheckpointer, CheckpointStore]:
+    torch.manual_seed(0)
+    learner = TransformerLearner(config())  # type: ignore[arg-type]
+    store = CheckpointStore(tmp_path / "ckpt", keep_chains=5)
+    checkpointer = LearnerCheckpointer(store, full_every=full_every)
+    for index, batch in enumerate(batches(8)):
+        learner.learn(batch)
+        if index % 2 == 1:
+            checkpointer.save(learner, {"offsets": {"0": index}})
+    return learner, checkpointer, store
+
+
+def test_full_plus_deltas_restore_bit_identical(tmp_path: Path) -> None:
+    learner, _checkpointer, store = trained_with_checkpoints(tmp_path)
+    kinds = [info.kind for info in store.checkpoints()]
+    assert kinds == ["full", "delta", "delta", "delta"]
+    assert len(learner.vocab) > 8  # the table grew between checkpoints
+    restored = LearnerCheckpointer(store).restore()
+    assert restored is not None
+    copy, info, problems = restored
+    assert problems == [] and info.model_version == learner.version
+    assert info.extra["offsets"] == {"0": 7}
+    assert_same_state(learner, copy)
+    histories = batches(9)[8]
+    assert learner.recommend(histories, 5) == copy.recommend(histories, 5)
+    # Resumed training is the same training, generators included. Both learners share
+    # this process's global generator (dropout), which a restore set to the saved state.
+    global_rng = torch.get_rng_state()
+    learner.learn(histories)
+    torch.set_rng_state(global_rng)
+    copy.learn(histories)
+    assert_same_state(learner, copy)
+
+
+def test_deltas_are_smaller_than_full_snapshots_when_few_rows_change(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    learner = TransformerLearner(
+        tiny_config(
+            vocabulary=VocabularyConfig(initial_capacity=8),
+            full_softmax_max_items=5,
+            num_negatives=3,
+        )
+    )
+    big = cycle_batches(users=40, items=2_000, rounds=1)[0]
+    learner.learn(big)  # many items
+    store = CheckpointStore(tmp_path / "ckpt")
+    checkpointer = LearnerCheckpointer(store)
+    full = checkpointer.save(learner, {})
+    learner.learn(cycle_batches(users=2, items=2_000, rounds=1)[0])  # touches few rows
+    delta = checkpointer.save(learner, {})
+    assert delta.kind == "delta"
+    assert delta.extra["vocabulary"]["rows_changed"] < full.extra["vocabulary"]["vocabulary_size"]
+    assert delta.bytes < full.bytes / 2
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "missing_delta"])
+def test_damage_is_reported_and_the_newest_consistent_checkpoint_wins(
+    tmp_path: Path, damage: str
+) -> None:
+    _learner, _c, store = trained_with_checkpoints(tmp_path)
+    infos = store.checkpoints()
+    victim = infos[2]  # the second delta
+    tensors = victim.path / "tensors.safetensors"
+    if damage == "flip":
+        data = bytearray(tensors.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        tensors.write_bytes(bytes(data))
+    elif damage == "truncate":
+        tensors.write_bytes(tensors.read_bytes()[:-100])
+    else:
+        for file in victim.path.iterdir():
+            file.unlink()
+        victim.path.rmdir()
+    restored = LearnerCheckpointer(store).restore()
+    assert restored is not None
+    _copy, info, problems = restored
+    assert info.name == infos[1].name  # the newest one whose whole chain is intact
+    expected = {"flip": "hash mismatch", "truncate": "truncated", "missing_delta": "missing"}
+    assert any(expected[damage] in problem for problem in problems), problems
+
+
+def test_a_corrupt_full_snapshot_falls_back_to_the_previous_chain(tmp_path: Path) -> None:
+    _learner, _c, store = trained_with_checkpoints(tmp_path, full_every=2)
+    infos = store.checkpoints()
+    assert [i.kind for i in infos] == ["full", "delta", "full", "delta"]
+    (infos[2].path / "state.json").write_text("{}")
+    restored = LearnerCheckpointer(store).restore()
+    assert restored is not None and restored[1].name == infos[1].name
+    assert any(infos[2].name in p for p in restored[2])
+
+
+def test_a_crash_before_the_rename_leaves_no_checkpoint(tmp_path: Path) -> None:
+    learner, checkpointer, store = trained_with_checkpoints(tmp_path)
+    before = [info.name for info in store.checkpoints()]
+    learner.learn(batches(9)[8])
+
+    def crash(_tmp: Path) -> None:
+        raise KeyboardInterrupt("power cut between write and rename")
+
+    with pytest.raises(KeyboardInterrupt):
+        store.write("full", {"x": torch.zeros(1)}, {}, learner.version, None, {},
+                    before_commit=crash)  # fmt: skip
+    assert [info.name for info in store.checkpoints()] == before
+    assert list(store.root.glob(".tmp-*"))  # the half-written folder is there, ignored
+    restored = LearnerCheckpointer(store).restore()
+    assert restored is not None and restored[1].name == before[-1]
+    checkpointer.save(learner, {})  # later writes work and the leftover is cleaned up
+    store.prune()
+    assert len(store.checkpoints()) == len(before) + 1
+
+
+def test_retention_keeps_the_last_chains(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    learner = TransformerLearner(tiny_config())
+    store = CheckpointStore(tmp_path / "ckpt", keep_chains=2)
+    checkpointer = LearnerCheckpointer(store, full_every=2)
+    for batch in batches(10):
+        learner.learn(batch)
+        checkpointer.save(learner, {})
+    chains = {info.chain for info in store.checkpoints()}
+    assert len(chains) == 2
+    assert [i.kind for i in store.checkpoints()] == ["full", "delta", "full", "delta"]
