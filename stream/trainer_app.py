@@ -26,6 +26,7 @@ from prometheus_client import CollectorRegistry
 from model.contract import Learner
 from stream.faust_config import faust_app_options
 from stream.metrics.trainer import TrainerMetrics
+from stream.model_lifecycle import ModelLifecycle
 from stream.recommendation_message import RecommendationMessage
 from stream.sequence_update import SequenceUpdate
 from stream.settings import Settings
@@ -38,12 +39,18 @@ _RAW: faust.Schema[bytes, bytes] = faust.Schema(
 )
 
 
+def _position(event: Any) -> tuple[int, int]:
+    return event.message.partition, event.message.offset
+
+
 def build_trainer_app(
     settings: Settings,
     registry: CollectorRegistry,
     learner: Learner,
     data_dir: Path | None = None,
     clock: Callable[[], float] = time.time,
+    metrics: TrainerMetrics | None = None,
+    lifecycle: ModelLifecycle | None = None,
 ) -> tuple[faust.App, TrainerLoop]:
     """A Faust app for the trainer and the loop that owns the learner."""
     cfg = settings.trainer
@@ -51,7 +58,7 @@ def build_trainer_app(
         cfg.app_id, store="memory://", **faust_app_options(settings, data_dir or cfg.data_dir)
     )
     app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "faust_trainer"))
-    metrics = TrainerMetrics.create(registry)
+    metrics = metrics or TrainerMetrics.create(registry)
     source = app.topic(settings.topics.sequences, schema=_RAW)
     recommendations_topic = settings.topics.recommendations
 
@@ -67,7 +74,7 @@ def build_trainer_app(
         for event in events:
             event.ack()  # drops the reference the agent took: now safe to commit
 
-    loop = TrainerLoop(learner, cfg, metrics, publish, acknowledge, clock)
+    loop = TrainerLoop(learner, cfg, metrics, publish, acknowledge, clock, lifecycle, _position)
 
     def decode(event: Any) -> SequenceUpdate | None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -57,40 +58,70 @@ def sequencer(
     worker.execute_from_commandline()
 
 
+InitFromOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--init-from",
+        help="Checkpoint folder to start from when the trainer has none of its own "
+        "(e.g. from `recstream replay --save-checkpoint`).",
+    ),
+]
+
+
 @app.command()
 def trainer(
     config: ConfigOption = None,
     worker_id: WorkerIdOption = "0",
     loglevel: LogLevelOption = "info",
     model: ModelOption = "transformer",
+    init_from: InitFromOption = None,
 ) -> None:
     """Learn from sequence updates in micro-batches and publish each user's fresh top-k.
 
     Run one per accelerator. Uses the GPU when one is present (trainer.device: auto).
-    Metrics on metrics.host:metrics.trainer_port (/metrics). Stops on SIGTERM or Ctrl-C.
+    On start it restores its newest consistent checkpoint (checkpoints.dir) and resumes
+    the sequences topic at that checkpoint's offsets. Metrics on
+    metrics.host:metrics.trainer_port (/metrics). Stops on SIGTERM or Ctrl-C.
     """
     import faust
 
     from model.registry import MODEL_NAMES
     from model.runtime import configure_threads, describe_device
-    from stream.learner_factory import learner_from_settings
+    from stream.metrics.trainer import TrainerMetrics
     from stream.trainer_app import build_trainer_app
+    from stream.trainer_startup import prepare_learner, reset_group_offsets
 
     with user_errors():
         settings = settings_from(config)
         if model not in MODEL_NAMES:
             raise typer.BadParameter(f"choose from {', '.join(MODEL_NAMES)}", param_hint="--model")
         configure_threads(settings.trainer.torch_threads)
-        learner = learner_from_settings(model, settings)
         registry = CollectorRegistry()
+        metrics = TrainerMetrics.create(registry)
+        try:
+            start = prepare_learner(settings, model, metrics, init_from)
+        except FileNotFoundError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--init-from") from None
+        for problem in start.problems:
+            console.print(f"[yellow]checkpoint problem:[/] {problem}", highlight=False)
+            metrics.checkpoint_problems.inc()
+        if start.restored is not None:
+            metrics.restored_version.set(start.restored.model_version)
+        metrics.model_version.set(getattr(start.learner, "version", 0))
+        reset_group_offsets(settings, start.offsets)
+        for partition, offset in start.offsets.items():
+            metrics.resumed_offset.labels(partition=str(partition)).set(offset)
         port = serve_metrics(registry, settings.metrics.host, settings.metrics.trainer_port)
         console.print(
-            f"trainer: {model} on {describe_device(settings.trainer.device)}; "
+            f"trainer: {model} ({start.origin}) on {describe_device(settings.trainer.device)}; "
             f"metrics on http://{settings.metrics.host}:{port}/metrics"
         )
         data_dir = settings.trainer.data_dir / settings.trainer.app_id / f"worker-{worker_id}"
         data_dir.mkdir(parents=True, exist_ok=True)
-        faust_app, _loop = build_trainer_app(settings, registry, learner, data_dir)
+        faust_app, _loop = build_trainer_app(
+            settings, registry, start.learner, data_dir, metrics=metrics,
+            lifecycle=start.lifecycle,
+        )  # fmt: skip
     worker = faust.Worker(faust_app, loglevel=loglevel)
     worker.spinner = None  # see sequencer()
     worker.execute_from_commandline()
