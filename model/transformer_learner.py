@@ -10,6 +10,7 @@ not finite, or that leaves non-finite weights, and restore the last good snapsho
 from __future__ import annotations
 
 import copy
+import math
 import random
 import time
 from collections.abc import Sequence
@@ -246,7 +247,8 @@ class TransformerLearner:
         scores, rows = top_k(queries, table, valid, k, excluded, history, self._bonus_weight)
         out = []
         for seq, s, r in zip(batch, scores.tolist(), rows.tolist(), strict=True):
-            kept = [(row, score) for row, score in zip(r, s, strict=True) if score != float("-inf")]
+            kept = [(row, score) for row, score in zip(r, s, strict=True)
+                    if math.isfinite(score) and self.vocab.item_at(row)]  # fmt: skip
             out.append(Recommendation(
                 seq.user_id,
                 [self.vocab.id_of[row] or "" for row, _ in kept],

@@ -9,6 +9,7 @@ from stream.cli import (
     consume_cmd,
     demo_cmd,
     evaluate_cmd,
+    model_cmd,
     produce_cmd,
     replay_cmd,
     topics_cmd,
@@ -24,6 +25,7 @@ app = typer.Typer(
 app.add_typer(broker_cmd.app, name="broker")
 app.add_typer(topics_cmd.app, name="topics")
 app.add_typer(worker_cmd.app, name="worker")
+app.add_typer(model_cmd.app, name="model")
 app.command("demo")(demo_cmd.demo)
 app.command("produce")(produce_cmd.produce_command)
 app.command("consume")(consume_cmd.consume_command)

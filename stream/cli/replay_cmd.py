@@ -10,12 +10,18 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from model.checkpoint_store import CheckpointStore
+from model.contract import Learner
+from model.learner_checkpoint import LearnerCheckpointer
 from model.registry import MODEL_NAMES
+from model.transformer_learner import TransformerLearner
 from stream.cli.common import ConfigOption, console, settings_from, user_errors
 from stream.event_files import READERS, read_events
 from stream.learner_factory import learner_from_settings
+from stream.model_lifecycle import settings_hash
 from stream.replay import ReplayResult, replay
 from stream.replay_plot import plot_reports
+from stream.settings import Settings
 
 FileOption = Annotated[
     Path, typer.Option("--file", exists=True, dir_okay=False, help="Events file.")
@@ -79,8 +85,25 @@ def replay_command(
             plot_reports([data], plot)
             console.print(f"plot: {plot}")
         if save_checkpoint is not None:
-            learner.save(save_checkpoint)
-            console.print(f"checkpoint: {save_checkpoint}")
+            _save(learner, save_checkpoint, settings, data)
+
+
+def _save(learner: Learner, directory: Path, settings: Settings, report: dict[str, Any]) -> None:
+    """The transformer goes into a checkpoint store (what `worker trainer --init-from`
+    reads); baselines save their own state."""
+    if not isinstance(learner, TransformerLearner):
+        learner.save(directory)
+        console.print(f"saved {learner.name} to {directory}")
+        return
+    store = CheckpointStore(directory, settings.checkpoints.keep_chains)
+    info = LearnerCheckpointer(store, full_every=1).save(learner, {
+        "origin": "replay", "file": report["file"], "metrics": report["metrics"]["overall"],
+        "settings_hash": settings_hash(settings),
+    })  # fmt: skip
+    console.print(
+        f"checkpoint: {info.path} (model version {info.model_version}); start a trainer "
+        f"from it with `recstream worker trainer --init-from {directory}`"
+    )
 
 
 def compare_command(

@@ -20,6 +20,10 @@ COMMANDS = [
     ["worker"],
     ["worker", "sequencer"],
     ["worker", "trainer"],
+    ["model"],
+    ["model", "list"],
+    ["model", "show"],
+    ["model", "rollback"],
     ["produce"],
     ["consume"],
     ["replay"],
@@ -33,7 +37,7 @@ def test_help_describes_command_and_options(command: list[str]) -> None:
     result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output
-    leaf = command and command[-1] not in {"broker", "topics", "worker"}
+    leaf = command and command[-1] not in {"broker", "topics", "worker", "model"}
     if leaf and command[-1] != "compare":
         assert "--config" in result.output
         assert "Settings YAML file" in result.output
@@ -50,7 +54,7 @@ def test_groups_list_their_subcommands() -> None:
         option in demo for option in ("--rate", "--duration", "--synthetic", "--keep-broker")
     )
     trainer = runner.invoke(app, ["worker", "trainer", "--help"], env={"COLUMNS": "200"}).output
-    assert "--model" in trainer and "--worker-id" in trainer
+    assert all(option in trainer for option in ("--model", "--worker-id", "--init-from"))
     produce = runner.invoke(app, ["produce", "--help"], env={"COLUMNS": "200"}).output
     assert all(
         option in produce

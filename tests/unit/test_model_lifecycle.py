@@ -1,0 +1,128 @@
+"""Offsets a checkpoint may claim, when quality counts as collapsed, and the step loop
+checkpointing and rolling back a real learner."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import torch
+from prometheus_client import CollectorRegistry
+
+from model.checkpoint_store import CheckpointStore
+from model.learner_checkpoint import LearnerCheckpointer
+from model.ranking_metrics import RankingSums
+from model.transformer_learner import TransformerLearner
+from stream.metrics.scrape import metric_sum
+from stream.metrics.trainer import TrainerMetrics
+from stream.model_lifecycle import ModelLifecycle
+from stream.offset_tracker import OffsetTracker
+from stream.quality_watch import QualityWatch
+from stream.recommendation_message import RecommendationMessage
+from stream.sequence_update import SequenceUpdate
+from stream.settings import Settings
+from stream.trainer_loop import TrainerLoop
+from tests.unit.model.helpers import cycle_batches, tiny_config
+from tests.unit.test_metrics_scrape import samples_of
+
+
+def test_offsets_never_claim_an_update_still_waiting() -> None:
+    tracker = OffsetTracker({0: 10})
+    for offset in (10, 11, 12, 13):
+        tracker.read(0, offset)
+    tracker.read(1, 0)
+    tracker.learned(0, 10)
+    tracker.learned(0, 12)  # 11 waits (its user was not in the step)
+    assert tracker.safe() == {0: 11, 1: 0}
+    tracker.learned(0, 11)
+    tracker.learned(1, 0)
+    assert tracker.safe() == {0: 13, 1: 1}
+    tracker.learned(0, 13)
+    assert tracker.safe() == {0: 14, 1: 1}
+    assert OffsetTracker({3: 7}).safe() == {3: 7}  # untouched partitions keep their offset
+
+
+def sums(hits: int, misses: int) -> RankingSums:
+    out = RankingSums()
+    for _ in range(hits):
+        out.add(0)
+    for _ in range(misses):
+        out.add(None)
+    return out
+
+
+def test_quality_collapse_needs_full_windows_and_a_real_fall() -> None:
+    watch = QualityWatch(0.5, recent_events=10, trailing_events=40)
+    watch.add(sums(0, 10))  # bad from the start is not a collapse: nothing to compare
+    assert not watch.collapsed()
+    for _ in range(4):
+        watch.add(sums(6, 4))
+    assert watch.ready and not watch.collapsed()
+    watch.add(sums(3, 7))  # 0.3 of 0.52 trailing: a dip, not a collapse
+    assert not watch.collapsed()
+    watch.add(sums(0, 10))
+    assert watch.collapsed() and not watch.healthy()
+    assert not QualityWatch(None, 10, 40).collapsed()
+
+
+def update(user: str, items: list[str], ts: float) -> SequenceUpdate:
+    return SequenceUpdate(
+        user_id=user, items=items, actions=["view"] * len(items),
+        ts=[ts - len(items) + i for i in range(len(items))],
+        event_ids=[f"{user}-{ts}-{i}" for i in range(len(items))], new_count=len(items),
+        event_id=f"{user}-{ts}-{len(items) - 1}", event_ts=ts, ingest_ts=ts, emitted_ts=ts,
+    )  # fmt: skip
+
+
+def test_the_loop_checkpoints_and_rolls_back_when_a_guard_trips(tmp_path: Path) -> None:
+    settings = Settings().model_copy(update={
+        "trainer": Settings().trainer.model_copy(update={"train_budget_ms": None}),
+        "checkpoints": Settings().checkpoints.model_copy(
+            update={"dir": tmp_path / "ckpt", "every_steps": 2, "every_s": 3600.0}),
+    })  # fmt: skip
+    torch.manual_seed(0)
+    registry = CollectorRegistry()
+    metrics = TrainerMetrics.create(registry)
+    store = CheckpointStore(settings.checkpoints.dir)
+    lifecycle = ModelLifecycle(LearnerCheckpointer(store), settings, metrics)
+    published: list[RecommendationMessage] = []
+
+    async def publish(messages: list[RecommendationMessage]) -> None:
+        published.extend(messages)
+
+    learner = TransformerLearner(tiny_config())
+    loop = TrainerLoop(learner, settings.trainer, metrics, publish, lambda _tags: None,
+                       lifecycle=lifecycle, position=lambda tag: tag)  # fmt: skip
+    batches = cycle_batches(users=6, rounds=5)
+    offset = 0
+
+    async def step(batch: list[Any]) -> None:
+        nonlocal offset
+        queued = []
+        for seq in batch:
+            queued.append((update(seq.user_id, list(seq.items), 1e9 + offset), (0, offset)))
+            offset += 1
+        loop.add(queued)
+        await loop.step_once()
+
+    async def scenario() -> None:
+        for batch in batches[:4]:
+            await step(batch)
+        assert [info.model_version for info in store.checkpoints()] == [2, 4]
+        assert store.checkpoints()[-1].extra["offsets"]["partitions"] == {"0": 24}
+        # An exploding update (an infinite learning rate): the weights after the step
+        # are not finite, a guard skips it, and the loop restores the last checkpoint.
+        for group in loop.learner.dense_optimizer.param_groups:  # type: ignore[attr-defined]
+            group["lr"] = float("inf")
+        await step(batches[4])
+        loop.close()
+
+    asyncio.run(scenario())
+    samples = samples_of(registry)
+    assert metric_sum(samples, "recstream_trainer_rollbacks_total", reason="guard") == 1
+    assert metric_sum(samples, "recstream_trainer_restored_version") == 4
+    assert loop.learner is not learner and getattr(loop.learner, "version", None) == 4
+    assert all(torch.isfinite(p).all() for p in loop.learner.model.parameters())  # type: ignore[attr-defined]
+    assert metric_sum(samples, "recstream_trainer_checkpoints_total", kind="full") == 1
+    assert metric_sum(samples, "recstream_trainer_checkpoints_total", kind="delta") == 1
