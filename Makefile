@@ -10,7 +10,7 @@ CONFIG ?= configs/default.yaml
 PYTEST_ARGS ?=
 
 .PHONY: help install test test-unit test-integration lint format demo sequencer trainer bench-sequencer \
-        bench-freshness replay-taobao \
+        bench-freshness bench-checkpoints replay-taobao \
         broker-start broker-stop broker-status topics clean
 
 help: ## List the targets
@@ -60,6 +60,9 @@ bench-sequencer: install ## Sequencer ingest vs an empty Faust agent (prints a t
 
 bench-freshness: install ## Event -> recommendation freshness at 200-2000 events/s (bench/results/)
 	$(PY) -m bench.freshness --config $(CONFIG)
+
+bench-checkpoints: install ## Full snapshot vs delta sizes and write/restore times (bench/results/)
+	$(PY) -m bench.checkpoints --config $(CONFIG)
 
 replay-taobao: install ## Replay the Taobao 10k sample through all six models (bench/results/)
 	RECSTREAM_BASELINES__FROZEN_WARMUP_EVENTS=3000 RECSTREAM_BASELINES__RETRAIN_EVERY_EVENTS=2500 \

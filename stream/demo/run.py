@@ -60,7 +60,9 @@ def namespaced(
     trainer = settings.trainer.model_copy(
         update={"app_id": f"{namespace}-trainer", "data_dir": state_dir / "trainer"}
     )
+    checkpoints = settings.checkpoints.model_copy(update={"dir": state_dir / "checkpoints"})
     env = {
+        "RECSTREAM_CHECKPOINTS__DIR": str(checkpoints.dir),
         "RECSTREAM_TOPICS__EVENTS": json.dumps(topics.events),
         "RECSTREAM_TOPICS__DEADLETTER": topics.deadletter,
         "RECSTREAM_TOPICS__SEQUENCES": topics.sequences,
@@ -70,7 +72,12 @@ def namespaced(
         "RECSTREAM_TRAINER__APP_ID": trainer.app_id,
         "RECSTREAM_TRAINER__DATA_DIR": str(trainer.data_dir),
     }
-    update = {"topics": topics, "sequencer": sequencer, "trainer": trainer}
+    update = {
+        "topics": topics,
+        "sequencer": sequencer,
+        "trainer": trainer,
+        "checkpoints": checkpoints,
+    }
     return settings.model_copy(update=update), env
 
 

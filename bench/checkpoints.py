@@ -1,0 +1,155 @@
+"""Checkpoint sizes and times: a full snapshot next to the deltas that follow it.
+
+    python -m bench.checkpoints [--config configs/default.yaml] [--steps-between 50]
+                                [--deltas 3] [--catalogues taobao 100000]
+
+For each catalogue the learner (model settings from --config) first learns a stream
+(the Taobao 96k sample, or a vocabulary of N items admitted at once followed by
+Taobao-shaped batches over it), then writes a full snapshot and --deltas deltas,
+--steps-between training steps apart, into a fresh store; then restores the full
+snapshot alone and the whole chain. Prints a table and writes
+bench/results/checkpoints-<time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from model.checkpoint_store import CheckpointStore
+from model.contract import UserSequence
+from model.learner_checkpoint import LearnerCheckpointer
+from model.transformer_learner import TransformerLearner
+from stream.event_files import read_taobao, shared_data_dir
+from stream.learner_factory import learner_config
+from stream.replay import micro_batches
+from stream.settings import load_settings
+from tests.conftest import REPO_ROOT
+
+console = Console(width=160)
+
+
+def taobao_batches(limit: int) -> list[list[UserSequence]]:
+    events = read_taobao(shared_data_dir() / "taobao-userbehavior-96k" / "UserBehavior.csv")
+    return [batch for batch, _n in micro_batches(events[:limit], 256, 50, 30 * 86_400)]
+
+
+def random_batches(items: int, count: int, seed: int = 0) -> list[list[UserSequence]]:
+    """Batches of 256 users whose windows draw from ``items`` items (Zipf-like)."""
+    rng = random.Random(seed)
+    weights = [1.0 / (i + 1) ** 0.8 for i in range(items)]
+    out = []
+    for b in range(count):
+        batch = []
+        for u in range(256):
+            length = rng.randint(2, 20)
+            chosen = rng.choices(range(items), weights=weights, k=length)
+            batch.append(UserSequence(f"u{b}-{u}", [f"i{i}" for i in chosen], ["view"] * length,
+                                      [float(b * 100 + j) for j in range(length)], 1))  # fmt: skip
+        out.append(batch)
+    return out
+
+
+def measure(name: str, learner: TransformerLearner, steps: list[list[UserSequence]],
+            deltas: int, between: int) -> dict[str, Any]:  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        store = CheckpointStore(Path(tmp) / "ckpt", keep_chains=2)
+        checkpointer = LearnerCheckpointer(store, full_every=deltas + 1)
+        started = time.perf_counter()
+        full = checkpointer.save(learner, {})
+        full_write = time.perf_counter() - started
+        delta_infos, delta_writes = [], []
+        for d in range(deltas):
+            for batch in steps[d * between : (d + 1) * between]:
+                learner.learn(batch)
+            started = time.perf_counter()
+            delta_infos.append(checkpointer.save(learner, {}))
+            delta_writes.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        only_full = LearnerCheckpointer(store).restore(at_most_version=full.model_version)
+        full_restore = time.perf_counter() - started
+        started = time.perf_counter()
+        chain = LearnerCheckpointer(store).restore()
+        chain_restore = time.perf_counter() - started
+        assert only_full is not None and chain is not None
+        assert chain[0].version == learner.version
+    rows = [info.extra["vocabulary"].get("rows_changed", 0) for info in delta_infos]
+    return {
+        "catalogue": name,
+        "items": len(learner.vocab),
+        "table_rows": int(learner.model.item_embeddings.shape[0]),
+        "full_bytes": full.bytes,
+        "full_write_s": full_write,
+        "full_restore_s": full_restore,
+        "delta_bytes_mean": sum(i.bytes for i in delta_infos) / max(len(delta_infos), 1),
+        "delta_rows_changed_mean": sum(rows) / max(len(rows), 1),
+        "delta_write_s_mean": sum(delta_writes) / max(len(delta_writes), 1),
+        "chain_restore_s": chain_restore,
+        "deltas": deltas,
+        "steps_between": between,
+        "sampled_softmax": len(learner.vocab) > learner.config.full_softmax_max_items,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "default.yaml")
+    parser.add_argument("--steps-between", type=int, default=50)
+    parser.add_argument("--deltas", type=int, default=3)
+    parser.add_argument("--catalogues", nargs="+", default=["taobao", "100000"])
+    args = parser.parse_args()
+    config = learner_config(load_settings(args.config))
+    results = []
+    for catalogue in args.catalogues:
+        learner = TransformerLearner(config)
+        need = args.deltas * args.steps_between
+        with console.status(f"{catalogue}: learning"):
+            if catalogue == "taobao":
+                batches = taobao_batches(96_000)
+                warm, steps = batches[: len(batches) - need], batches[len(batches) - need :]
+            else:
+                items = int(catalogue)
+                learner.vocab.observe([f"i{i}" for i in range(items)], 0.0)
+                learner._grow()  # admit the whole catalogue at once (bench only)
+                warm, steps = random_batches(items, 5), random_batches(items, need, seed=1)
+            for batch in warm:
+                learner.learn(batch)
+        with console.status(f"{catalogue}: checkpoints"):
+            results.append(measure(catalogue, learner, steps, args.deltas, args.steps_between))
+
+    table = Table("catalogue", "items", "full MB", "write s", "restore s", "delta MB (mean)",
+                  "rows changed", "delta write s", "full+deltas restore s", "delta/full",
+                  title=f"checkpoints, {args.config.name}, "
+                        f"{args.steps_between} steps apart")  # fmt: skip
+    for r in results:
+        table.add_row(
+            r["catalogue"], f"{r['items']:,}", f"{r['full_bytes'] / 1e6:.1f}",
+            f"{r['full_write_s']:.2f}", f"{r['full_restore_s']:.2f}",
+            f"{r['delta_bytes_mean'] / 1e6:.1f}", f"{r['delta_rows_changed_mean']:,.0f}",
+            f"{r['delta_write_s_mean']:.2f}", f"{r['chain_restore_s']:.2f}",
+            f"{r['delta_bytes_mean'] / r['full_bytes']:.2f}",
+        )  # fmt: skip
+    console.print(table)
+    out = REPO_ROOT / "bench" / "results" / f"checkpoints-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
+        "benchmark": "checkpoints", "config": args.config.name,
+        "machine": {"cpus": os.cpu_count(),
+                    "processor": platform.processor() or platform.machine()},
+        "results": results,
+    }, indent=2))  # fmt: skip
+    console.print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
