@@ -97,7 +97,8 @@ def _save(learner: Learner, directory: Path, settings: Settings, report: dict[st
         return
     store = CheckpointStore(directory, settings.checkpoints.keep_chains)
     info = LearnerCheckpointer(store, full_every=1).save(learner, {
-        "origin": "replay", "file": report["file"], "metrics": report["metrics"]["overall"],
+        "origin": "replay", "file": report["settings"]["file"],
+        "metrics": report["metrics"]["overall"],
         "settings_hash": settings_hash(settings),
     })  # fmt: skip
     console.print(

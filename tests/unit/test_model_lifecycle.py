@@ -12,7 +12,6 @@ from prometheus_client import CollectorRegistry
 
 from model.checkpoint_store import CheckpointStore
 from model.learner_checkpoint import LearnerCheckpointer
-from model.ranking_metrics import RankingSums
 from model.transformer_learner import TransformerLearner
 from stream.metrics.scrape import metric_sum
 from stream.metrics.trainer import TrainerMetrics
@@ -25,6 +24,7 @@ from stream.settings import Settings
 from stream.trainer_loop import TrainerLoop
 from tests.unit.model.helpers import cycle_batches, tiny_config
 from tests.unit.test_metrics_scrape import samples_of
+from tests.unit.test_trainer_helpers import sums
 
 
 def test_offsets_never_claim_an_update_still_waiting() -> None:
@@ -41,15 +41,6 @@ def test_offsets_never_claim_an_update_still_waiting() -> None:
     tracker.learned(0, 13)
     assert tracker.safe() == {0: 14, 1: 1}
     assert OffsetTracker({3: 7}).safe() == {3: 7}  # untouched partitions keep their offset
-
-
-def sums(hits: int, misses: int) -> RankingSums:
-    out = RankingSums()
-    for _ in range(hits):
-        out.add(0)
-    for _ in range(misses):
-        out.add(None)
-    return out
 
 
 def test_quality_collapse_needs_full_windows_and_a_real_fall() -> None:

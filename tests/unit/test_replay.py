@@ -56,3 +56,35 @@ def test_replay_command_writes_a_report_and_a_plot(tmp_path: Path) -> None:
     assert set(written["metrics"]["overall"]) == {"hr@10", "ndcg@10", "mrr@10", "hr@20", "ndcg@20"}
     assert written["throughput"]["events_per_s"] > 0 and written["peak_rss_mb"] > 0
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_replay_checkpoint_warm_starts_the_trainer(tmp_path: Path) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from stream.metrics.trainer import TrainerMetrics
+    from stream.settings import load_settings
+    from stream.trainer_startup import prepare_learner
+
+    data = tmp_path / "events.jsonl"
+    data.write_text("\n".join(json.dumps(dict(e)) for e in events(300)) + "\n")
+    warm = tmp_path / "warm"
+    result = CliRunner().invoke(app, [
+        "replay", "--file", str(data), "--format", "jsonl", "--model", "transformer",
+        "--report", str(tmp_path / "r.json"), "--save-checkpoint", str(warm),
+        "--config", "configs/test.yaml",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "--init-from" in result.output
+    settings = load_settings("configs/test.yaml", checkpoints={"dir": str(tmp_path / "own")})
+    metrics = TrainerMetrics.create(CollectorRegistry())
+    start = prepare_learner(settings, "transformer", metrics, init_from=warm)
+    version = getattr(start.learner, "version", 0)
+    assert version > 0 and start.offsets == {} and "warm start" in start.origin
+    assert start.lifecycle is not None
+    # Once the trainer has checkpoints of its own, they win over --init-from.
+    assert start.lifecycle.checkpoint(start.learner, {}).model_version == version
+    again = prepare_learner(settings, "transformer", metrics, init_from=warm)
+    assert again.origin.startswith("checkpoint") and getattr(again.learner, "version", 0) == version
+    elsewhere = load_settings("configs/test.yaml", checkpoints={"dir": str(tmp_path / "none")})
+    fresh = prepare_learner(elsewhere, "transformer", metrics)
+    assert getattr(fresh.learner, "version", -1) == 0 and fresh.origin == "fresh"
