@@ -170,8 +170,8 @@ def caught_up(seq: Samples, trainer: Samples, produced: int) -> bool:
     seen = metric_sum(seq, "recstream_sequencer_events_total")
     emitted = metric_sum(seq, "recstream_sequencer_sequences_emitted_total")
     read = metric_sum(trainer, "recstream_trainer_sequence_updates_total")
-    pending = metric_sum(trainer, "recstream_trainer_pending_updates")
-    return seen >= produced and read >= emitted and pending == 0
+    learned = metric_sum(trainer, "recstream_trainer_freshness_seconds_count", since="event")
+    return seen >= produced and read >= emitted and learned >= read  # no step still running
 
 
 def run_rate(

@@ -284,7 +284,7 @@ class DemoRun:
                 caught_up = (
                     snap.accepted + snap.dead_letters >= self.produced
                     and snap.updates_read >= snap.sequences
-                    and snap.pending == 0
+                    and snap.updates_learned >= snap.updates_read  # no step still running
                 )
                 if caught_up or time.monotonic() > settle_deadline:
                     return

@@ -22,6 +22,7 @@ class Snapshot:
     dead_letters_by_reason: dict[str, float]
     sequences: float
     updates_read: float
+    updates_learned: float  # steps finished and recommendations published for them
     steps: float
     model_version: float
     vocabulary: float
@@ -67,6 +68,7 @@ def take_snapshot(
         dead_letters_by_reason=reasons,
         sequences=metric_sum(sequencer, "recstream_sequencer_sequences_emitted_total"),
         updates_read=metric_sum(trainer, "recstream_trainer_sequence_updates_total"),
+        updates_learned=metric_sum(trainer, f"{FRESHNESS}_count", since="event"),
         steps=metric_sum(trainer, "recstream_trainer_steps_total"),
         model_version=metric_sum(trainer, "recstream_trainer_model_version"),
         vocabulary=metric_sum(trainer, "recstream_trainer_vocabulary_size"),

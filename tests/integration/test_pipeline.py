@@ -88,9 +88,12 @@ def test_every_user_gets_a_recommendation_reflecting_their_newest_event(
             emitted = metric_sum(scrape(seq_port), "recstream_sequencer_sequences_emitted_total")
             trainer_samples = scrape(trainer_port)
             read = metric_sum(trainer_samples, "recstream_trainer_sequence_updates_total")
-            pending = metric_sum(trainer_samples, "recstream_trainer_pending_updates")
+            # An update counts in the freshness histogram once its step has finished and
+            # its recommendation was published: pending == 0 alone misses a running step.
+            learned = metric_sum(trainer_samples, "recstream_trainer_freshness_seconds_count",
+                                 since="event")  # fmt: skip
             events = metric_sum(scrape(seq_port), "recstream_sequencer_events_total")
-            return events == produced + bad and read == emitted and pending == 0
+            return events == produced + bad and read == emitted == learned
 
         wait_for(caught_up, 180, "the trainer to learn every sequence update", trainer)
         seq_samples, trainer_samples = scrape(seq_port), scrape(trainer_port)

@@ -88,12 +88,13 @@ def test_sigkill_mid_stream_resumes_from_the_checkpoint_without_skipping(
             ends = _end_offsets(settings, settings.topics.sequences)
             samples = scrape(port)
             read = metric_sum(samples, "recstream_trainer_sequence_updates_total")
-            pending = metric_sum(samples, "recstream_trainer_pending_updates")
+            learned = metric_sum(samples, "recstream_trainer_freshness_seconds_count",
+                                 since="event")  # fmt: skip
             return (
                 metric_sum(scrape(seq_port), "recstream_sequencer_events_total") == EVENTS
                 and sum(ends.values()) == emitted
                 and read == sum(ends[p] - resumed.get(p, 0) for p in ends)
-                and pending == 0
+                and learned == read  # no step still running
             )
 
         wait_for(caught_up, 180, "the restarted trainer to catch up", second)
