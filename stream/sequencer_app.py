@@ -22,8 +22,8 @@ from stream.faust_config import faust_app_options
 from stream.metrics.sequencer import SequencerMetrics
 from stream.sequencer_core import BatchResult, RawMessage, process_batch
 from stream.settings import Settings
+from stream.topics import SEQUENCER_WINDOWS_TABLE
 
-WINDOWS_TABLE = "windows"
 _RAW: faust.Schema[bytes, bytes] = faust.Schema(
     key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
 )
@@ -66,7 +66,7 @@ def build_sequencer_app(
     # Co-partitioned with the event topics (same key, same partition count): a
     # user's window lives in the partition that carries the user's events.
     windows = app.Table(
-        WINDOWS_TABLE,
+        SEQUENCER_WINDOWS_TABLE,
         default=None,
         partitions=settings.topics.partitions,
         schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer="json"),

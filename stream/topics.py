@@ -14,6 +14,13 @@ from kafka.errors import TopicAlreadyExistsError
 from stream.kafka_config import kafka_python_options
 from stream.settings import Settings
 
+SEQUENCER_WINDOWS_TABLE = "windows"
+
+
+def windows_changelog(settings: Settings) -> str:
+    """Faust's name for the changelog of the sequencer's window table."""
+    return f"{settings.sequencer.app_id}-{SEQUENCER_WINDOWS_TABLE}-changelog"
+
 
 @dataclass(frozen=True)
 class TopicSpec:
@@ -43,6 +50,18 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             t.partitions,
             t.replication_factor,
             # Consumers want each user's latest recommendation, not its history.
+            {"cleanup.policy": "compact"},
+        )
+    )
+    # Faust would create the windows changelog itself at start-up, but a worker on a
+    # young broker can then write before its metadata lists the new topic, and the
+    # agent crashes with PartitionsMismatch ("changelog has 0 partitions"). Made here,
+    # it exists with the event topics' partition count before any worker starts.
+    specs.append(
+        TopicSpec(
+            windows_changelog(settings),
+            t.partitions,
+            t.replication_factor,
             {"cleanup.policy": "compact"},
         )
     )

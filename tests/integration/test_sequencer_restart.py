@@ -15,7 +15,7 @@ from kafka import KafkaProducer
 from stream.events import Event
 from stream.kafka_config import kafka_python_options
 from stream.sequence_update import SequenceUpdate
-from stream.settings import Settings
+from stream.settings import Settings, load_settings
 from stream.topics import create_topics
 from stream.window import Window, apply_events
 from tests.conftest import free_port_pair
@@ -58,13 +58,7 @@ def test_sigkill_and_restart_loses_and_doubles_nothing(
 ) -> None:
     config, settings = isolated_settings(kafka_settings, tmp_path, "seqkill")
     reference_config = _second_app(config, tmp_path)
-    reference_settings = settings.model_copy(
-        update={
-            "topics": settings.topics.model_copy(
-                update={"sequences": settings.topics.sequences + "-reference"}
-            )
-        }
-    )
+    reference_settings = load_settings(reference_config)
     create_topics(settings)
     create_topics(reference_settings)
 

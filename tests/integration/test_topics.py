@@ -29,6 +29,8 @@ def test_topics_are_created_with_configured_layout(kafka_settings: Settings) -> 
         topics.deadletter_retention_ms
     )
     assert "cleanup.policy" not in states[topics.sequences].configs
+    changelog = f"{kafka_settings.sequencer.app_id}-windows-changelog"
+    assert states[changelog].configs.get("cleanup.policy") == "compact"
 
 
 def test_cli_topics_create_and_describe(
