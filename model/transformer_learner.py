@@ -9,7 +9,6 @@ not finite, or that leaves non-finite weights, and restore the last good snapsho
 
 from __future__ import annotations
 
-import copy
 import math
 import random
 import time
@@ -23,12 +22,13 @@ import torch.nn.functional as F
 
 from model.batching import Positions, to_tensors, trailing_positions
 from model.contract import Recommendation, RecommendationSink, StepReport, UserSequence
+from model.learner_tables import ItemTableState
 from model.losses import full_softmax_loss, sampled_softmax_loss
 from model.ranking_metrics import RankingSums
 from model.repeat_bonus import HistoryBonus, add_bonus
 from model.replay_buffer import ReservoirBuffer
 from model.scoring import target_ranks, top_k
-from model.sequential_recommender import EMBEDDING_STD, RecommenderConfig, SequentialRecommender
+from model.sequential_recommender import RecommenderConfig, SequentialRecommender
 from model.vocabulary import RESERVED, ItemVocabulary, VocabularyConfig
 
 
@@ -59,7 +59,7 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-class TransformerLearner:
+class TransformerLearner(ItemTableState):
     name = "transformer"
 
     def __init__(self, config: LearnerConfig, vocab: ItemVocabulary | None = None) -> None:
@@ -80,86 +80,6 @@ class TransformerLearner:
         self._valid_cache: tuple[tuple[int, int], torch.Tensor] | None = None
         self._build_optimizers()
         self._snapshot = self._take_snapshot()
-
-    # -- optimisers, growth, snapshots --------------------------------------
-
-    def _dense_parameters(self) -> list[torch.nn.Parameter]:
-        return [p for n, p in self.model.named_parameters() if n != "item_embeddings"]
-
-    def _build_optimizers(self) -> None:
-        cfg = self.config
-        self.sparse_optimizer = torch.optim.SparseAdam(
-            [self.model.item_embeddings], lr=cfg.learning_rate
-        )
-        self.dense_optimizer = torch.optim.AdamW(
-            self._dense_parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
-        )
-
-    def _grow(self) -> None:
-        """Enlarge the item table (and its optimiser state) to the vocabulary's capacity."""
-        rows = self.vocab.capacity
-        if rows <= self.model.item_embeddings.shape[0]:
-            return
-        old_state = self.sparse_optimizer.state.get(self.model.item_embeddings, {})
-        self.model.grow(rows)
-        added = rows - self.counts.shape[0]
-        self.counts = torch.cat([self.counts, self.counts.new_zeros(added)])
-        self.dirty_rows = torch.cat([self.dirty_rows, self.dirty_rows.new_ones(added)])
-        self.sparse_optimizer = torch.optim.SparseAdam(
-            [self.model.item_embeddings], lr=self.config.learning_rate
-        )
-        if old_state:
-            grown = {}
-            for key, value in old_state.items():
-                if torch.is_tensor(value) and value.dim() == 2:
-                    pad = value.new_zeros(rows - value.shape[0], value.shape[1])
-                    grown[key] = torch.cat([value, pad])
-                else:
-                    grown[key] = value
-            self.sparse_optimizer.state[self.model.item_embeddings] = grown
-
-    def _reset_rows(self, rows: list[int]) -> None:
-        """Freed rows start from scratch when a new item reuses them."""
-        if not rows:
-            return
-        index = torch.tensor(rows, device=self.device)
-        with torch.no_grad():
-            fresh = torch.randn(len(rows), self.model.item_embeddings.shape[1], device=self.device)
-            self.model.item_embeddings[index] = fresh * EMBEDDING_STD
-        self.counts[index] = 0
-        self.dirty_rows[index] = True
-        for value in self.sparse_optimizer.state.get(self.model.item_embeddings, {}).values():
-            if torch.is_tensor(value) and value.dim() == 2:
-                value[index] = 0
-
-    def _take_snapshot(self) -> dict[str, Any]:
-        return {
-            "model": copy.deepcopy(self.model.state_dict()),
-            "sparse": copy.deepcopy(self.sparse_optimizer.state_dict()),
-            "dense": copy.deepcopy(self.dense_optimizer.state_dict()),
-        }
-
-    def _restore_snapshot(self) -> None:
-        self.dirty_rows[:] = True  # any row may differ from the last checkpoint now
-        snapshot = self._snapshot
-        rows = snapshot["model"]["item_embeddings"].shape[0]
-        current = self.model.item_embeddings.shape[0]
-        self.model.load_state_dict(
-            {
-                **snapshot["model"],
-                "item_embeddings": self._pad_rows(snapshot["model"]["item_embeddings"], current),
-            }
-        )
-        self._build_optimizers()
-        self.dense_optimizer.load_state_dict(snapshot["dense"])
-        if rows == current:
-            self.sparse_optimizer.load_state_dict(snapshot["sparse"])
-
-    @staticmethod
-    def _pad_rows(table: torch.Tensor, rows: int) -> torch.Tensor:
-        if table.shape[0] >= rows:
-            return table
-        return torch.cat([table, table.new_zeros(rows - table.shape[0], table.shape[1])])
 
     # -- scoring ------------------------------------------------------------
 
