@@ -35,7 +35,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from stream.consumer_groups import groups_ready
+from stream.consumer_groups import wait_until_workers_ready
 from stream.event_files import RawEvent, read_taobao, shared_data_dir
 from stream.metrics.scrape import Samples, buckets, quantile
 from stream.producer import produce
@@ -151,21 +151,6 @@ def freshness(settings: Settings, since_ts: float) -> tuple[list[float], int]:
     return sorted(out), unreflected
 
 
-def wait_ready(settings: Settings, workers: list[WorkerProcess]) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        for worker in workers:
-            if not worker.alive():
-                raise RuntimeError(f"{worker.role} exited:\n{worker.log_tail()}")
-        try:
-            if groups_ready(settings, [settings.sequencer.app_id, settings.trainer.app_id]):
-                return
-        except Exception:  # noqa: BLE001 - a young broker has no coordinator yet
-            pass
-        time.sleep(0.5)
-    raise RuntimeError("workers did not join their groups")
-
-
 def caught_up(seq: Samples, trainer: Samples, produced: int) -> bool:
     seen = metric_sum(seq, "recstream_sequencer_events_total")
     emitted = metric_sum(seq, "recstream_sequencer_sequences_emitted_total")
@@ -185,7 +170,7 @@ def run_rate(
     seq_port, trainer_port = settings.metrics.sequencer_port, settings.metrics.trainer_port
     try:
         with console.status(f"{rate:g} events/s: starting the workers"):
-            wait_ready(settings, workers)
+            wait_until_workers_ready(settings, workers)
         stream = events[: int(rate * args.duration)]
         cpu_before = [cpu_seconds(worker.pid) for worker in workers]
         busy_before, total_before = machine_ticks()

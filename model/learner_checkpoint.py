@@ -165,12 +165,6 @@ class LearnerCheckpointer:
         self._since_full = len(plan.chain) - 1
         return learner, newest, plan.problems
 
-    def rebase(self, learner: TransformerLearner, info: CheckpointInfo) -> None:
-        """Continue the chain of ``info`` from ``learner`` (loaded from it elsewhere)."""
-        _tensors, meta = learner_to_flat(learner)
-        self._base = _Base(info, copy.deepcopy(meta["vocabulary"]), list(learner.replay.items))
-        learner.dirty_rows.zero_()
-
 
 def apply_delta(
     tensors: dict[str, torch.Tensor], meta: dict[str, Any],

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
+from kafka.errors import KafkaError
+
 from stream.settings import Settings
 from stream.topics import admin_client
+from stream.worker_process import WorkerProcess
 
 
 def groups_ready(settings: Settings, group_ids: list[str]) -> bool:
@@ -18,3 +23,25 @@ def groups_ready(settings: Settings, group_ids: list[str]) -> bool:
         if not any(m.get("member_assignment", {}).get("assigned_partitions") for m in members):
             return False
     return True
+
+
+def wait_until_workers_ready(
+    settings: Settings, workers: list[WorkerProcess], timeout_s: float = 120.0
+) -> None:
+    """Return once the sequencer's and the trainer's groups are ready; raise
+    ``RuntimeError`` (with the log tail) if a worker exits first, or on timeout."""
+    groups = [settings.sequencer.app_id, settings.trainer.app_id]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for worker in workers:
+            if not worker.alive():
+                raise RuntimeError(
+                    f"the {worker.role} exited during start-up:\n{worker.log_tail()}"
+                )
+        try:
+            if groups_ready(settings, groups):
+                return
+        except KafkaError:
+            pass  # a young broker has no group coordinator yet
+        time.sleep(0.5)
+    raise RuntimeError(f"the workers did not join their consumer groups within {timeout_s:.0f} s")

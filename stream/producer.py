@@ -60,7 +60,6 @@ class ProduceReport:
     by_topic: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     max_behind_s: float = 0.0  # how far sending fell behind the schedule at worst
-    event_ids: list[str] = field(default_factory=list)
 
 
 def check_actions(settings: Settings, events: Sequence[RawEvent]) -> None:
@@ -109,7 +108,6 @@ def produce(
             producer.send(topic, key=event["user_id"].encode(), value=orjson.dumps(value))
             report.sent += 1
             report.by_topic[topic] += 1
-            report.event_ids.append(event_id)
             if index % 100 == 0:
                 progress(report.sent)
         producer.flush(timeout=60)

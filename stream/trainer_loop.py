@@ -99,7 +99,6 @@ class TrainerLoop:
         self._work = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
-        self.steps = 0
 
     # -- the agent's side ------------------------------------------------------
 
@@ -164,7 +163,6 @@ class TrainerLoop:
         self.acknowledge(tags)
         self.budget.observe(report.train_s, len(batch) - report.untrained_sequences)
         self._record(outcome, limit)
-        self.steps += 1
         if self.lifecycle is not None:
             await self._lifecycle(report, tags)
         return outcome

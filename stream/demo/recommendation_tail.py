@@ -1,4 +1,4 @@
-"""Follow the recommendations topic in a background thread: the latest per user."""
+"""Follow the recommendations topic in a background thread: the most recent messages."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from stream.settings import Settings
 class RecommendationTail:
     def __init__(self, settings: Settings, recent: int = 6) -> None:
         self.settings = settings
-        self.latest: dict[str, RecommendationMessage] = {}
         self.recent: deque[RecommendationMessage] = deque(maxlen=recent)
         self.freshness: list[float] = []  # published - event ts, one per message
         self.count = 0
@@ -55,7 +54,6 @@ class RecommendationTail:
                     for record in records:
                         message = RecommendationMessage.from_json(record.value)
                         with self._lock:
-                            self.latest[message.user_id] = message
                             self.recent.append(message)
                             self.freshness.append(message.published_ts - message.event_ts)
                             self.count += 1

@@ -23,7 +23,7 @@ from rich.live import Live
 from rich.table import Table
 
 from stream.broker import LocalBroker, broker_answers
-from stream.consumer_groups import groups_ready
+from stream.consumer_groups import wait_until_workers_ready
 from stream.demo.dashboard import render
 from stream.demo.plot import plot_run
 from stream.demo.recommendation_tail import RecommendationTail
@@ -169,25 +169,6 @@ class DemoRun:
             for role in ("sequencer", "trainer")
         ]
 
-    def _wait_until_ready(self, workers: list[WorkerProcess]) -> None:
-        groups = [self.settings.sequencer.app_id, self.settings.trainer.app_id]
-        deadline = time.monotonic() + 120
-        with self.console.status("starting a sequencer and a trainer (Faust workers) …"):
-            while time.monotonic() < deadline:
-                for worker in workers:
-                    if not worker.alive():
-                        raise RuntimeError(
-                            f"the {worker.role} exited during start-up:\n{worker.log_tail()}"
-                        )
-                try:
-                    if groups_ready(self.settings, groups):
-                        return
-                except KafkaError:
-                    pass  # a young broker has no group coordinator yet
-
-                time.sleep(0.5)
-        raise RuntimeError("the workers did not join their consumer groups within 120 s")
-
     # -- the run ---------------------------------------------------------------
 
     def run(self) -> int:
@@ -201,7 +182,8 @@ class DemoRun:
             if created:
                 self.console.print(f"created topics: {', '.join(created)}")
             workers = self._workers(self._ports())
-            self._wait_until_ready(workers)
+            with self.console.status("starting a sequencer and a trainer (Faust workers) …"):
+                wait_until_workers_ready(self.settings, workers)
             tail = RecommendationTail(self.settings).start()
             self.console.print(
                 f"replaying {len(events):,} events from {source} at {self.options.rate:g} events/s"
