@@ -304,19 +304,20 @@ class TransformerLearner(ItemTableState):
         cfg = self.config
         valid = self._valid_rows()
         num_rows = valid.shape[0]
+        full = len(self.vocab) <= cfg.full_softmax_max_items
 
         def with_bonus(head: Any, keep: torch.Tensor | None = None) -> Any:
-            bonus_source = (
-                history if keep is None else HistoryBonus(history.logits[keep], history.rows[keep])
-            )
+            source = history if keep is None else history.select(keep)
 
             def scorer(h: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
                 base = head(h, candidates).float()
-                return add_bonus(base, bonus_source.per_candidate(candidates, num_rows))
+                if full:  # full_softmax_loss passes every row, in row order
+                    return source.add_to_rows(base)
+                return add_bonus(base, source.per_candidate(candidates, num_rows))
 
             return scorer
 
-        if len(self.vocab) <= cfg.full_softmax_max_items:
+        if full:
 
             def item_loss(scorer: Any, h: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
                 return full_softmax_loss(scorer, h, t, valid)

@@ -30,6 +30,7 @@ from stream.demo.recommendation_tail import RecommendationTail
 from stream.demo.snapshot import Snapshot, take_snapshot
 from stream.event_files import RawEvent, read_taobao, shared_data_dir
 from stream.metrics.scrape import Samples, scrape
+from stream.percentiles import nearest_rank
 from stream.producer import ProduceReport, produce
 from stream.settings import Settings
 from stream.synthetic import SyntheticSpec, synthetic_events
@@ -294,9 +295,7 @@ class DemoRun:
                                       "interrupted": self.interrupted}  # fmt: skip
         if tail is not None and tail.freshness:
             ordered = sorted(tail.freshness)
-            p = {
-                q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] for q in (0.5, 0.95, 0.99)
-            }
+            p = {q: nearest_rank(ordered, q) for q in (0.5, 0.95, 0.99)}
             table.add_row(
                 "freshness",
                 f"{tail.count:,} recommendations; event -> recommendation "
