@@ -27,6 +27,18 @@ _POM_NS = {"m": "http://maven.apache.org/POM/4.0.0"}
 _READY_MARKER = "COMPLETE"
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id: a URL-safe base64 UUID, as `kafka-storage random-uuid` makes.
+
+    Like Kafka's ``Uuid.randomUuid`` it never starts with "-": the storage tool would
+    read such an id as an option (it failed one format in 64 before this).
+    """
+    while True:
+        raw = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not raw.startswith("-"):
+            return raw
+
+
 class BrokerError(Exception):
     """A broker problem, phrased as the one line the user should see."""
 
@@ -156,9 +168,7 @@ class LocalBroker:
             return  # formatted before: keep the data that is there
         cluster_id = self.data_dir / "cluster.id"
         if not cluster_id.exists():
-            # A KRaft cluster id is a base64 UUID, as `kafka-storage random-uuid` makes.
-            raw = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-            cluster_id.write_text(raw)
+            cluster_id.write_text(new_cluster_id())
         command = self._java(
             "kafka.tools.StorageTool", "format", "--ignore-formatted",
             "-t", cluster_id.read_text().strip(), "-c", str(config),

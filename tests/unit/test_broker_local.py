@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import socket
 import stat
+import uuid
 from pathlib import Path
 
 import pytest
 
-from stream.broker import BrokerError, LocalBroker, kafka_version
+from stream.broker import BrokerError, LocalBroker, kafka_version, new_cluster_id
 from tests.conftest import broker_test_settings
 
 
@@ -90,3 +92,13 @@ def test_failed_download_is_a_clear_error_and_leaves_no_cache(
         broker.fetch_jars()
     assert not broker.jars_cached()
     assert not list((tmp_path / "empty-cache").glob("*"))
+
+
+def test_cluster_ids_never_look_like_an_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    # uuid4 bytes whose base64 starts with "-" (0xf8..: 62 in the URL-safe alphabet is "-"),
+    # then ordinary ones: the generator must skip the first.
+    draws = iter([uuid.UUID(bytes=b"\xf8" + b"\x00" * 15), uuid.UUID(int=42)])
+    monkeypatch.setattr(uuid, "uuid4", lambda: next(draws))
+    cluster_id = new_cluster_id()
+    assert not cluster_id.startswith("-")
+    assert base64.urlsafe_b64decode(cluster_id + "==") == uuid.UUID(int=42).bytes
