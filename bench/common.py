@@ -12,7 +12,10 @@ from typing import Any
 
 from stream.percentiles import nearest_rank as percentile
 
-__all__ = ["RESULTS", "machine", "machine_tag", "percentile", "stamp", "write_result"]
+__all__ = [
+    "RESULTS", "cpu_seconds", "machine", "machine_tag", "machine_ticks", "peak_rss_mb",
+    "percentile", "stamp", "write_result",
+]  # fmt: skip
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = REPO_ROOT / "bench" / "results"
@@ -67,3 +70,30 @@ def write_result(name: str, data: dict[str, Any], when: str | None = None) -> Pa
     payload = {"benchmark": name, "machine": machine(), **data}
     out.write_text(json.dumps(payload, indent=2, default=str))
     return out
+
+
+def peak_rss_mb(pid: int | None) -> float:
+    """A live process's peak resident memory (VmHWM), MB; NaN once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds a live process has used."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)

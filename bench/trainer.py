@@ -100,7 +100,7 @@ def random_batches(count: int, users: int, catalogue: int, seed: int) -> list[li
 def counted_gflop(fn: Any) -> float:
     with FlopCounterMode(display=False) as counter:
         fn()
-    return counter.get_total_flops() / 1e9
+    return float(counter.get_total_flops()) / 1e9
 
 
 def measure(

@@ -24,10 +24,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from safetensors.torch import load_file, save_file
+if TYPE_CHECKING:  # torch loads only where tensors are read or written: `recstream model
+    import torch  # list` and the sequencer never import it
 
 TENSORS = "tensors.safetensors"
 STATE = "state.json"
@@ -116,6 +116,8 @@ class CheckpointStore:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         cpu = {key: t.detach().to("cpu").contiguous() for key, t in tensors.items()}
+        from safetensors.torch import save_file
+
         save_file(cpu, str(tmp / TENSORS))
         (tmp / STATE).write_text(json.dumps(state))
         files = {}
@@ -240,6 +242,8 @@ class CheckpointStore:
 
     def read(self, info: CheckpointInfo) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         self.verify(info)
+        from safetensors.torch import load_file
+
         tensors = load_file(str(info.path / TENSORS))
         state: dict[str, Any] = json.loads((info.path / STATE).read_text())
         return tensors, state

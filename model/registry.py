@@ -13,10 +13,10 @@ from model.baselines.popularity import PopularityBaseline
 from model.baselines.recent import RecentItemsBaseline
 from model.baselines.retrain import PeriodicRetrainLearner, RetrainSchedule
 from model.contract import Learner
+from model.names import MODEL_NAMES
 from model.state_io import META
 from model.transformer_learner import LearnerConfig, TransformerLearner
 
-MODEL_NAMES = ("transformer", "popularity", "cooc", "recent", "frozen", "retrain")
 _BASELINES: dict[str, type[RankedListBaseline]] = {
     "popularity": PopularityBaseline,
     "cooc": CooccurrenceBaseline,

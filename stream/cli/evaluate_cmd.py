@@ -9,12 +9,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from model.offline_evaluation import SplitMetrics, leave_one_out
-from model.transformer_learner import TransformerLearner
 from stream.cli.common import ConfigOption, console, settings_from, user_errors
 from stream.cli.replay_cmd import FileOption, FormatOption
 from stream.event_files import read_events
-from stream.learner_factory import learner_config
 
 
 def evaluate_command(
@@ -35,6 +32,10 @@ def evaluate_command(
         for event in read_events(file, file_format, limit):
             users.setdefault(event["user_id"], []).append(event["item_id"])
         users = {u: items for u, items in users.items() if len(items) >= 3}
+        from model.offline_evaluation import SplitMetrics, leave_one_out
+        from model.transformer_learner import TransformerLearner
+        from stream.learner_factory import learner_config
+
         learner = TransformerLearner(learner_config(settings))
 
         def show(epoch: int, valid: SplitMetrics, seconds: float) -> None:

@@ -10,18 +10,15 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from model.checkpoint_store import CheckpointStore
 from model.contract import Learner
-from model.learner_checkpoint import LearnerCheckpointer
-from model.registry import MODEL_NAMES
-from model.transformer_learner import TransformerLearner
+from model.names import MODEL_NAMES
 from stream.cli.common import ConfigOption, console, settings_from, user_errors
 from stream.event_files import READERS, read_events
-from stream.learner_factory import learner_from_settings
-from stream.model_lifecycle import settings_hash
 from stream.replay import ReplayResult, replay
-from stream.replay_plot import plot_reports
 from stream.settings import Settings
+
+# torch, transformers and matplotlib are imported by the commands that use them: every
+# `recstream` process imports this module, and a sequencer worker needs none of them.
 
 FileOption = Annotated[
     Path, typer.Option("--file", exists=True, dir_okay=False, help="Events file.")
@@ -53,6 +50,8 @@ def replay_command(
         settings = settings_from(config)
         if model not in MODEL_NAMES:
             raise typer.BadParameter(f"choose from {', '.join(MODEL_NAMES)}", param_hint="--model")
+        from stream.learner_factory import learner_from_settings
+
         events = read_events(file, file_format, limit)
         learner = learner_from_settings(model, settings)
         with Progress(
@@ -82,6 +81,8 @@ def replay_command(
         report.write_text(json.dumps(data, indent=2))
         _print_summary([data])
         if plot is not None:
+            from stream.replay_plot import plot_reports
+
             plot_reports([data], plot)
             console.print(f"plot: {plot}")
         if save_checkpoint is not None:
@@ -91,6 +92,11 @@ def replay_command(
 def _save(learner: Learner, directory: Path, settings: Settings, report: dict[str, Any]) -> None:
     """The transformer goes into a checkpoint store (what `worker trainer --init-from`
     reads); baselines save their own state."""
+    from model.checkpoint_store import CheckpointStore
+    from model.learner_checkpoint import LearnerCheckpointer
+    from model.transformer_learner import TransformerLearner
+    from stream.model_lifecycle import settings_hash
+
     if not isinstance(learner, TransformerLearner):
         learner.save(directory)
         console.print(f"saved {learner.name} to {directory}")
@@ -115,6 +121,8 @@ def compare_command(
     data = [json.loads(path.read_text()) for path in reports]
     _print_summary(data)
     if plot is not None:
+        from stream.replay_plot import plot_reports
+
         plot_reports(data, plot)
         console.print(f"plot: {plot}")
 

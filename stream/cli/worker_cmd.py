@@ -85,7 +85,7 @@ def trainer(
     """
     import faust
 
-    from model.registry import MODEL_NAMES
+    from model.names import MODEL_NAMES
     from model.runtime import configure_threads, describe_device
     from stream.metrics.trainer import TrainerMetrics
     from stream.trainer_app import build_trainer_app

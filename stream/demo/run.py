@@ -25,7 +25,6 @@ from rich.table import Table
 from stream.broker import LocalBroker, broker_answers
 from stream.consumer_groups import wait_until_workers_ready
 from stream.demo.dashboard import render
-from stream.demo.plot import plot_run
 from stream.demo.recommendation_tail import RecommendationTail
 from stream.demo.snapshot import Snapshot, take_snapshot
 from stream.event_files import RawEvent, read_taobao, shared_data_dir
@@ -306,6 +305,8 @@ class DemoRun:
             summary["recommendations"] = tail.count
         if self.snapshots:
             plot = out / "demo.png"
+            from stream.demo.plot import plot_run  # matplotlib: only when there is a plot
+
             plot_run(self.snapshots, plot, f"recstream demo: {source}")
             table.add_row("plot", str(plot))
             summary["last"] = {k: v for k, v in asdict(self.snapshots[-1]).items()

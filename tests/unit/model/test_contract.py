@@ -9,7 +9,8 @@ import pytest
 
 from model.baselines.retrain import RetrainSchedule
 from model.contract import Learner
-from model.registry import MODEL_NAMES, BaselineOptions, build_learner, load_learner
+from model.names import MODEL_NAMES
+from model.registry import BaselineOptions, build_learner, load_learner
 from tests.unit.model.helpers import cycle_batches, tiny_config
 
 OPTIONS = BaselineOptions(

@@ -27,11 +27,12 @@ def test_add_to_rows_matches_the_dense_bonus_with_gradients() -> None:
         logits = history.logits
         history.logits.grad = None
         weights = torch.randn(positions, rows, generator=torch.Generator().manual_seed(seed))
-        (dense * weights).sum().backward()
+        (dense * weights).sum().backward()  # type: ignore[no-untyped-call]
+        assert logits.grad is not None
         dense_grads = base_dense.grad, logits.grad.clone()
         logits.grad = None
         scattered = history.add_to_rows(base_scatter, 1.2)
-        (scattered * weights).sum().backward()
+        (scattered * weights).sum().backward()  # type: ignore[no-untyped-call]
         torch.testing.assert_close(scattered, dense)
         torch.testing.assert_close(base_scatter.grad, dense_grads[0])
         torch.testing.assert_close(logits.grad, dense_grads[1])

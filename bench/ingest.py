@@ -1,0 +1,231 @@
+"""Sequencer ingest next to its two references, on the same topics and broker.
+
+    python -m bench.ingest [--events N] [--repeats R] [--quick] [--bootstrap HOST:PORT]
+
+Produces the Taobao 96k sample (re-timed to now) into fresh 4-partition event topics
+once, then lets each consumer read the whole backlog from the start, one after the
+other, and times it from its first to its last message (start-up excluded):
+
+* ``raw aiokafka``: ``getmany`` + JSON decode, the client's ceiling;
+* ``empty faust agent``: ``async for event in stream.events()``, the framework's floor;
+* ``sequencer``: recstream's worker (validation, window table, dead letters, updates);
+* ``sequencer x2``: two workers in one group, to show scaling over partitions.
+
+Each row has events/s, CPU microseconds per event and peak RSS of the consumer
+process(es). Prints a table and writes bench/results/ingest-<time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import orjson
+from kafka import KafkaProducer
+from rich.console import Console
+from rich.progress import track
+from rich.table import Table
+
+from bench.common import REPO_ROOT, cpu_seconds, peak_rss_mb, write_result
+from stream.event_files import read_taobao, shared_data_dir
+from stream.kafka_config import kafka_python_options
+from stream.metrics.scrape import metric_sum
+from stream.settings import Settings, load_settings
+from stream.topics import create_topics
+from stream.worker_process import WorkerProcess
+from tests.conftest import free_port_pair, running_broker
+from tests.integration.processes import isolated_settings, scrape
+
+console = Console(width=200)
+RUNNERS = ("raw aiokafka", "empty faust agent", "sequencer", "sequencer x2")
+COUNTERS = {
+    "raw aiokafka": "bench_raw_consumer_events_total",
+    "empty faust agent": "bench_empty_agent_events_total",
+}
+
+
+@dataclass(frozen=True)
+class IngestRun:
+    runner: str
+    repeat: int
+    events: int
+    seconds: float
+    events_per_s: float
+    cpu_us_per_event: float  # all consumer processes together
+    peak_rss_mb: float  # the largest consumer process
+
+
+@dataclass
+class Consumers:
+    """The processes of one runner and how to read their progress."""
+
+    processes: list[subprocess.Popen[bytes] | WorkerProcess]
+    ports: list[int]
+    counter: str
+
+    def pids(self) -> list[int | None]:
+        return [p.pid for p in self.processes]
+
+    def alive(self) -> bool:
+        return all(
+            p.alive() if isinstance(p, WorkerProcess) else p.poll() is None for p in self.processes
+        )
+
+    def counts(self) -> list[float]:
+        out = []
+        for port in self.ports:
+            try:
+                out.append(metric_sum(scrape(port), self.counter))
+            except OSError:  # not serving yet
+                out.append(0.0)
+        return out
+
+    def stop(self) -> None:
+        for p in self.processes:
+            if isinstance(p, WorkerProcess):
+                p.stop()
+            else:
+                p.terminate()
+                p.wait(30)
+
+
+def produce(settings: Settings, limit: int) -> int:
+    events = read_taobao(shared_data_dir() / "taobao-userbehavior-96k" / "UserBehavior.csv")[:limit]
+    shift = time.time() - 60 - max(e["ts"] for e in events)
+    producer = KafkaProducer(
+        **kafka_python_options(settings.kafka), linger_ms=20, batch_size=262_144
+    )
+    for e in track(events, description="producing", console=console):
+        payload = {"user_id": e["user_id"], "item_id": e["item_id"], "ts": e["ts"] + shift}
+        producer.send(settings.topics.events[e["action"]], key=e["user_id"].encode(),
+                      value=orjson.dumps(payload))  # fmt: skip
+    producer.flush()
+    producer.close()
+    return len(events)
+
+
+def start(runner: str, config: Path, settings: Settings, tag: str, workdir: Path) -> Consumers:
+    if runner in COUNTERS:
+        module = "bench.raw_consumer" if runner == "raw aiokafka" else "bench.empty_agent"
+        port = free_port_pair()
+        log = (workdir / f"{tag}.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", module, str(config), tag, str(port)],
+            cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        return Consumers([process], [port], COUNTERS[runner])
+    workers = 2 if runner == "sequencer x2" else 1
+    ports = [free_port_pair() for _ in range(workers)]
+    processes: list[subprocess.Popen[bytes] | WorkerProcess] = []
+    for worker, port in enumerate(ports):
+        env = {
+            "RECSTREAM_SEQUENCER__APP_ID": tag,
+            "RECSTREAM_METRICS__SEQUENCER_PORT": str(port),
+        }
+        log_path = workdir / f"{tag}-{worker}.log"
+        processes.append(WorkerProcess("sequencer", config, log_path, str(worker), env).start())
+    return Consumers(processes, ports, "recstream_sequencer_events_total")
+
+
+def measure(consumers: Consumers, total: int) -> tuple[int, float, float, float]:
+    """(events after the first poll that saw any, seconds, CPU s, peak RSS MB)."""
+    first: tuple[float, float, float] | None = None
+    last_change, last_value = time.monotonic(), -1.0
+    while time.monotonic() - last_change < 90:
+        if not consumers.alive():
+            raise RuntimeError("a consumer process exited")
+        counts = consumers.counts()
+        value, now = sum(counts), time.perf_counter()
+        if value != last_value:
+            last_change, last_value = time.monotonic(), value
+        # Timing starts once every process reads: two workers that join one group
+        # rebalance first, and that start-up is not ingest.
+        if min(counts) > 0 and first is None:
+            first = (now, value, sum(cpu_seconds(p) for p in consumers.pids()))
+        if value >= total and first is not None:
+            cpu = sum(cpu_seconds(p) for p in consumers.pids()) - first[2]
+            rss = max(peak_rss_mb(p) for p in consumers.pids())
+            return int(total - first[1]), now - first[0], cpu, rss
+        time.sleep(0.25)  # each scrape renders every metric: do not load the consumer
+    raise TimeoutError(f"no progress for 90 s at {last_value:,.0f} of {total:,} events")
+
+
+def run(
+    base: Settings, workdir: Path, events: int, repeats: int, runners: tuple[str, ...] = RUNNERS
+) -> tuple[list[IngestRun], Settings]:
+    prefix = f"ingest{int(time.time())}"
+    config, settings = isolated_settings(base, workdir, prefix)
+    create_topics(settings)
+    total = produce(settings, events)
+    runs: list[IngestRun] = []
+    for repeat in range(repeats):
+        for runner in runners:
+            tag = f"{prefix}-{runner.replace(' ', '').replace('+', '-')}-{repeat}"
+            consumers = start(runner, config, settings, tag, workdir)
+            try:
+                with console.status(f"{runner}, run {repeat + 1}"):
+                    timed, seconds, cpu, rss = measure(consumers, total)
+            finally:
+                consumers.stop()
+            runs.append(IngestRun(runner, repeat, timed, seconds, timed / seconds,
+                                  1e6 * cpu / max(timed, 1), rss))  # fmt: skip
+    return runs, settings
+
+
+def best(runs: list[IngestRun]) -> dict[str, IngestRun]:
+    out: dict[str, IngestRun] = {}
+    for r in runs:
+        if r.runner not in out or r.events_per_s > out[r.runner].events_per_s:
+            out[r.runner] = r
+    return out
+
+
+def print_table(runs: list[IngestRun]) -> None:
+    top = best(runs)
+    sequencer = top.get("sequencer")
+    table = Table("runner", "events/s (best)", "runs", "CPU µs/event", "peak RSS MB",
+                  "sequencer / this", title="ingest: one backlog, read from the start")  # fmt: skip
+    for runner, r in top.items():
+        every = ", ".join(f"{x.events_per_s:,.0f}" for x in runs if x.runner == runner)
+        ratio = f"{sequencer.events_per_s / r.events_per_s:.2f}x" if sequencer else "-"
+        table.add_row(runner, f"{r.events_per_s:,.0f}", every, f"{r.cpu_us_per_event:,.0f}",
+                      f"{r.peak_rss_mb:,.0f}", ratio)  # fmt: skip
+    console.print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=96_168)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="30,000 events, one repeat")
+    parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "default.yaml")
+    parser.add_argument("--bootstrap", default=os.environ.get("RECSTREAM_TEST_BOOTSTRAP"))
+    parser.add_argument("--runners", nargs="+", default=list(RUNNERS), choices=RUNNERS)
+    args = parser.parse_args()
+    events, repeats = (30_000, 1) if args.quick else (args.events, args.repeats)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_broker(Path(tmp) / "broker", args.bootstrap) as broker,
+    ):
+        base = load_settings(
+            args.config, kafka={"bootstrap_servers": broker.kafka.bootstrap_servers}
+        )
+        runs, settings = run(base, Path(tmp), events, repeats, tuple(args.runners))
+    print_table(runs)
+    out = write_result("ingest", {
+        "events": events, "partitions": settings.topics.partitions,
+        "batch_max_events": settings.sequencer.batch_max_events,
+        "runs": [asdict(r) for r in runs],
+        "best_events_per_s": {k: v.events_per_s for k, v in best(runs).items()},
+    })  # fmt: skip
+    console.print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+"""The learners recstream can build (model/registry.py builds them; this list imports nothing)."""
+
+MODEL_NAMES = ("transformer", "popularity", "cooc", "recent", "frozen", "retrain")
