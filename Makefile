@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed
 CONFIG ?= configs/default.yaml
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-unit test-integration lint format demo sequencer trainer bench-sequencer \
+.PHONY: help install test test-unit test-integration lint format demo sequencer trainer bench bench-quick bench-ingest \
+        bench-trainer bench-quality \
         bench-freshness bench-checkpoints replay-taobao \
         broker-start broker-stop broker-status topics clean
 
@@ -55,8 +56,20 @@ sequencer: install ## Run one sequencer worker (Faust) against the configured br
 trainer: install ## Run the trainer worker (Faust + PyTorch) against the configured broker
 	$(VENV)/bin/recstream worker trainer --config $(CONFIG)
 
-bench-sequencer: install ## Sequencer ingest vs an empty Faust agent (prints a table, writes bench/results/)
-	$(PY) -m bench.sequencer_ingest
+bench: install ## Every benchmark, ~30 min: JSON + PNG + bench/results/<date>-<machine>.md, table at the end
+	$(PY) -m bench.suite --config $(CONFIG)
+
+bench-quick: install ## The same suite in a few minutes (fewer events, rates and cases)
+	$(PY) -m bench.suite --quick --config $(CONFIG)
+
+bench-ingest: install ## Sequencer ingest vs an empty Faust agent and a raw aiokafka consumer
+	$(PY) -m bench.ingest --config $(CONFIG)
+
+bench-trainer: install ## Trainer samples/s, ranking users/s and FLOP utilisation on the CPU
+	$(PY) -m bench.trainer --config $(CONFIG)
+
+bench-quality: install ## Prequential NDCG@10 vs compute seconds, transformer vs five alternatives
+	$(PY) -m bench.quality --config $(CONFIG)
 
 bench-freshness: install ## Event -> recommendation freshness at 200-2000 events/s (bench/results/)
 	$(PY) -m bench.freshness --config $(CONFIG)

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import json
 import math
 import os
-import platform
 import tempfile
 import time
 from collections import defaultdict
@@ -35,6 +33,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from bench.common import cpu_seconds, machine_ticks, peak_rss_mb, percentile, write_result
 from stream.consumer_groups import wait_until_workers_ready
 from stream.event_files import RawEvent, read_taobao, shared_data_dir
 from stream.metrics.scrape import Samples, buckets, quantile
@@ -53,7 +52,13 @@ from tests.integration.processes import (
 )
 
 console = Console(width=200)
-RESULTS = REPO_ROOT / "bench" / "results"
+
+
+@dataclass(frozen=True)
+class FreshnessOptions:
+    duration: float = 40.0  # seconds of events per rate
+    warmup: float = 10.0  # left out of the percentiles
+    settle: float = 60.0  # longest wait for the trainer to catch up after producing
 
 
 @dataclass
@@ -94,37 +99,6 @@ def load_events(source: str, count: int) -> list[RawEvent]:
     return synthetic_events(SyntheticSpec(users=5_000, items=20_000, events=count))
 
 
-def peak_rss_mb(pid: int | None) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
-def cpu_seconds(pid: int | None) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return float("nan")
-
-
-def machine_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of all cores since boot."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
-
-
-def percentile(ordered: list[float], q: float) -> float:
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
-
-
 def freshness(settings: Settings, since_ts: float) -> tuple[list[float], int]:
     """Per-event freshness (s) for events with ts >= since_ts, and how many were never reflected."""
     recs: dict[str, list[tuple[float, float, str]]] = defaultdict(list)
@@ -160,7 +134,7 @@ def caught_up(seq: Samples, trainer: Samples, produced: int) -> bool:
 
 
 def run_rate(
-    base: Settings, rate: float, args: argparse.Namespace, workdir: Path, events: list[RawEvent]
+    base: Settings, rate: float, args: FreshnessOptions, workdir: Path, events: list[RawEvent]
 ) -> RateResult:
     prefix = f"fresh{int(rate)}-{int(time.time())}"
     config, settings = isolated_settings(base, workdir, prefix)
@@ -251,35 +225,28 @@ def plot(results: list[RateResult], out: Path, title: str) -> None:
     plt.close(fig)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--rates", type=float, nargs="+", default=[200, 500, 1000, 2000])
-    parser.add_argument("--duration", type=float, default=40.0)
-    parser.add_argument("--warmup", type=float, default=10.0)
-    parser.add_argument("--settle", type=float, default=60.0)
-    parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "default.yaml")
-    parser.add_argument("--source", choices=["taobao", "synthetic"], default="taobao")
-    parser.add_argument("--bootstrap", default=os.environ.get("RECSTREAM_TEST_BOOTSTRAP"))
-    args = parser.parse_args()
-    events = load_events(args.source, int(max(args.rates) * args.duration))
-
+def run(
+    base: Settings, rates: list[float], options: FreshnessOptions, workdir: Path,
+    source: str = "taobao",
+) -> list[RateResult]:  # fmt: skip
+    events = load_events(source, int(max(rates) * options.duration))
     results = []
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        running_broker(Path(tmp) / "broker", args.bootstrap) as broker,
-    ):
-        base = load_settings(
-            args.config, kafka={"bootstrap_servers": broker.kafka.bootstrap_servers}
-        )
-        for rate in args.rates:
-            results.append(run_rate(base, rate, args, Path(tmp), events))
-            r = results[-1]
-            console.print(f"{rate:g}/s: p50 {r.p50_s:.3f}s p99 {r.p99_s:.3f}s")
+    for rate in rates:
+        results.append(run_rate(base, rate, options, workdir, events))
+        r = results[-1]
+        console.print(f"{rate:g}/s: p50 {r.p50_s:.3f}s p99 {r.p99_s:.3f}s")
+    return results
 
+
+def highest_rate_under_1s(results: list[RateResult]) -> float | None:
+    ok = [r.target_rate for r in results if r.p99_s < 1.0 and r.caught_up]
+    return max(ok) if ok else None
+
+
+def print_table(results: list[RateResult], title: str) -> None:
     table = Table("events/s", "sent/s", "p50", "p95", "p99", "max", "within 1 s /s",
                   "caught up", "users/step", "step ms", "untrained", "RSS seq/trainer MB",
-                  "CPU s seq/trainer", "machine busy", "seq p99",
-                  title=f"freshness, {args.config.name}, {args.source}")  # fmt: skip
+                  "CPU s seq/trainer", "machine busy", "seq p99", title=title)  # fmt: skip
     for r in results:
         table.add_row(
             f"{r.target_rate:,.0f}", f"{r.sent_rate:,.0f}", f"{r.p50_s:.3f}", f"{r.p95_s:.3f}",
@@ -291,22 +258,36 @@ def main() -> None:
             f"{r.sequencer_latency_p99_s or float('nan'):.3f}",
         )  # fmt: skip
     console.print(table)
-    ok = [r.target_rate for r in results if r.p99_s < 1.0 and r.caught_up]
-    console.print(f"highest rate with p99 under 1 s: {max(ok):,.0f} events/s" if ok
+    best = highest_rate_under_1s(results)
+    console.print(f"highest rate with p99 under 1 s: {best:,.0f} events/s" if best
                   else "no rate reached p99 under 1 s")  # fmt: skip
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = RESULTS / f"freshness-{stamp}.json"
-    out.write_text(json.dumps({
-        "benchmark": "freshness",
-        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "python": platform.python_version()},
-        "config": args.config.name,
-        "source": args.source, "duration_s": args.duration, "warmup_s": args.warmup,
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--rates", type=float, nargs="+", default=[200, 500, 1000, 2000])
+    parser.add_argument("--duration", type=float, default=40.0)
+    parser.add_argument("--warmup", type=float, default=10.0)
+    parser.add_argument("--settle", type=float, default=60.0)
+    parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "default.yaml")
+    parser.add_argument("--source", choices=["taobao", "synthetic"], default="taobao")
+    parser.add_argument("--bootstrap", default=os.environ.get("RECSTREAM_TEST_BOOTSTRAP"))
+    args = parser.parse_args()
+    options = FreshnessOptions(args.duration, args.warmup, args.settle)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_broker(Path(tmp) / "broker", args.bootstrap) as broker,
+    ):
+        base = load_settings(
+            args.config, kafka={"bootstrap_servers": broker.kafka.bootstrap_servers}
+        )
+        results = run(base, args.rates, options, Path(tmp), args.source)
+    print_table(results, f"freshness, {args.config.name}, {args.source}")
+    out = write_result("freshness", {
+        "config": args.config.name, "source": args.source, **asdict(options),
         "results": [asdict(r) for r in results],
-        "highest_rate_p99_under_1s": max(ok) if ok else None,
-    }, indent=2, default=str))  # fmt: skip
+        "highest_rate_p99_under_1s": highest_rate_under_1s(results),
+    })  # fmt: skip
     plot(results, out.with_suffix(".png"), f"freshness vs rate ({args.config.name}, {args.source})")
     console.print(f"wrote {out} and {out.with_suffix('.png').name}")
 

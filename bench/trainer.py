@@ -64,6 +64,7 @@ class TrainerCase:
     train_utilisation: float
     rank_utilisation: float
     step_ms: float
+    model_state_mb: float  # weights + optimiser moments: what the trainer must hold
 
 
 def matmul_peak_gflops(seconds: float = 1.0) -> float:
@@ -95,6 +96,14 @@ def random_batches(count: int, users: int, catalogue: int, seed: int) -> list[li
             batch.append(UserSequence(f"u{b}-{u}", items, actions, ts, 2))
         batches.append(batch)
     return batches
+
+
+def model_state_mb(learner: TransformerLearner) -> float:
+    tensors: list[torch.Tensor] = list(learner.model.parameters())
+    for optimizer in (learner.sparse_optimizer, learner.dense_optimizer):
+        for state in optimizer.state.values():
+            tensors += [v for v in state.values() if isinstance(v, torch.Tensor)]
+    return sum(t.numel() * t.element_size() for t in tensors) / 2**20
 
 
 def counted_gflop(fn: Any) -> float:
@@ -143,7 +152,7 @@ def measure(
         peak_gflops=peak,
         train_utilisation=train_rate * train_per_sample / peak,
         rank_utilisation=rank_rate * rank_per_user / peak,
-        step_ms=1000 * learn_s / len(timed),
+        step_ms=1000 * learn_s / len(timed), model_state_mb=model_state_mb(learner),
     )  # fmt: skip
 
 

@@ -1,0 +1,119 @@
+"""Every benchmark in one run against one local broker: ``make bench`` / ``make bench-quick``.
+
+    python -m bench.suite [--quick] [--config configs/default.yaml] [--only NAME ...]
+
+Runs ingest, freshness (memory is measured there), trainer and quality-vs-cost, each
+next to its reference in the same run; writes one JSON per benchmark, PNG plots and
+``bench/results/<date>-<machine>.md``, and prints the headline table at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bench import freshness, ingest, quality, trainer
+from bench.common import REPO_ROOT, RESULTS, machine, machine_tag, stamp, write_result
+from bench.report import Headline, headline_rows, markdown_report, plot_ingest, plot_trainer
+from stream.settings import load_settings
+from tests.conftest import running_broker
+
+console = Console(width=200)
+BENCHMARKS = ("ingest", "freshness", "trainer", "quality")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a few minutes instead of ~30")
+    parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "default.yaml")
+    parser.add_argument("--only", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS))
+    parser.add_argument("--bootstrap", default=os.environ.get("RECSTREAM_TEST_BOOTSTRAP"))
+    args = parser.parse_args()
+    when = stamp()
+    started = time.monotonic()
+    results: dict[str, Any] = {}
+    files: dict[str, Path] = {}
+    settings = load_settings(args.config)
+    console.rule(f"recstream benchmarks ({'quick' if args.quick else 'full'}), {machine_tag()}")
+
+    if {"ingest", "freshness"} & set(args.only):
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            running_broker(Path(tmp) / "broker", args.bootstrap) as broker,
+        ):
+            base = load_settings(
+                args.config, kafka={"bootstrap_servers": broker.kafka.bootstrap_servers}
+            )
+            if "ingest" in args.only:
+                console.rule("ingest")
+                events, repeats = (30_000, 1) if args.quick else (96_168, 2)
+                runs, _ = ingest.run(base, Path(tmp), events, repeats)
+                ingest.print_table(runs)
+                results["ingest"] = [asdict(r) for r in runs]
+                files["ingest"] = write_result("ingest", {
+                    "events": events, "repeats": repeats, "runs": results["ingest"],
+                }, when)  # fmt: skip
+                plot_ingest(runs, files["ingest"].with_suffix(".png"))
+            if "freshness" in args.only:
+                console.rule("freshness and memory")
+                rates = [200.0, 500.0] if args.quick else [200.0, 500.0, 1000.0, 2000.0]
+                options = freshness.FreshnessOptions(
+                    duration=20.0 if args.quick else 40.0, warmup=5.0 if args.quick else 10.0
+                )
+                rate_results = freshness.run(base, rates, options, Path(tmp))
+                freshness.print_table(rate_results, f"freshness, {args.config.name}")
+                results["freshness"] = [asdict(r) for r in rate_results]
+                files["freshness"] = write_result("freshness", {
+                    "config": args.config.name, "source": "taobao", **asdict(options),
+                    "results": results["freshness"],
+                    "highest_rate_p99_under_1s": freshness.highest_rate_under_1s(rate_results),
+                }, when)  # fmt: skip
+                freshness.plot(rate_results, files["freshness"].with_suffix(".png"),
+                               f"freshness vs rate ({args.config.name})")  # fmt: skip
+
+    if "trainer" in args.only:
+        console.rule("trainer")
+        cases = trainer.run(settings, args.quick)
+        trainer.print_table(cases, f"trainer on the CPU, {args.config.name}")
+        results["trainer"] = [asdict(c) for c in cases]
+        files["trainer"] = write_result("trainer", {
+            "config": args.config.name, "quick": args.quick, "results": results["trainer"],
+        }, when)  # fmt: skip
+        plot_trainer(cases, files["trainer"].with_suffix(".png"))
+    if "quality" in args.only:
+        console.rule("quality vs cost")
+        rows = quality.run(settings, args.quick)
+        quality.print_table(rows)
+        results["quality"] = [asdict(r) for r in rows]
+        files["quality"] = write_result("quality", {
+            "config": args.config.name, "quick": args.quick, "rows": results["quality"],
+        }, when)  # fmt: skip
+        quality.plot(rows, files["quality"].with_suffix(".png"))
+
+    minutes = (time.monotonic() - started) / 60
+    headlines = headline_rows(results)
+    print_headlines(headlines)
+    report = RESULTS / f"{when[:8]}-{machine_tag()}{'-quick' if args.quick else ''}.md"
+    report.write_text(markdown_report(headlines, results, files, machine(), args.quick, minutes))
+    console.print(f"wrote {report} (and the JSON/PNG files it links) in {minutes:.1f} min")
+
+
+def print_headlines(rows: list[Headline]) -> None:
+    title = f"recstream on {machine_tag()}: each figure next to its reference"
+    table = Table("benchmark", "figure", "measured", "reference", "reference value", "ratio",
+                  title=title)  # fmt: skip
+    for r in rows:
+        table.add_row(r.benchmark, r.figure, r.value, r.reference, r.reference_value, r.ratio)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
