@@ -68,6 +68,9 @@ class Consumers:
     processes: list[subprocess.Popen[bytes] | WorkerProcess]
     ports: list[int]
     counter: str
+    # Each scrape renders every metric of the process: the sequencer's registry is large,
+    # so poll it gently; a reference exposes one counter and reads a backlog in ~1 s.
+    poll_s: float = 0.25
 
     def pids(self) -> list[int | None]:
         return [p.pid for p in self.processes]
@@ -119,7 +122,7 @@ def start(runner: str, config: Path, settings: Settings, tag: str, workdir: Path
             [sys.executable, "-m", module, str(config), tag, str(port)],
             cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
-        return Consumers([process], [port], COUNTERS[runner])
+        return Consumers([process], [port], COUNTERS[runner], poll_s=0.02)
     workers = 2 if runner == "sequencer x2" else 1
     ports = [free_port_pair() for _ in range(workers)]
     processes: list[subprocess.Popen[bytes] | WorkerProcess] = []
@@ -152,7 +155,7 @@ def measure(consumers: Consumers, total: int) -> tuple[int, float, float, float]
             cpu = sum(cpu_seconds(p) for p in consumers.pids()) - first[2]
             rss = max(peak_rss_mb(p) for p in consumers.pids())
             return int(total - first[1]), now - first[0], cpu, rss
-        time.sleep(0.25)  # each scrape renders every metric: do not load the consumer
+        time.sleep(consumers.poll_s)
     raise TimeoutError(f"no progress for 90 s at {last_value:,.0f} of {total:,} events")
 
 

@@ -15,6 +15,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter
 
 from bench.ingest import IngestRun, best
 from bench.trainer import TrainerCase
@@ -109,15 +110,16 @@ def headline_rows(results: dict[str, Any]) -> list[Headline]:
             )
         cases = results.get("trainer", [])
         if cases:
+            floor = cases[0]["import_floor_mb"]
             state = cases[0]["model_state_mb"]
             rows.append(
                 Headline(
                     "memory",
                     "trainer peak RSS",
                     f"{trainer_rss:,.0f} MB",
-                    f"model state ({cases[0]['case']})",
-                    f"{state:,.0f} MB",
-                    _ratio(trainer_rss, state),
+                    f"libraries imported + model state ({cases[0]['case']})",
+                    f"{floor:,.0f} + {state:,.0f} MB",
+                    _ratio(trainer_rss, floor + state),
                 )
             )
     for c in results.get("trainer", []):
@@ -354,6 +356,8 @@ def plot_ingest(runs: list[IngestRun], out: Path) -> None:
             fontsize=8,
         )
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlim(right=8 * max(r.events_per_s for r in top.values()))
     ax.set_xlabel("events/s reading one backlog (log)")
     ax.set_title("ingest: sequencer next to its references")
     ax.invert_yaxis()

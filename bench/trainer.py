@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import random
+import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -65,6 +67,7 @@ class TrainerCase:
     rank_utilisation: float
     step_ms: float
     model_state_mb: float  # weights + optimiser moments: what the trainer must hold
+    import_floor_mb: float  # peak RSS of a process that only imports the trainer's code
 
 
 def matmul_peak_gflops(seconds: float = 1.0) -> float:
@@ -106,6 +109,18 @@ def model_state_mb(learner: TransformerLearner) -> float:
     return sum(t.numel() * t.element_size() for t in tensors) / 2**20
 
 
+def import_floor_mb() -> float:
+    """The trainer's memory floor: torch, transformers, Faust and our code, no model."""
+    probe = (
+        "import stream.trainer_app, model.transformer_learner, pathlib\n"
+        "print(next(l for l in pathlib.Path('/proc/self/status').read_text().splitlines()"
+        " if l.startswith('VmHWM')).split()[1])"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, cwd=REPO_ROOT)  # fmt: skip
+    return int(out.stdout.strip()) / 1024
+
+
 def counted_gflop(fn: Any) -> float:
     with FlopCounterMode(display=False) as counter:
         fn()
@@ -114,7 +129,7 @@ def counted_gflop(fn: Any) -> float:
 
 def measure(
     case: str, learner: TransformerLearner, warm: list[list[UserSequence]],
-    timed: list[list[UserSequence]], k: int, peak: float,
+    timed: list[list[UserSequence]], k: int, peak: float, floor: float,
 ) -> TrainerCase:  # fmt: skip
     for batch in track(warm, description=f"{case}: warming up", console=console):
         learner.learn(batch, k=k)
@@ -153,6 +168,7 @@ def measure(
         train_utilisation=train_rate * train_per_sample / peak,
         rank_utilisation=rank_rate * rank_per_user / peak,
         step_ms=1000 * learn_s / len(timed), model_state_mb=model_state_mb(learner),
+        import_floor_mb=floor,
     )  # fmt: skip
 
 
@@ -162,6 +178,7 @@ def run(settings: Settings, quick: bool) -> list[TrainerCase]:
     config = type(config)(**{**config.__dict__, "device": "cpu"})
     k = settings.trainer.top_k
     peak = matmul_peak_gflops()
+    floor = import_floor_mb()
     console.print(f"fp32 matmul reference: {peak:,.1f} GFLOP/s on {threads} thread(s)")
     results = []
 
@@ -169,7 +186,7 @@ def run(settings: Settings, quick: bool) -> list[TrainerCase]:
     warm_count = len(batches) // 2
     timed = batches[warm_count:][: 20 if quick else 120]
     results.append(measure("taobao", TransformerLearner(config), batches[:warm_count], timed, k,
-                           peak))  # fmt: skip
+                           peak, floor))  # fmt: skip
 
     catalogue = 200_000 if quick else 1_000_000
     learner = TransformerLearner(config)
@@ -177,7 +194,7 @@ def run(settings: Settings, quick: bool) -> list[TrainerCase]:
     learner._grow()
     batches = random_batches(4 if quick else 12, 256, catalogue, seed=1)
     name = f"{catalogue // 1000:,}k items" if catalogue < 1_000_000 else "1M items"
-    results.append(measure(name, learner, batches[:2], batches[2:], k, peak))
+    results.append(measure(name, learner, batches[:2], batches[2:], k, peak, floor))
     return results
 
 
