@@ -41,13 +41,13 @@ from stream.producer import produce
 from stream.recommendation_message import RecommendationMessage
 from stream.settings import Settings, load_settings
 from stream.synthetic import SyntheticSpec, synthetic_events
+from stream.topic_reader import read_topic
 from stream.topics import create_topics
 from tests.conftest import REPO_ROOT, running_broker
 from tests.integration.processes import (
     WorkerProcess,
     isolated_settings,
     metric_sum,
-    read_topic,
     scrape,
 )
 

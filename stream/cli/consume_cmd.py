@@ -7,11 +7,10 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
-from kafka import KafkaConsumer, TopicPartition
 
 from stream.cli.common import ConfigOption, console, settings_from, user_errors
-from stream.kafka_config import kafka_python_options
 from stream.recommendation_message import RecommendationMessage
+from stream.topic_reader import assigned_consumer
 
 
 def describe(message: RecommendationMessage, now: float, shown: int = 5) -> str:
@@ -43,19 +42,11 @@ def consume_command(
     with user_errors():
         settings = settings_from(config)
         topic = settings.topics.recommendations
-        consumer = KafkaConsumer(**kafka_python_options(settings.kafka), group_id=None,
-                                 enable_auto_commit=False)  # fmt: skip
+        consumer, partitions = assigned_consumer(settings, topic, from_beginning)
         try:
-            partitions = [TopicPartition(topic, p)
-                          for p in consumer.partitions_for_topic(topic) or []]  # fmt: skip
             if not partitions:
                 raise typer.BadParameter(f"topic {topic} does not exist; run `recstream topics "
                                          "create` and a trainer first")  # fmt: skip
-            consumer.assign(partitions)
-            if from_beginning:
-                consumer.seek_to_beginning(*partitions)
-            else:
-                consumer.seek_to_end(*partitions)
             shown = 0
             last = time.monotonic()
             while max_messages is None or shown < max_messages:

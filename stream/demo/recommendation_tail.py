@@ -5,11 +5,9 @@ from __future__ import annotations
 import threading
 from collections import deque
 
-from kafka import KafkaConsumer, TopicPartition
-
-from stream.kafka_config import kafka_python_options
 from stream.recommendation_message import RecommendationMessage
 from stream.settings import Settings
+from stream.topic_reader import assigned_consumer
 
 
 class RecommendationTail:
@@ -38,16 +36,8 @@ class RecommendationTail:
 
     def _run(self) -> None:
         topic = self.settings.topics.recommendations
-        consumer = KafkaConsumer(**kafka_python_options(self.settings.kafka), group_id=None,
-                                 enable_auto_commit=False)  # fmt: skip
+        consumer, _partitions = assigned_consumer(self.settings, topic, from_beginning=False)
         try:
-            partitions = [
-                TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []
-            ]
-            consumer.assign(partitions)
-            consumer.seek_to_end(*partitions)
-            for partition in partitions:
-                consumer.position(partition)  # resolve the end offset now, not lazily
             self._ready.set()
             while not self._stop.is_set():
                 for records in consumer.poll(timeout_ms=200).values():

@@ -6,17 +6,16 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
-from kafka import KafkaConsumer, TopicPartition
 
-from stream.kafka_config import kafka_python_options
 from stream.metrics.scrape import Samples
 from stream.metrics.scrape import metric_sum as metric_sum  # re-exported for the tests
 from stream.metrics.scrape import scrape as scrape_url
 from stream.settings import Settings, load_settings
+from stream.topic_reader import read_topic as read_topic  # re-exported for the tests
 from stream.worker_process import WorkerProcess as WorkerProcess  # re-exported for the tests
 from tests.conftest import REPO_ROOT, free_port_pair
 
@@ -68,27 +67,3 @@ def wait_for(
         time.sleep(0.5)
     tail = f"\n{worker.log_tail()}" if worker is not None else ""
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what}{tail}")
-
-
-def read_topic(settings: Settings, topic: str) -> Iterator[tuple[bytes | None, bytes, int, int]]:
-    """Every message now in ``topic``: (key, value, partition, offset)."""
-    consumer = KafkaConsumer(**kafka_python_options(settings.kafka), group_id=None,
-                             enable_auto_commit=False)  # fmt: skip
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
-        if not partitions:
-            return
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        end = consumer.end_offsets(partitions)
-        remaining = {tp: end[tp] for tp in partitions if end[tp] > 0}
-        deadline = time.monotonic() + 30
-        while remaining and time.monotonic() < deadline:
-            for tp, records in consumer.poll(timeout_ms=500).items():
-                for record in records:
-                    if record.offset < end[tp]:
-                        yield record.key, record.value, tp.partition, record.offset
-                if consumer.position(tp) >= end[tp]:
-                    remaining.pop(tp, None)
-    finally:
-        consumer.close()

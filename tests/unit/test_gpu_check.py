@@ -6,8 +6,8 @@ from dataclasses import asdict
 
 import pytest
 
-from bench.gpu_check import gpu_yaml_learner_config, markdown, throughput
 from bench.common import REPO_ROOT
+from bench.gpu_check import gpu_yaml_learner_config, markdown, throughput
 from stream.learner_factory import learner_config
 from stream.settings import load_settings
 
