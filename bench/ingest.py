@@ -59,6 +59,7 @@ class IngestRun:
     events_per_s: float
     cpu_us_per_event: float  # all consumer processes together
     peak_rss_mb: float  # the largest consumer process
+    stalled_at: int | None = None  # events read when progress stopped (see bench/NOTES.md)
 
 
 @dataclass
@@ -136,6 +137,12 @@ def start(runner: str, config: Path, settings: Settings, tag: str, workdir: Path
     return Consumers(processes, ports, "recstream_sequencer_events_total")
 
 
+class StalledError(Exception):
+    def __init__(self, read: float, total: int) -> None:
+        super().__init__(f"no progress for 90 s at {read:,.0f} of {total:,} events")
+        self.read = read
+
+
 def measure(consumers: Consumers, total: int) -> tuple[int, float, float, float]:
     """(events after the first poll that saw any, seconds, CPU s, peak RSS MB)."""
     first: tuple[float, float, float] | None = None
@@ -156,7 +163,7 @@ def measure(consumers: Consumers, total: int) -> tuple[int, float, float, float]
             rss = max(peak_rss_mb(p) for p in consumers.pids())
             return int(total - first[1]), now - first[0], cpu, rss
         time.sleep(consumers.poll_s)
-    raise TimeoutError(f"no progress for 90 s at {last_value:,.0f} of {total:,} events")
+    raise StalledError(last_value, total)
 
 
 def run(
@@ -174,16 +181,24 @@ def run(
             try:
                 with console.status(f"{runner}, run {repeat + 1}"):
                     timed, seconds, cpu, rss = measure(consumers, total)
+                runs.append(IngestRun(runner, repeat, timed, seconds, timed / seconds,
+                                      1e6 * cpu / max(timed, 1), rss))  # fmt: skip
+            except StalledError as stall:
+                # Kept as a result, not hidden: a group that stops reading after a
+                # rebalance is what an operator would see as ever-growing lag.
+                console.print(f"[red]{runner}, run {repeat + 1}: {stall}[/]")
+                nan = float("nan")
+                runs.append(IngestRun(runner, repeat, 0, nan, nan, nan, nan, int(stall.read)))
             finally:
                 consumers.stop()
-            runs.append(IngestRun(runner, repeat, timed, seconds, timed / seconds,
-                                  1e6 * cpu / max(timed, 1), rss))  # fmt: skip
     return runs, settings
 
 
 def best(runs: list[IngestRun]) -> dict[str, IngestRun]:
     out: dict[str, IngestRun] = {}
     for r in runs:
+        if r.stalled_at is not None:
+            continue
         if r.runner not in out or r.events_per_s > out[r.runner].events_per_s:
             out[r.runner] = r
     return out
@@ -195,7 +210,11 @@ def print_table(runs: list[IngestRun]) -> None:
     table = Table("runner", "events/s (best)", "runs", "CPU µs/event", "peak RSS MB",
                   "sequencer / this", title="ingest: one backlog, read from the start")  # fmt: skip
     for runner, r in top.items():
-        every = ", ".join(f"{x.events_per_s:,.0f}" for x in runs if x.runner == runner)
+        every = ", ".join(
+            f"{x.events_per_s:,.0f}" if x.stalled_at is None else f"stalled at {x.stalled_at:,}"
+            for x in runs
+            if x.runner == runner
+        )
         ratio = f"{sequencer.events_per_s / r.events_per_s:.2f}x" if sequencer else "-"
         table.add_row(runner, f"{r.events_per_s:,.0f}", every, f"{r.cpu_us_per_event:,.0f}",
                       f"{r.peak_rss_mb:,.0f}", ratio)  # fmt: skip

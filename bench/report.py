@@ -38,6 +38,8 @@ def _ratio(a: float, b: float) -> str:
 def _best_by_runner(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for r in runs:
+        if r.get("stalled_at") is not None:
+            continue
         if r["runner"] not in out or r["events_per_s"] > out[r["runner"]]["events_per_s"]:
             out[r["runner"]] = r
     return out
@@ -61,6 +63,19 @@ def headline_rows(results: dict[str, Any]) -> list[Headline]:
                         _ratio(seq, value),
                     )
                 )
+        stalls = [r for r in results.get("ingest", []) if r.get("stalled_at") is not None]
+        if stalls:
+            runs_of = {r["runner"] for r in stalls}
+            rows.append(
+                Headline(
+                    "ingest",
+                    "runs that stopped reading",
+                    f"{len(stalls)} ({', '.join(sorted(runs_of))})",
+                    "runs",
+                    str(len(results["ingest"])),
+                    "-",
+                )
+            )
         if "sequencer x2" in top:
             two = top["sequencer x2"]["events_per_s"]
             rows.append(
