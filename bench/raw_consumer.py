@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 
 import orjson
 from aiokafka import AIOKafkaConsumer
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from stream.metrics.server import serve_metrics
 from stream.settings import load_settings
@@ -22,6 +23,10 @@ async def consume(config: str, group: str, port: int) -> None:
     settings = load_settings(config)
     registry = CollectorRegistry()
     seen = Counter("bench_raw_consumer_events", "Messages decoded.", registry=registry)
+    # It reads a backlog in well under a second: too fast to time by polling its
+    # counter, so it times itself (first batch received -> last batch decoded).
+    first = Gauge("bench_raw_consumer_first_batch_seconds", "When.", registry=registry)
+    last = Gauge("bench_raw_consumer_last_batch_seconds", "When.", registry=registry)
     serve_metrics(registry, "127.0.0.1", port)
     consumer = AIOKafkaConsumer(
         *settings.topics.events.values(),
@@ -31,13 +36,19 @@ async def consume(config: str, group: str, port: int) -> None:
         max_partition_fetch_bytes=4 << 20,
     )
     await consumer.start()
+    started = False
     try:
         while True:
             batches = await consumer.getmany(timeout_ms=200, max_records=5_000)
+            if batches and not started:
+                first.set(time.perf_counter())
+                started = True
             for records in batches.values():
                 for record in records:
                     orjson.loads(record.value)
                 seen.inc(len(records))
+            if batches:
+                last.set(time.perf_counter())
     finally:
         await consumer.stop()
 
