@@ -48,7 +48,7 @@ class Dataset:
 
 TAOBAO = Dataset("taobao-10k", "taobao-userbehavior-10k/UserBehavior.csv", "taobao", None, 32,
                  {"frozen_warmup_events": 3_000, "retrain_every_events": 2_500})  # fmt: skip
-BEAUTY = Dataset("amazon-beauty-60k", "amazon-beauty/beauty.txt", "sequences", 60_000, 256,
+BEAUTY = Dataset("amazon-beauty-60k", "amazon-beauty/beauty.txt", "pairs", 60_000, 256,
                  {"frozen_warmup_events": 20_000, "retrain_every_events": 20_000})  # fmt: skip
 
 

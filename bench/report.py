@@ -196,6 +196,7 @@ def markdown_report(
     machine: dict[str, Any],
     quick: bool,
     minutes: float,
+    note: str = "",
 ) -> str:
     gpu = machine.get("gpu") or "none"
     parts = [
@@ -204,6 +205,7 @@ def markdown_report(
         f"Machine: {machine['cpus']} cores, {machine['cpu_model']}, "
         f"{machine['memory_gb']} GB, GPU: {gpu}, Python {machine['python']}. "
         f"Took {minutes:.1f} min. Reproduce: `make {'bench-quick' if quick else 'bench'}`.",
+        *([note] if note else []),
         "",
         "## Headline (each figure next to its reference, same run)",
         "",

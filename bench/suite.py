@@ -10,6 +10,7 @@ next to its reference in the same run; writes one JSON per benchmark, PNG plots 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
@@ -35,12 +36,23 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a few minutes instead of ~30")
     parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "default.yaml")
     parser.add_argument("--only", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS))
+    parser.add_argument(
+        "--reuse", metavar="STAMP",
+        help="take the benchmarks not in --only from bench/results/<name>-STAMP.json",
+    )  # fmt: skip
     parser.add_argument("--bootstrap", default=os.environ.get("RECSTREAM_TEST_BOOTSTRAP"))
     args = parser.parse_args()
     when = stamp()
     started = time.monotonic()
     results: dict[str, Any] = {}
     files: dict[str, Path] = {}
+    if args.reuse:
+        for name in set(BENCHMARKS) - set(args.only):
+            path = RESULTS / f"{name}-{args.reuse}.json"
+            if path.exists():
+                data = json.loads(path.read_text())
+                results[name] = data.get("runs") or data.get("results") or data.get("rows")
+                files[name] = path
     settings = load_settings(args.config)
     console.rule(f"recstream benchmarks ({'quick' if args.quick else 'full'}), {machine_tag()}")
 
@@ -102,7 +114,11 @@ def main() -> None:
     headlines = headline_rows(results)
     print_headlines(headlines)
     report = RESULTS / f"{when[:8]}-{machine_tag()}{'-quick' if args.quick else ''}.md"
-    report.write_text(markdown_report(headlines, results, files, machine(), args.quick, minutes))
+    reused = sorted(set(BENCHMARKS) - set(args.only) & set(files))
+    note = f"Reused from the run of {args.reuse}: {', '.join(reused)}." if reused else ""
+    report.write_text(
+        markdown_report(headlines, results, files, machine(), args.quick, minutes, note)
+    )
     console.print(f"wrote {report} (and the JSON/PNG files it links) in {minutes:.1f} min")
 
 
