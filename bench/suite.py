@@ -23,7 +23,8 @@ from rich.table import Table
 
 from bench import freshness, ingest, quality, trainer
 from bench.common import REPO_ROOT, RESULTS, machine, machine_tag, stamp, write_result
-from bench.report import Headline, headline_rows, markdown_report, plot_ingest, plot_trainer
+from bench.plots import plot_ingest, plot_trainer
+from bench.report import Headline, headline_rows, markdown_report
 from stream.settings import load_settings
 from tests.conftest import running_broker
 
