@@ -25,7 +25,7 @@ def main(config: str, app_id: str, port: int) -> None:
         "bench_empty_agent_events", "Messages the empty agent iterated.", registry=registry
     )
     serve_metrics(registry, "127.0.0.1", port)
-    app = faust.App(app_id, **faust_app_options(settings, Path(f"/tmp/{app_id}")))
+    app = faust.App(app_id, **faust_app_options(settings, Path(f"/tmp/{app_id}-{port}")))
     raw: faust.Schema[bytes, bytes] = faust.Schema(
         key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
