@@ -8,6 +8,9 @@ other, and times it from its first to its last message (start-up excluded):
 
 * ``raw aiokafka``: ``getmany`` + JSON decode, the client's ceiling;
 * ``empty faust agent``: ``async for event in stream.events()``, the framework's floor;
+* ``empty faust agent x2``: the same, the second process joining the group 2.5 s into
+  the read: the control for the sequencer's stall after a rebalance (bench/NOTES.md);
+  its events/s includes that rebalance, so it is no scaling figure;
 * ``sequencer``: recstream's worker (validation, window table, dead letters, updates);
 * ``sequencer x2``: two workers in one group, to show scaling over partitions.
 
@@ -43,10 +46,11 @@ from tests.conftest import free_port_pair, running_broker
 from tests.integration.processes import isolated_settings, scrape
 
 console = Console(width=200)
-RUNNERS = ("raw aiokafka", "empty faust agent", "sequencer", "sequencer x2")
+RUNNERS = ("raw aiokafka", "empty faust agent", "empty faust agent x2", "sequencer", "sequencer x2")
 COUNTERS = {
     "raw aiokafka": "bench_raw_consumer_events_total",
     "empty faust agent": "bench_empty_agent_events_total",
+    "empty faust agent x2": "bench_empty_agent_events_total",
 }
 
 
@@ -118,17 +122,21 @@ def produce(settings: Settings, limit: int) -> int:
 def start(runner: str, config: Path, settings: Settings, tag: str, workdir: Path) -> Consumers:
     if runner in COUNTERS:
         module = "bench.raw_consumer" if runner == "raw aiokafka" else "bench.empty_agent"
-        port = free_port_pair()
-        log = (workdir / f"{tag}.log").open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", module, str(config), tag, str(port)],
-            cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        return Consumers([process], [port], COUNTERS[runner], poll_s=0.02,
+        ports = [free_port_pair() for _ in range(2 if runner.endswith("x2") else 1)]
+        processes: list[subprocess.Popen[bytes] | WorkerProcess] = []
+        for index, port in enumerate(ports):
+            if index:
+                time.sleep(2.5)  # joins while the first reads: the rebalance of a scale-out
+            log = (workdir / f"{tag}-{index}.log").open("wb")
+            processes.append(subprocess.Popen(
+                [sys.executable, "-m", module, str(config), tag, str(port)],
+                cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+            ))  # fmt: skip
+        return Consumers(processes, ports, COUNTERS[runner], poll_s=0.02,
                          self_timed=runner == "raw aiokafka")  # fmt: skip
     workers = 2 if runner == "sequencer x2" else 1
     ports = [free_port_pair() for _ in range(workers)]
-    processes: list[subprocess.Popen[bytes] | WorkerProcess] = []
+    processes = []
     for worker, port in enumerate(ports):
         env = {
             "RECSTREAM_SEQUENCER__APP_ID": tag,
