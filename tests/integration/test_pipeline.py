@@ -17,6 +17,7 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
+from stream.consumer_groups import wait_until_workers_ready
 from stream.kafka_config import kafka_python_options
 from stream.recommendation_message import RecommendationMessage
 from stream.settings import Settings
@@ -74,6 +75,10 @@ def test_every_user_gets_a_recommendation_reflecting_their_newest_event(
     sequencer = WorkerProcess("sequencer", config, tmp_path / "sequencer.log").start()
     trainer = WorkerProcess("trainer", config, tmp_path / "trainer.log").start()
     try:
+        # Events must arrive while the trainer runs, so that it learns step by step. The
+        # CLI starts in 0.5 s since it stopped importing torch: without this wait, the
+        # whole stream could be in Kafka before the trainer joined (one merged step).
+        wait_until_workers_ready(settings, [sequencer, trainer])
         events_file = tmp_path / "events.jsonl"
         produced = _write_events(events_file)
         bad = _send_bad_input(settings)
