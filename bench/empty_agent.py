@@ -1,6 +1,6 @@
 """The reference for sequencer ingest: a Faust agent that does nothing with each event.
 
-Run as ``python -m bench.empty_agent CONFIG APP_ID PORT``; it counts messages from the
+Run as ``python -m bench.empty_agent CONFIG APP_ID PORT DATA_DIR``; it counts messages from the
 configured event topics on a Prometheus counter, like the sequencer does.
 """
 
@@ -18,14 +18,14 @@ from stream.metrics.server import serve_metrics
 from stream.settings import load_settings
 
 
-def main(config: str, app_id: str, port: int) -> None:
+def main(config: str, app_id: str, port: int, data_dir: str) -> None:
     settings = load_settings(config)
     registry = CollectorRegistry()
     seen = Counter(
         "bench_empty_agent_events", "Messages the empty agent iterated.", registry=registry
     )
     serve_metrics(registry, "127.0.0.1", port)
-    app = faust.App(app_id, **faust_app_options(settings, Path(f"/tmp/{app_id}-{port}")))
+    app = faust.App(app_id, **faust_app_options(settings, Path(data_dir)))
     raw: faust.Schema[bytes, bytes] = faust.Schema(
         key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
@@ -40,4 +40,4 @@ def main(config: str, app_id: str, port: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]))
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])

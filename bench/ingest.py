@@ -128,8 +128,9 @@ def start(runner: str, config: Path, settings: Settings, tag: str, workdir: Path
             if index:
                 time.sleep(2.5)  # joins while the first reads: the rebalance of a scale-out
             log = (workdir / f"{tag}-{index}.log").open("wb")
+            data_dir = [str(workdir / f"{tag}-{index}")] if module == "bench.empty_agent" else []
             processes.append(subprocess.Popen(
-                [sys.executable, "-m", module, str(config), tag, str(port)],
+                [sys.executable, "-m", module, str(config), tag, str(port), *data_dir],
                 cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
             ))  # fmt: skip
         return Consumers(processes, ports, COUNTERS[runner], poll_s=0.02,
