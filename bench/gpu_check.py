@@ -9,6 +9,7 @@ safetensors), so it runs on a GPU machine without the Kafka stack.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import random
@@ -50,7 +51,7 @@ def correctness(quick: bool) -> dict[str, object]:
     losses: dict[str, list[float]] = {}
     metrics: dict[str, list[float]] = {}
     for device in ("cpu", "cuda"):
-        learner = TransformerLearner(LearnerConfig(**{**config.__dict__, "device": device}))
+        learner = TransformerLearner(dataclasses.replace(config, device=device))
         learner.vocab.observe([f"i{n}" for n in range(items)], now=0.0)
         learner._grow()
         reports = [learner.learn(batch) for batch in batches]

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from bench.ingest import IngestRun, best
 
 
 @dataclass(frozen=True)
@@ -27,13 +29,8 @@ def _ratio(a: float, b: float) -> str:
 
 
 def _best_by_runner(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for r in runs:
-        if r.get("stalled_at") is not None:
-            continue
-        if r["runner"] not in out or r["events_per_s"] > out[r["runner"]]["events_per_s"]:
-            out[r["runner"]] = r
-    return out
+    """bench.ingest.best over result dicts (as they are in the JSON files)."""
+    return {name: asdict(run) for name, run in best([IngestRun(**r) for r in runs]).items()}
 
 
 def headline_rows(results: dict[str, Any]) -> list[Headline]:

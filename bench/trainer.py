@@ -21,6 +21,7 @@ measurements. Writes bench/results/trainer-<time>.json.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import subprocess
 import sys
@@ -174,8 +175,7 @@ def measure(
 
 def run(settings: Settings, quick: bool) -> list[TrainerCase]:
     threads = configure_threads(settings.trainer.torch_threads)
-    config = learner_config(settings)
-    config = type(config)(**{**config.__dict__, "device": "cpu"})
+    config = dataclasses.replace(learner_config(settings), device="cpu")
     k = settings.trainer.top_k
     peak = matmul_peak_gflops()
     floor = import_floor_mb()

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import torch
 
 from model.contract import StepReport, UserSequence
-from model.repeat_bonus import HistoryBonus, add_bonus
+from model.repeat_bonus import add_bonus
 from model.transformer_learner import TransformerLearner
 from model.vocabulary import RESERVED
 
@@ -28,7 +28,7 @@ def score_items(
     for b, items in enumerate(candidates):
         rows = torch.tensor(learner.vocab.lookup(list(items)), device=learner.device)
         base = table[rows] @ queries[b]
-        one = HistoryBonus(history.logits[b : b + 1], history.rows[b : b + 1])
+        one = history.select(slice(b, b + 1))
         scores = add_bonus(base, one.per_candidate(rows, table.shape[0])[0], learner._bonus_weight)
         scores = scores.masked_fill(rows < RESERVED, float("-inf"))
         out.append(scores.tolist())

@@ -16,8 +16,8 @@ class HistoryBonus:
     logits: torch.Tensor  # (P, L) repeat logits, -inf where a position may not be repeated
     rows: torch.Tensor  # (P, L) the rows at those positions
 
-    def select(self, keep: torch.Tensor) -> HistoryBonus:
-        """The bonuses of the outputs selected by ``keep`` (a (P,) mask or indices)."""
+    def select(self, keep: torch.Tensor | slice) -> HistoryBonus:
+        """The bonuses of the outputs selected by ``keep`` (a (P,) mask, indices or a slice)."""
         return HistoryBonus(self.logits[keep], self.rows[keep])
 
     def per_candidate(self, candidates: torch.Tensor, num_rows: int) -> torch.Tensor:
