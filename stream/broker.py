@@ -19,8 +19,9 @@ import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from stream.settings import BrokerSettings
+from stream.settings import BrokerSettings, KafkaSettings, Settings
 
 DEPLOY_DIR = Path(__file__).resolve().parent.parent / "deploy" / "kafka"
 _POM_NS = {"m": "http://maven.apache.org/POM/4.0.0"}
@@ -91,14 +92,35 @@ class BrokerStatus:
 class LocalBroker:
     """Fetch, format, start, probe and stop one local broker."""
 
-    def __init__(self, settings: BrokerSettings) -> None:
+    def __init__(self, settings: BrokerSettings, kafka: KafkaSettings | None = None) -> None:
+        """``kafka``: the clients' settings; a SASL broker accepts their credentials."""
         self.settings = settings
+        self.kafka = kafka
         self.version = kafka_version()
         self.cache_dir = settings.cache_dir.expanduser() / f"kafka-{self.version}"
         self.data_dir = settings.data_dir.expanduser().resolve()
         self.pid_file = self.data_dir / "broker.pid"
         self.log_file = self.data_dir / "broker.log"
         self.bootstrap = f"{settings.host}:{settings.port}"
+        if settings.security_protocol == "SASL_PLAINTEXT" and (
+            kafka is None or kafka.sasl_username is None or kafka.sasl_password is None
+        ):
+            raise BrokerError(
+                "broker.security_protocol SASL_PLAINTEXT needs kafka.sasl_username and "
+                "kafka.sasl_password (the one user the local broker accepts)"
+            )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalBroker:
+        return cls(settings.broker, settings.kafka)
+
+    def _probe_options(self) -> dict[str, Any]:
+        """Security options for the readiness probe: the clients' own, on a SASL broker."""
+        if self.settings.security_protocol == "PLAINTEXT" or self.kafka is None:
+            return {}
+        from stream.kafka_config import security_options
+
+        return security_options(self.kafka)
 
     # -- jars ---------------------------------------------------------------
 
@@ -150,17 +172,43 @@ class LocalBroker:
             "-cp", f"{self.libs_dir}/*", *args,
         ]  # fmt: skip
 
+    def _sasl_lines(self) -> str:
+        if self.settings.security_protocol == "PLAINTEXT":
+            return ""
+        assert self.kafka and self.kafka.sasl_username and self.kafka.sasl_password  # __init__
+        user, password = self.kafka.sasl_username, self.kafka.sasl_password.get_secret_value()
+        if any(c in f"{user}{password}" for c in '"\\\n'):
+            raise BrokerError(
+                "the local SASL broker cannot take a username or password containing "
+                "a double quote, a backslash or a newline"
+            )
+        # One PLAIN user, who is also the broker's own inter-broker identity.
+        jaas = (
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'username="{user}" password="{password}" user_{user}="{password}";'
+        )
+        return (
+            "sasl.enabled.mechanisms=PLAIN\n"
+            "sasl.mechanism.inter.broker.protocol=PLAIN\n"
+            f"listener.name.sasl_plaintext.plain.sasl.jaas.config={jaas}\n"
+        )
+
     def _render_config(self) -> Path:
         template = string.Template((DEPLOY_DIR / "server.properties.template").read_text())
         config = self.data_dir / "server.properties"
-        config.write_text(
-            template.substitute(
-                host=self.settings.host,
-                port=self.settings.port,
-                controller_port=self.settings.resolved_controller_port,
-                log_dir=self.data_dir / "kraft-logs",
-            )
+        text = template.substitute(
+            host=self.settings.host,
+            port=self.settings.port,
+            controller_port=self.settings.resolved_controller_port,
+            listener=self.settings.security_protocol,
+            sasl_lines=self._sasl_lines(),
+            log_dir=self.data_dir / "kraft-logs",
         )
+        # It may hold the SASL password: readable by its owner only, from the first byte.
+        config.unlink(missing_ok=True)
+        fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
         return config
 
     def _format_storage(self, config: Path) -> None:
@@ -225,7 +273,7 @@ class LocalBroker:
                     f"the broker exited with code {process.returncode} during start; "
                     f"see {self.log_file}"
                 )
-            if broker_answers(self.bootstrap):
+            if broker_answers(self.bootstrap, options=self._probe_options()):
                 return
             time.sleep(0.5)
         self.stop()
@@ -269,8 +317,13 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def broker_answers(bootstrap: str, timeout_s: float = 2.0) -> bool:
-    """True when a broker at ``bootstrap`` answers a metadata request."""
+def broker_answers(
+    bootstrap: str, timeout_s: float = 2.0, options: dict[str, Any] | None = None
+) -> bool:
+    """True when a broker at ``bootstrap`` answers a metadata request.
+
+    ``options``: kafka-python security options (``security_protocol``, ``sasl_*``).
+    """
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
@@ -283,6 +336,7 @@ def broker_answers(bootstrap: str, timeout_s: float = 2.0) -> bool:
             bootstrap_servers=bootstrap,
             request_timeout_ms=int(timeout_s * 1000),
             bootstrap_timeout_ms=int(timeout_s * 1000),
+            **(options or {}),
         )
     except (KafkaError, OSError, ValueError):
         return False

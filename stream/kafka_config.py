@@ -12,12 +12,17 @@ def kafka_python_options(kafka: KafkaSettings) -> dict[str, Any]:
 
     Security settings are passed through unchanged; secrets never leave this dict.
     """
-    options: dict[str, Any] = {
+    return {
         "bootstrap_servers": kafka.bootstrap_servers.split(","),
         "client_id": kafka.client_id,
-        "security_protocol": kafka.security_protocol,
         "request_timeout_ms": kafka.request_timeout_ms,
+        **security_options(kafka),
     }
+
+
+def security_options(kafka: KafkaSettings) -> dict[str, Any]:
+    """kafka-python's ``security_protocol``, ``sasl_*`` and ``ssl_*`` keyword arguments."""
+    options: dict[str, Any] = {"security_protocol": kafka.security_protocol}
     if kafka.security_protocol.startswith("SASL"):
         options["sasl_mechanism"] = kafka.sasl_mechanism
         options["sasl_plain_username"] = kafka.sasl_username

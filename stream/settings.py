@@ -36,14 +36,33 @@ class KafkaSettings(_Section):
     client_id: str = Field("recstream", min_length=1)
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    sasl_username: str | None = None
+    sasl_username: str | None = Field(None, min_length=1, max_length=256)
+    # The password comes from here (or RECSTREAM_KAFKA__SASL_PASSWORD), or from a file
+    # (a mounted secret); it is a SecretStr so no repr, log or error message shows it.
     sasl_password: SecretStr | None = None
+    sasl_password_file: Path | None = None
     ssl_cafile: Path | None = None
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
     request_timeout_ms: int = Field(30_000, ge=1_000, le=600_000)
     # How soon a crashed group member's partitions move to the others (Kafka allows 6-300 s).
     session_timeout_s: float = Field(30.0, ge=6.0, le=300.0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _password_from_file(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("sasl_password_file") in (None, ""):
+            return data
+        if data.get("sasl_password") not in (None, ""):
+            raise ValueError("give sasl_password or sasl_password_file, not both")
+        path = Path(str(data["sasl_password_file"])).expanduser()
+        try:
+            secret = path.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ValueError(f"sasl_password_file {path}: cannot read ({exc.strerror})") from None
+        if not secret:
+            raise ValueError(f"sasl_password_file {path} is empty")
+        return {**data, "sasl_password": secret}
 
     @model_validator(mode="after")
     def _sasl_needs_credentials(self) -> KafkaSettings:
@@ -61,6 +80,9 @@ class BrokerSettings(_Section):
 
     host: Literal["127.0.0.1", "localhost"] = "127.0.0.1"
     port: int = Field(9092, ge=1024, le=65535)
+    # SASL_PLAINTEXT: the client listener requires SASL/PLAIN and accepts exactly the
+    # clients' kafka.sasl_username / sasl_password (for trying authentication locally).
+    security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT"] = "PLAINTEXT"
     controller_port: int | None = Field(None, ge=1024, le=65535)
     data_dir: Path = Path(".recstream/broker")
     cache_dir: Path = Path("~/.cache/recstream")
@@ -269,6 +291,17 @@ class Settings(BaseSettings):
         # so env comes first (pydantic-settings deep-merges sources, first one wins).
         return env_settings, init_settings
 
+    @model_validator(mode="after")
+    def _local_sasl_broker_matches_clients(self) -> Settings:
+        if self.broker.security_protocol == "SASL_PLAINTEXT" and (
+            self.kafka.security_protocol != "SASL_PLAINTEXT" or self.kafka.sasl_mechanism != "PLAIN"
+        ):
+            raise ValueError(
+                "broker.security_protocol SASL_PLAINTEXT needs kafka.security_protocol "
+                "SASL_PLAINTEXT and kafka.sasl_mechanism PLAIN (the local broker speaks PLAIN)"
+            )
+        return self
+
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
@@ -295,6 +328,8 @@ def _describe(error: Any, source: str) -> str:
     message = str(error["msg"])
     if error["type"] == "extra_forbidden":
         message = "unknown key"
+    elif "password" in key:
+        pass  # never echo what was given for a secret
     elif "input" in error and not isinstance(error["input"], dict | list):
         message += f" (got {error['input']!r})"
     return f"{origin}: {key or '<top level>'}: {message}"

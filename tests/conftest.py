@@ -66,7 +66,7 @@ def running_broker(workdir: Path, external: str | None) -> Iterator[Settings]:
         yield load_settings(TEST_CONFIG, kafka={"bootstrap_servers": external})
         return
     settings = broker_test_settings(workdir)
-    broker = LocalBroker(settings.broker)
+    broker = LocalBroker.from_settings(settings)
     broker.start()
     try:
         yield settings

@@ -20,7 +20,7 @@ def start(config: ConfigOption = None) -> None:
     Idempotent: when the broker already runs, say so and exit 0.
     """
     with user_errors():
-        broker = LocalBroker(settings_from(config).broker)
+        broker = LocalBroker.from_settings(settings_from(config))
         if not broker.jars_cached():
             console.print(f"fetching Apache Kafka {broker.version} jars into {broker.cache_dir} …")
         with console.status(f"starting Kafka {broker.version} on {broker.bootstrap} …"):
@@ -37,7 +37,7 @@ def start(config: ConfigOption = None) -> None:
 def stop(config: ConfigOption = None) -> None:
     """Stop the broker that `start` started: SIGTERM, then SIGKILL after broker.stop_timeout_s."""
     with user_errors():
-        broker = LocalBroker(settings_from(config).broker)
+        broker = LocalBroker.from_settings(settings_from(config))
         if broker.stop():
             console.print(f"broker on {broker.bootstrap} stopped")
         else:
@@ -48,7 +48,7 @@ def stop(config: ConfigOption = None) -> None:
 def status(config: ConfigOption = None) -> None:
     """Say whether the broker runs, and its bootstrap address. Exit 0 running, 3 not running."""
     with user_errors():
-        current = LocalBroker(settings_from(config).broker).status()
+        current = LocalBroker.from_settings(settings_from(config)).status()
         if current.running:
             console.print(f"running on {current.bootstrap} (pid {current.pid})")
         else:

@@ -12,6 +12,7 @@ from kafka.errors import KafkaError
 from rich.console import Console
 
 from stream.broker import BrokerError
+from stream.kafka_preflight import KafkaUnavailableError, check_kafka
 from stream.settings import Settings, SettingsError, load_settings
 
 console = Console()
@@ -41,6 +42,9 @@ def user_errors() -> Iterator[None]:
     except BrokerError as exc:
         err_console.print(f"[bold red]broker error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+    except KafkaUnavailableError as exc:
+        err_console.print(f"[bold red]kafka error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     except KafkaError as exc:
         err_console.print(f"[bold red]kafka error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
@@ -48,3 +52,10 @@ def user_errors() -> Iterator[None]:
 
 def settings_from(config: Path | None) -> Settings:
     return load_settings(config)
+
+
+def kafka_settings_from(config: Path | None) -> Settings:
+    """Settings for a command that needs the cluster, checked by one connection first."""
+    settings = load_settings(config)
+    check_kafka(settings.kafka)
+    return settings

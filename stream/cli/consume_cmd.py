@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from stream.cli.common import ConfigOption, console, settings_from, user_errors
+from stream.cli.common import ConfigOption, console, kafka_settings_from, user_errors
 from stream.recommendation_message import RecommendationMessage
 from stream.topic_reader import assigned_consumer
 
@@ -40,7 +40,7 @@ def consume_command(
 ) -> None:
     """Print recommendations as they are published (Ctrl-C to stop)."""
     with user_errors():
-        settings = settings_from(config)
+        settings = kafka_settings_from(config)
         topic = settings.topics.recommendations
         consumer, partitions = assigned_consumer(settings, topic, from_beginning)
         try:

@@ -19,6 +19,7 @@ from rich.table import Table
 from model.checkpoint_store import CheckpointError, CheckpointInfo, CheckpointStore
 from stream.broker import broker_answers
 from stream.cli.common import ConfigOption, console, err_console, settings_from, user_errors
+from stream.kafka_config import security_options
 from stream.settings import Settings
 from stream.topics import admin_client
 
@@ -78,7 +79,9 @@ def show(
 
 def _trainer_running(settings: Settings) -> int:
     """Members of the trainer's consumer group (0 when the broker is not reachable)."""
-    if not broker_answers(settings.kafka.bootstrap_servers.split(",")[0]):
+    if not broker_answers(
+        settings.kafka.bootstrap_servers.split(",")[0], options=security_options(settings.kafka)
+    ):
         err_console.print("broker not reachable: cannot check for a running trainer")
         return 0
     with admin_client(settings) as admin:

@@ -15,7 +15,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from stream.cli.common import ConfigOption, console, settings_from, user_errors
+from stream.cli.common import ConfigOption, console, kafka_settings_from, user_errors
 from stream.event_files import READERS, RawEvent, read_events
 from stream.producer import produce
 from stream.synthetic import SyntheticSpec, synthetic_events
@@ -63,7 +63,7 @@ def produce_command(
     --time-scale), or are spaced evenly with --rate.
     """
     with user_errors():
-        settings = settings_from(config)
+        settings = kafka_settings_from(config)
         spec = SyntheticSpec(users=users, items=items, events=events, seed=seed)
         try:
             source, stream = load_stream(file, file_format, synthetic, spec, limit)

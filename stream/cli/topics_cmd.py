@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from stream.cli.common import ConfigOption, console, settings_from, user_errors
+from stream.cli.common import ConfigOption, console, kafka_settings_from, user_errors
 from stream.topics import create_topics, describe_topics, topic_specs
 
 app = typer.Typer(help="Create and inspect recstream's Kafka topics.", no_args_is_help=True)
@@ -19,7 +19,7 @@ def create(config: ConfigOption = None) -> None:
     and the dead-letter topic keeps messages for topics.deadletter_retention_ms.
     """
     with user_errors():
-        created, present = create_topics(settings_from(config))
+        created, present = create_topics(kafka_settings_from(config))
         for name in created:
             console.print(f"[green]created[/] {name}")
         for name in present:
@@ -30,7 +30,7 @@ def create(config: ConfigOption = None) -> None:
 def describe(config: ConfigOption = None) -> None:
     """Show partitions and non-default settings of the configured topics, as the broker has them."""
     with user_errors():
-        settings = settings_from(config)
+        settings = kafka_settings_from(config)
         names = [spec.name for spec in topic_specs(settings)]
         states = {state.name: state for state in describe_topics(settings, names)}
         table = Table("topic", "partitions", "configs")

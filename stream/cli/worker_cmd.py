@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from prometheus_client import CollectorRegistry
 
-from stream.cli.common import ConfigOption, console, settings_from, user_errors
+from stream.cli.common import ConfigOption, console, kafka_settings_from, user_errors
 from stream.metrics.server import serve_metrics
 
 app = typer.Typer(help="Run recstream's stream processors (Faust workers).", no_args_is_help=True)
@@ -44,7 +44,7 @@ def sequencer(
     from stream.sequencer_app import build_sequencer_app
 
     with user_errors():
-        settings = settings_from(config)
+        settings = kafka_settings_from(config)
         registry = CollectorRegistry()
         port = serve_metrics(registry, settings.metrics.host, settings.metrics.sequencer_port)
         console.print(f"sequencer metrics on http://{settings.metrics.host}:{port}/metrics")
@@ -92,7 +92,7 @@ def trainer(
     from stream.trainer_startup import prepare_learner, reset_group_offsets
 
     with user_errors():
-        settings = settings_from(config)
+        settings = kafka_settings_from(config)
         if model not in MODEL_NAMES:
             raise typer.BadParameter(f"choose from {', '.join(MODEL_NAMES)}", param_hint="--model")
         configure_threads(settings.trainer.torch_threads)

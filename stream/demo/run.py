@@ -28,6 +28,7 @@ from stream.demo.dashboard import render
 from stream.demo.recommendation_tail import RecommendationTail
 from stream.demo.snapshot import Snapshot, take_snapshot
 from stream.event_files import RawEvent, read_taobao, shared_data_dir
+from stream.kafka_config import security_options
 from stream.metrics.scrape import Samples, scrape
 from stream.percentiles import nearest_rank
 from stream.producer import ProduceReport, produce
@@ -131,13 +132,13 @@ class DemoRun:
 
     def _broker(self) -> LocalBroker | None:
         """Start the local broker when the settings point at it and none answers."""
-        broker = LocalBroker(self.settings.broker)
+        broker = LocalBroker.from_settings(self.settings)
         if self.settings.kafka.bootstrap_servers != broker.bootstrap:
             self.console.print(
                 f"using the configured cluster {self.settings.kafka.bootstrap_servers}"
             )
             return None
-        if broker_answers(broker.bootstrap):
+        if broker_answers(broker.bootstrap, options=security_options(self.settings.kafka)):
             self.console.print(f"using the Kafka broker that already answers on {broker.bootstrap}")
             return None
         with self.console.status(f"starting Kafka {broker.version} on {broker.bootstrap} …"):

@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from stream.broker import BrokerError, LocalBroker, kafka_version, new_cluster_id
 from tests.conftest import broker_test_settings
@@ -102,3 +103,27 @@ def test_cluster_ids_never_look_like_an_option(monkeypatch: pytest.MonkeyPatch) 
     cluster_id = new_cluster_id()
     assert not cluster_id.startswith("-")
     assert base64.urlsafe_b64decode(cluster_id + "==") == uuid.UUID(int=42).bytes
+
+
+def test_a_sasl_broker_renders_a_private_config_with_one_plain_user(tmp_path: Path) -> None:
+    settings = broker_test_settings(tmp_path / "data")
+    kafka = settings.kafka.model_copy(
+        update={"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "PLAIN",
+                "sasl_username": "ada", "sasl_password": SecretStr("pw-1")}
+    )  # fmt: skip
+    broker_settings = settings.broker.model_copy(update={"security_protocol": "SASL_PLAINTEXT"})
+    broker = LocalBroker(broker_settings, kafka)
+    broker.data_dir.mkdir(parents=True)
+    config = broker._render_config()
+    text = config.read_text()
+    assert f"listeners=SASL_PLAINTEXT://127.0.0.1:{broker_settings.port}," in text
+    assert "inter.broker.listener.name=SASL_PLAINTEXT" in text
+    assert 'username="ada" password="pw-1" user_ada="pw-1";' in text
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600  # it holds the password
+
+
+def test_a_sasl_broker_without_credentials_is_a_clear_error(tmp_path: Path) -> None:
+    settings = broker_test_settings(tmp_path / "data")
+    broker_settings = settings.broker.model_copy(update={"security_protocol": "SASL_PLAINTEXT"})
+    with pytest.raises(BrokerError, match=r"needs kafka\.sasl_username"):
+        LocalBroker(broker_settings, settings.kafka)

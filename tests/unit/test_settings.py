@@ -109,6 +109,50 @@ def test_password_is_not_shown_in_repr(tmp_path: Path) -> None:
     assert settings.kafka.sasl_password.get_secret_value() == "s3cret-value"
 
 
+_SASL = "kafka:\n  security_protocol: SASL_PLAINTEXT\n  sasl_mechanism: PLAIN\n  sasl_username: a\n"
+
+
+def test_password_can_come_from_a_file(tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("from-the-file\n")
+    path = tmp_path / "sasl.yaml"
+    path.write_text(_SASL + f"  sasl_password_file: {secret}\n")
+    settings = load_settings(path)
+    assert settings.kafka.sasl_password is not None
+    assert settings.kafka.sasl_password.get_secret_value() == "from-the-file"  # newline gone
+    assert "from-the-file" not in repr(settings)
+    assert "from-the-file" not in str(settings.model_dump())
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("  sasl_password_file: /nonexistent/pw\n", "cannot read"),
+        ("  sasl_password: x\n  sasl_password_file: /etc/hostname\n", "not both"),
+    ],
+)
+def test_bad_password_file_settings_name_the_key(tmp_path: Path, extra: str, expected: str) -> None:
+    path = tmp_path / "sasl.yaml"
+    path.write_text(_SASL + extra)
+    with pytest.raises(SettingsError, match=f"kafka.*{expected}"):
+        load_settings(path)
+
+
+def test_a_badly_typed_password_is_not_echoed(tmp_path: Path) -> None:
+    path = tmp_path / "sasl.yaml"
+    path.write_text(_SASL + "  sasl_password: 9876543210\n")
+    with pytest.raises(SettingsError, match=r"kafka\.sasl_password") as caught:
+        load_settings(path)
+    assert "9876543210" not in str(caught.value)
+
+
+def test_a_sasl_local_broker_needs_sasl_plain_clients(tmp_path: Path) -> None:
+    path = tmp_path / "broker.yaml"
+    path.write_text("broker:\n  security_protocol: SASL_PLAINTEXT\n")
+    with pytest.raises(SettingsError, match=r"kafka\.security_protocol SASL_PLAINTEXT"):
+        load_settings(path)
+
+
 @pytest.mark.parametrize(
     ("yaml_text", "expected"),
     [
