@@ -12,7 +12,8 @@ PYTEST_ARGS ?=
 .PHONY: help install test test-unit test-integration lint format demo sequencer trainer bench bench-quick bench-ingest \
         bench-trainer bench-quality \
         bench-freshness bench-checkpoints replay-taobao \
-        broker-start broker-stop broker-status topics clean
+        broker-start broker-stop broker-status topics clean \
+        prometheus-install prometheus-start prometheus-stop
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -29,13 +30,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install recstream with its dev extra (once)
 
-test: install ## Install what is missing, then run every test (unit + integration, real Kafka)
+test: install prometheus-install ## Install what is missing, then run every test (unit + integration, real Kafka)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: install ## Run the tests that need no broker
 	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
 
-test-integration: install ## Run only the tests against a real broker and real processes
+test-integration: install prometheus-install ## Run only the tests against a real broker and real processes
 	$(PY) -m pytest -m integration $(PYTEST_ARGS)
 
 lint: install ## ruff, ruff format --check and mypy
@@ -81,6 +82,15 @@ replay-taobao: install ## Replay the Taobao 10k sample through all six models (b
 	RECSTREAM_BASELINES__FROZEN_WARMUP_EVENTS=3000 RECSTREAM_BASELINES__RETRAIN_EVERY_EVENTS=2500 \
 	  bench/replay_all.sh ../shared/data/taobao-userbehavior-10k/UserBehavior.csv taobao \
 	  bench/results/replay-taobao-10k --batch-events 32
+
+prometheus-install: install ## Fetch Debian's prometheus package into the user cache when missing
+	$(VENV)/bin/recstream prometheus install --config $(CONFIG)
+
+prometheus-start: install ## Start a local Prometheus scraping the workers (alert rules loaded)
+	$(VENV)/bin/recstream prometheus start --config $(CONFIG)
+
+prometheus-stop: install ## Stop the local Prometheus
+	$(VENV)/bin/recstream prometheus stop --config $(CONFIG)
 
 broker-start: install ## Start the local Kafka broker (fetches the jars once)
 	$(VENV)/bin/recstream broker start --config $(CONFIG)

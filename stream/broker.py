@@ -7,10 +7,8 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
 import shutil
-import signal
 import socket
 import string
 import subprocess
@@ -21,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stream.local_process import command_line_has, pid_alive, port_is_free, terminate
 from stream.settings import BrokerSettings, KafkaSettings, Settings
 
 DEPLOY_DIR = Path(__file__).resolve().parent.parent / "deploy" / "kafka"
@@ -57,28 +56,6 @@ def _require_tool(name: str, why: str) -> str:
     if found is None:
         raise BrokerError(f"'{name}' not found on PATH; it is needed to {why}")
     return found
-
-
-def port_is_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child still answers kill(0); treat it as gone.
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split()[2] == "Z")
 
 
 @dataclass(frozen=True)
@@ -231,7 +208,7 @@ class LocalBroker:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if _pid_alive(pid) and _is_kafka(pid) else None
+        return pid if pid_alive(pid) and command_line_has(pid, b"kafka.Kafka") else None
 
     def status(self) -> BrokerStatus:
         pid = self._read_pid()
@@ -288,33 +265,9 @@ class LocalBroker:
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + self.settings.stop_timeout_s
-        while _pid_alive(pid) and time.monotonic() < deadline:
-            _reap(pid)
-            time.sleep(0.2)
-        if _pid_alive(pid):
-            os.kill(pid, signal.SIGKILL)
-            while _pid_alive(pid):
-                _reap(pid)
-                time.sleep(0.1)
-        _reap(pid)
+        terminate(pid, self.settings.stop_timeout_s)
         self.pid_file.unlink(missing_ok=True)
         return True
-
-
-def _is_kafka(pid: int) -> bool:
-    """Guard against a stale pid file whose pid now belongs to another program."""
-    try:
-        return b"kafka.Kafka" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return True  # no /proc here: trust the pid file
-
-
-def _reap(pid: int) -> None:
-    """Collect the exit status when the broker is our own child (tests, demo)."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
 
 
 def broker_answers(

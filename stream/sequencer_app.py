@@ -19,6 +19,7 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import CollectorRegistry
 
 from stream.faust_config import faust_app_options
+from stream.lag_timer import install_lag_timer
 from stream.metrics.sequencer import SequencerMetrics
 from stream.sequencer_core import BatchResult, RawMessage, process_batch
 from stream.settings import Settings
@@ -60,6 +61,10 @@ def build_sequencer_app(
     metrics = SequencerMetrics.create(registry)
 
     actions_by_topic = {topic: action for action, topic in settings.topics.events.items()}
+    # Series exist at 0 before the first event, so Prometheus's rate() sees the first ones.
+    for topic in actions_by_topic:
+        for outcome in ("accepted", "deadlettered"):
+            metrics.events.labels(topic=topic, outcome=outcome)
     source = app.topic(*actions_by_topic, schema=_RAW)
     sequences_topic = settings.topics.sequences
     deadletter_topic = settings.topics.deadletter
@@ -95,6 +100,12 @@ def build_sequencer_app(
         for message in batch:
             if message.timestamp_s is not None:
                 metrics.processing_latency.observe(max(0.0, now - message.timestamp_s))
+
+    install_lag_timer(
+        app, settings, seq.app_id, list(actions_by_topic),
+        lambda topic, partition, behind: metrics.consumer_lag.labels(
+            topic=topic, partition=str(partition)).set(behind),
+    )  # fmt: skip
 
     @app.agent(source, name="sequence")
     async def sequence(stream: faust.StreamT[Any]) -> None:

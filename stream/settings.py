@@ -254,6 +254,21 @@ class MetricsSettings(_Section):
     host: str = "127.0.0.1"
     sequencer_port: int = Field(9464, ge=0, le=65535)
     trainer_port: int = Field(9465, ge=0, le=65535)
+    # How often each worker asks the broker for its group's lag (committed vs end offsets).
+    lag_interval_s: float = Field(10.0, ge=0.5, le=3_600)
+
+
+class PrometheusSettings(_Section):
+    """The local Prometheus server that ``recstream prometheus`` runs (Debian's package)."""
+
+    host: Literal["127.0.0.1", "localhost"] = "127.0.0.1"
+    port: int = Field(9090, ge=1024, le=65535)
+    config: Path = Path("deploy/prometheus/prometheus.yml")
+    data_dir: Path = Path(".recstream/prometheus")
+    cache_dir: Path = Path("~/.cache/recstream")
+    scrape_interval_s: float = Field(5.0, ge=0.1, le=3_600)
+    retention_hours: int = Field(360, ge=1, le=87_600)
+    start_timeout_s: float = Field(60.0, gt=0, le=600)
 
 
 class Settings(BaseSettings):
@@ -277,6 +292,7 @@ class Settings(BaseSettings):
     baselines: BaselineSettings = Field(default_factory=BaselineSettings)
     checkpoints: CheckpointSettings = Field(default_factory=CheckpointSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
 
     @classmethod
     def settings_customise_sources(

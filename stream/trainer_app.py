@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry
 
 from model.contract import Learner
 from stream.faust_config import faust_app_options
+from stream.lag_timer import install_lag_timer
 from stream.metrics.trainer import TrainerMetrics
 from stream.model_lifecycle import ModelLifecycle
 from stream.recommendation_message import RecommendationMessage
@@ -88,16 +89,11 @@ def build_trainer_app(
             metrics.invalid_updates.inc()
             return None
 
-    def record_lag(events: Any) -> None:
-        newest: dict[Any, int] = {}
-        for event in events:
-            newest[event.message.tp] = event.message.offset
-        for tp, offset in newest.items():
-            highwater = app.consumer.highwater(tp)
-            if highwater is not None:
-                metrics.consumer_lag.labels(partition=str(tp.partition)).set(
-                    max(0, highwater - offset - 1)
-                )
+    install_lag_timer(
+        app, settings, cfg.app_id, [settings.topics.sequences],
+        lambda _topic, partition, behind: metrics.consumer_lag.labels(
+            partition=str(partition)).set(behind),
+    )  # fmt: skip
 
     @app.agent(source, name="learn")
     async def learn(stream: faust.StreamT[Any]) -> None:
@@ -113,7 +109,6 @@ def build_trainer_app(
                 queued.append((update, event))
             metrics.updates.inc(len(queued))
             loop.add(queued)
-            record_lag(events)
             await loop.wait_for_room()
 
     async def steps() -> None:

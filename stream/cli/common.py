@@ -13,6 +13,7 @@ from rich.console import Console
 
 from stream.broker import BrokerError
 from stream.kafka_preflight import KafkaUnavailableError, check_kafka
+from stream.local_prometheus import PrometheusError
 from stream.settings import Settings, SettingsError, load_settings
 
 console = Console()
@@ -41,6 +42,9 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(2) from None
     except BrokerError as exc:
         err_console.print(f"[bold red]broker error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except PrometheusError as exc:
+        err_console.print(f"[bold red]prometheus error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except KafkaUnavailableError as exc:
         err_console.print(f"[bold red]kafka error:[/] {exc}", highlight=False, soft_wrap=True)

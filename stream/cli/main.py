@@ -11,6 +11,7 @@ from stream.cli import (
     evaluate_cmd,
     model_cmd,
     produce_cmd,
+    prometheus_cmd,
     replay_cmd,
     topics_cmd,
     worker_cmd,
@@ -26,6 +27,7 @@ app.add_typer(broker_cmd.app, name="broker")
 app.add_typer(topics_cmd.app, name="topics")
 app.add_typer(worker_cmd.app, name="worker")
 app.add_typer(model_cmd.app, name="model")
+app.add_typer(prometheus_cmd.app, name="prometheus")
 app.command("demo")(demo_cmd.demo)
 app.command("produce")(produce_cmd.produce_command)
 app.command("consume")(consume_cmd.consume_command)

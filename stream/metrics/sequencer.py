@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from stream.events import Reason
 
@@ -21,6 +21,7 @@ class SequencerMetrics:
     window_length: Histogram
     batch_size: Histogram
     processing_latency: Histogram
+    consumer_lag: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> SequencerMetrics:
@@ -63,6 +64,13 @@ class SequencerMetrics:
                 "recstream_sequencer_processing_latency_seconds",
                 "Seconds from a message's Kafka timestamp until its batch goes to the producer.",
                 buckets=_LATENCY_BUCKETS,
+                registry=registry,
+            ),
+            consumer_lag=Gauge(
+                "recstream_sequencer_consumer_lag",
+                "Events not yet committed by the sequencer group, by topic and partition "
+                "(log end offset - committed offset, asked from the broker).",
+                ["topic", "partition"],
                 registry=registry,
             ),
         )

@@ -98,7 +98,8 @@ class TrainerMetrics:
             pending_updates=Gauge("recstream_trainer_pending_updates",
                                   "Updates read but not yet learned.", registry=r),
             consumer_lag=Gauge("recstream_trainer_consumer_lag",
-                               "Messages in the sequences topic not yet read, by partition.",
+                               "Sequence updates not yet committed by the trainer group, by "
+                               "partition (log end - committed offset, asked from the broker).",
                                ["partition"], registry=r),
             last_step=Gauge("recstream_trainer_last_step_timestamp_seconds",
                             "Unix time of the last finished step.", registry=r),
