@@ -78,8 +78,9 @@ class SequentialRecommender(nn.Module):
     @staticmethod
     def _build_decoder(config: RecommenderConfig) -> LlamaModel:
         if config.pretrained_path is not None:
+            # safetensors only: a pickled checkpoint could run code when loaded.
             return LlamaModel.from_pretrained(
-                str(config.pretrained_path), attn_implementation="sdpa"
+                str(config.pretrained_path), attn_implementation="sdpa", use_safetensors=True
             )
         decoder_config = LlamaConfig(
             vocab_size=1,  # unused: items arrive as inputs_embeds

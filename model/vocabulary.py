@@ -23,6 +23,10 @@ class VocabularyConfig:
     min_count: int = 1  # sightings before an id gets its own row
     evict_after_s: float | None = None  # None: never evict
     initial_capacity: int = 1_024
+    # Input decides which ids exist, so it must not decide how much memory the tables
+    # take: beyond this many items, new ids stay on the unknown row until eviction
+    # frees rows (None: no limit).
+    max_items: int | None = None
 
 
 class ItemVocabulary:
@@ -35,6 +39,7 @@ class ItemVocabulary:
         self.free_rows: list[int] = []
         self.capacity = max(config.initial_capacity, RESERVED + 1)
         self.revision = 0  # bumped on every admission or eviction (for caches of live rows)
+        self.refused = 0  # admissions refused because the vocabulary was full
 
     def __len__(self) -> int:
         """Items with a row of their own."""
@@ -57,6 +62,9 @@ class ItemVocabulary:
             if item in self.row_of:
                 self.last_seen[item] = now
                 continue
+            if self.full:
+                self.refused += 1
+                continue
             seen = self.pending.get(item, 0) + 1
             if seen >= self.config.min_count:
                 self.pending.pop(item, None)
@@ -66,6 +74,11 @@ class ItemVocabulary:
             else:
                 self.pending[item] = seen
         return admitted
+
+    @property
+    def full(self) -> bool:
+        limit = self.config.max_items
+        return limit is not None and len(self.row_of) >= limit
 
     def _admit(self, item: str) -> int:
         if self.free_rows:
@@ -110,6 +123,7 @@ class ItemVocabulary:
                 "min_count": self.config.min_count,
                 "evict_after_s": self.config.evict_after_s,
                 "initial_capacity": self.config.initial_capacity,
+                "max_items": self.config.max_items,
             },
             "id_of": self.id_of,
             "last_seen": self.last_seen,

@@ -21,7 +21,8 @@ def learner_config(settings: Settings) -> LearnerConfig:
             pretrained_path=m.pretrained_path,
         ),
         vocabulary=VocabularyConfig(
-            min_count=m.vocab_min_count, evict_after_s=m.vocab_evict_after_s
+            min_count=m.vocab_min_count, evict_after_s=m.vocab_evict_after_s,
+            max_items=m.vocab_max_items,
         ),
         actions=tuple(settings.topics.events),
         learning_rate=m.learning_rate, weight_decay=m.weight_decay,

@@ -210,6 +210,8 @@ class ModelSettings(_Section):
     task_weights: tuple[float, float, float] = (1.0, 0.5, 0.2)  # next item, purchase, action
     rank_weights: tuple[float, float] = (1.0, 0.2)  # next item, next purchased item
     vocab_min_count: int = Field(1, ge=1)
+    # Items with an embedding row at most; new ids beyond it share the unknown row.
+    vocab_max_items: int | None = Field(2_000_000, ge=1)
     vocab_evict_after_s: float | None = Field(None, gt=0)
     seed: int = 0
     pretrained_path: Path | None = None

@@ -79,7 +79,11 @@ def build_trainer_app(
 
     def decode(event: Any) -> SequenceUpdate | None:
         try:
-            return SequenceUpdate.from_json(event.message.value)
+            update = SequenceUpdate.from_json(event.message.value)
+            problem = update.size_problem(settings.window.max_events, settings.events.max_id_length)
+            if problem is not None:
+                raise ValueError(problem)
+            return update
         except (orjson.JSONDecodeError, TypeError, KeyError, ValueError) as exc:
             # Only the sequencer writes this topic; a bad message is a bug or a foreign
             # producer. Skip it loudly rather than stop learning for everyone.

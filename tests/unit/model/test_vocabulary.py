@@ -45,3 +45,16 @@ def test_state_round_trips() -> None:
     assert copy.pending == vocab.pending
     assert copy.free_rows == vocab.free_rows
     assert copy.capacity == vocab.capacity
+
+
+def test_a_full_vocabulary_refuses_new_ids_until_eviction_frees_rows() -> None:
+    vocab = ItemVocabulary(VocabularyConfig(max_items=3, evict_after_s=100.0))
+    assert vocab.observe(["a", "b", "c", "d", "e"], now=0.0) == ["a", "b", "c"]
+    assert vocab.lookup(["d", "e"]) == [UNK, UNK]
+    assert vocab.refused == 2 and vocab.capacity == 1_024  # no growth past the limit
+    vocab.observe(["a", "b"], now=150.0)
+    vocab.evict_stale(now=150.0)  # "c" is stale: one row free again
+    assert vocab.observe(["d"], now=151.0) == ["d"]
+    assert len(vocab) == 3
+    restored = ItemVocabulary.from_state(vocab.to_state())
+    assert restored.config.max_items == 3 and restored.full
