@@ -11,6 +11,7 @@ kafka-python 3.0). The preflight listens for that record while it bootstraps.
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 from kafka import KafkaAdminClient
@@ -46,6 +47,7 @@ def check_kafka(kafka: KafkaSettings, timeout_s: float | None = None) -> None:
     Waits at most ``timeout_s`` (default: kafka.request_timeout_ms, at most 30 s).
     """
     timeout_s = timeout_s or min(kafka.request_timeout_ms / 1000, 30.0)
+    _check_reachable(kafka, min(timeout_s, 5.0))
     listener = _AuthFailures()
     kafka_logger = logging.getLogger("kafka")
     kafka_logger.addHandler(listener)
@@ -67,6 +69,21 @@ def check_kafka(kafka: KafkaSettings, timeout_s: float | None = None) -> None:
     finally:
         kafka_logger.removeHandler(listener)
         kafka_logger.setLevel(level)
+
+
+def _check_reachable(kafka: KafkaSettings, timeout_s: float) -> None:
+    """Fail in seconds, not after the client's whole timeout, when nothing listens."""
+    for server in kafka.bootstrap_servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=timeout_s).close()
+            return
+        except (OSError, ValueError):
+            continue
+    raise KafkaUnavailableError(
+        f"nothing accepts connections at kafka.bootstrap_servers {kafka.bootstrap_servers}: "
+        "is the broker running (`recstream broker start` for the local one)?"
+    )
 
 
 def _explain(kafka: KafkaSettings, error: KafkaError, auth_errors: list[KafkaError]) -> str:
