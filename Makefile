@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 CONFIG ?= configs/default.yaml
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-unit test-integration lint format demo sequencer trainer bench bench-quick bench-ingest \
+.PHONY: help install test test-unit test-integration lint format docs demo sequencer trainer bench bench-quick bench-ingest \
         bench-trainer bench-quality \
         bench-freshness bench-checkpoints replay-taobao \
         broker-start broker-stop broker-status topics clean \
@@ -43,6 +43,9 @@ lint: install ## ruff, ruff format --check and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+docs: install ## Regenerate the README's reference sections (CLI, configuration, metrics)
+	$(PY) -m stream.reference_docs
 
 format: install ## Format and autofix with ruff
 	$(VENV)/bin/ruff format .
