@@ -12,14 +12,20 @@ import shutil
 import socket
 import string
 import subprocess
-import time
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stream.local_process import command_line_has, pid_alive, port_is_free, terminate
+from stream.local_process import (
+    command_line_has,
+    pid_alive,
+    port_is_free,
+    spawn,
+    terminate,
+    wait_until_ready,
+)
 from stream.settings import BrokerSettings, KafkaSettings, Settings
 
 DEPLOY_DIR = Path(__file__).resolve().parent.parent / "deploy" / "kafka"
@@ -229,35 +235,18 @@ class LocalBroker:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self._render_config()
         self._format_storage(config)
-        with self.log_file.open("ab") as log:
-            process = subprocess.Popen(
-                self._java("kafka.Kafka", str(config)),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # Ctrl-C in the caller's terminal must not kill it
-            )
-        self.pid_file.write_text(str(process.pid))
-        self._wait_ready(process)
-        return True
-
-    def _wait_ready(self, process: subprocess.Popen[bytes]) -> None:
-        deadline = time.monotonic() + self.settings.start_timeout_s
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                self.pid_file.unlink(missing_ok=True)
-                raise BrokerError(
-                    f"the broker exited with code {process.returncode} during start; "
-                    f"see {self.log_file}"
-                )
-            if broker_answers(self.bootstrap, options=self._probe_options()):
-                return
-            time.sleep(0.5)
-        self.stop()
-        raise BrokerError(
-            f"the broker did not answer on {self.bootstrap} within "
-            f"{self.settings.start_timeout_s:.0f}s; see {self.log_file}"
+        process = spawn(self._java("kafka.Kafka", str(config)), self.log_file, self.pid_file)
+        problem = wait_until_ready(
+            process,
+            lambda: broker_answers(self.bootstrap, options=self._probe_options()),
+            self.settings.start_timeout_s,
+            poll_s=0.5,
         )
+        if problem is not None:
+            self.stop()
+            self.pid_file.unlink(missing_ok=True)
+            raise BrokerError(f"the broker on {self.bootstrap} {problem}; see {self.log_file}")
+        return True
 
     def stop(self) -> bool:
         """Stop the broker gracefully, then forcefully; False when none ran."""

@@ -6,7 +6,9 @@ import contextlib
 import os
 import signal
 import socket
+import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -59,3 +61,29 @@ def terminate(pid: int, timeout_s: float) -> None:
             reap(pid)
             time.sleep(0.1)
     reap(pid)
+
+
+def spawn(command: list[str], log_file: Path, pid_file: Path) -> subprocess.Popen[bytes]:
+    """Start a service in its own session (Ctrl-C in the caller's terminal must not
+    kill it), its output appended to ``log_file`` and its pid in ``pid_file``."""
+    with log_file.open("ab") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+    pid_file.write_text(str(process.pid))
+    return process
+
+
+def wait_until_ready(
+    process: subprocess.Popen[bytes], ready: Callable[[], bool], timeout_s: float, poll_s: float
+) -> str | None:
+    """None once ``ready()``; otherwise why not: it exited first, or the time ran out."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return f"exited with code {process.returncode} during start"
+        if ready():
+            return None
+        time.sleep(poll_s)
+    return f"was not ready within {timeout_s:.0f}s"

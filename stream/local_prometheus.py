@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -25,7 +24,14 @@ from typing import Any
 
 import yaml
 
-from stream.local_process import command_line_has, pid_alive, port_is_free, terminate
+from stream.local_process import (
+    command_line_has,
+    pid_alive,
+    port_is_free,
+    spawn,
+    terminate,
+    wait_until_ready,
+)
 from stream.settings import MetricsSettings, PrometheusSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -184,25 +190,13 @@ class LocalPrometheus:
             f"--storage.tsdb.retention.time={self.settings.retention_hours}h",
             f"--web.listen-address={self.settings.host}:{self.settings.port}",
         ]  # fmt: skip
-        with self.log_file.open("ab") as log:
-            process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )  # fmt: skip
-        self.pid_file.write_text(str(process.pid))
-        deadline = time.monotonic() + self.settings.start_timeout_s
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                self.pid_file.unlink(missing_ok=True)
-                raise PrometheusError(
-                    f"prometheus exited with code {process.returncode} during start; "
-                    f"see {self.log_file}"
-                )
-            if self.ready():
-                return True
-            time.sleep(0.3)
-        self.stop()
-        raise PrometheusError(f"prometheus was not ready at {self.url} within the start timeout")
+        process = spawn(command, self.log_file, self.pid_file)
+        problem = wait_until_ready(process, self.ready, self.settings.start_timeout_s, poll_s=0.3)
+        if problem is not None:
+            self.stop()
+            self.pid_file.unlink(missing_ok=True)
+            raise PrometheusError(f"prometheus at {self.url} {problem}; see {self.log_file}")
+        return True
 
     def ready(self) -> bool:
         try:

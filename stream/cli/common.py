@@ -32,26 +32,25 @@ ConfigOption = Annotated[
 ]
 
 
+# What a user can fix: the label of its one line on stderr, and the exit code.
+_USER_ERRORS: tuple[tuple[type[Exception], str, int], ...] = (
+    (SettingsError, "config error", 2),
+    (BrokerError, "broker error", 1),
+    (PrometheusError, "prometheus error", 1),
+    (KafkaUnavailableError, "kafka error", 1),
+    (KafkaError, "kafka error", 1),
+)
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn the errors a user can fix into one line on stderr and a non-zero exit."""
     try:
         yield
-    except SettingsError as exc:
-        err_console.print(f"[bold red]config error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    except BrokerError as exc:
-        err_console.print(f"[bold red]broker error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
-    except PrometheusError as exc:
-        err_console.print(f"[bold red]prometheus error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
-    except KafkaUnavailableError as exc:
-        err_console.print(f"[bold red]kafka error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
-    except KafkaError as exc:
-        err_console.print(f"[bold red]kafka error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+    except tuple(kind for kind, _label, _code in _USER_ERRORS) as exc:
+        label, code = next((lb, c) for kind, lb, c in _USER_ERRORS if isinstance(exc, kind))
+        err_console.print(f"[bold red]{label}:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code) from None
 
 
 def settings_from(config: Path | None) -> Settings:
