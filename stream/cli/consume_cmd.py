@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from stream.cli.common import ConfigOption, console, kafka_settings_from, user_errors
+from stream.cli.common import ConfigOption, console, err_console, kafka_settings_from, user_errors
 from stream.recommendation_message import RecommendationMessage
 from stream.topic_reader import assigned_consumer
 
@@ -67,6 +67,10 @@ def consume_command(
                             break
                     if max_messages is not None and shown >= max_messages:
                         break
+            if shown == 0 and timeout is not None:
+                # Silence would look like a hang or a bug; say what to try instead.
+                hint = "" if from_beginning else " (--from-beginning shows the ones already there)"
+                err_console.print(f"no recommendations published within {timeout:g}s{hint}")
         except KeyboardInterrupt:
             pass
         finally:
