@@ -10,7 +10,7 @@ CONFIG ?= configs/default.yaml
 PYTEST_ARGS ?=
 
 .PHONY: help install test test-unit test-integration lint format docs demo sequencer trainer bench bench-quick bench-ingest \
-        bench-trainer bench-quality \
+        bench-trainer bench-quality bench-rebalance \
         bench-freshness bench-checkpoints replay-taobao \
         broker-start broker-stop broker-status topics clean \
         prometheus-install prometheus-start prometheus-stop
@@ -68,6 +68,9 @@ bench-quick: install ## The same suite in a few minutes (fewer events, rates and
 
 bench-ingest: install ## Sequencer ingest vs an empty Faust agent and a raw aiokafka consumer
 	$(PY) -m bench.ingest --config $(CONFIG)
+
+bench-rebalance: install ## Two sequencers, the 2nd joining mid-backlog: finished? re-reads? events lost?
+	$(PY) -m bench.rebalance --config $(CONFIG)
 
 bench-trainer: install ## Trainer samples/s, ranking users/s and FLOP utilisation on the CPU
 	$(PY) -m bench.trainer --config $(CONFIG)

@@ -1,16 +1,34 @@
-"""A consumer group's lag as the broker sees it: log end offset minus committed offset.
+"""A consumer group's offsets as the broker sees them: log start, committed, log end.
 
 Measured from the broker (like an external lag exporter), not from the worker's own
-fetch state, so it keeps growing when a worker is alive but stuck: that is what the
-"lag growing" alert needs. One OffsetFetch and one ListOffsets request per call.
+fetch state, so lag keeps growing when a worker is alive but stuck: that is what the
+"lag growing" alert needs. One OffsetFetch and two ListOffsets requests per call.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from stream.kafka_config import kafka_python_options
 from stream.settings import Settings
+
+
+@dataclass(frozen=True)
+class PartitionOffsets:
+    start: int  # the log start offset
+    committed: int | None  # None: the group never committed this partition
+    end: int  # the log end offset (the next offset to be written)
+
+    @property
+    def done(self) -> int:
+        """The first offset the group has not processed."""
+        return self.committed if self.committed is not None else self.start
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.end - self.done)
 
 
 class GroupLag:
@@ -21,8 +39,8 @@ class GroupLag:
         self._admin = KafkaAdminClient(**options)
         self._consumer = KafkaConsumer(**options, group_id=None, enable_auto_commit=False)
 
-    def measure(self, group_id: str, topics: list[str]) -> dict[tuple[str, int], int]:
-        """{(topic, partition): messages not yet committed by ``group_id``}."""
+    def measure(self, group_id: str, topics: list[str]) -> dict[tuple[str, int], PartitionOffsets]:
+        """{(topic, partition): offsets} for every partition of ``topics``."""
         partitions = [
             TopicPartition(topic, p)
             for topic in topics
@@ -33,12 +51,12 @@ class GroupLag:
         committed = self._admin.list_group_offsets({group_id: partitions}).get(group_id, {})
         end = self._consumer.end_offsets(partitions)
         start = self._consumer.beginning_offsets(partitions)
-        lag = {}
+        out = {}
         for tp in partitions:
             meta = committed.get(tp)
-            done = meta.offset if meta is not None and meta.offset >= 0 else start[tp]
-            lag[(tp.topic, tp.partition)] = max(0, end[tp] - done)
-        return lag
+            offset = meta.offset if meta is not None and meta.offset >= 0 else None
+            out[(tp.topic, tp.partition)] = PartitionOffsets(start[tp], offset, end[tp])
+        return out
 
     def close(self) -> None:
         self._consumer.close()

@@ -1,4 +1,5 @@
-"""Publish a Faust app's consumer-group lag to a gauge every few seconds."""
+"""Every few seconds: publish a Faust app's consumer-group lag, and re-read partitions
+that a rebalance left read-but-unprocessed (see :mod:`stream.stuck_partitions`)."""
 
 from __future__ import annotations
 
@@ -9,36 +10,66 @@ from collections.abc import Callable
 import faust
 from kafka.errors import KafkaError
 
-from stream.group_lag import GroupLag
+from stream.group_lag import GroupLag, PartitionOffsets
 from stream.settings import Settings
+from stream.stuck_partitions import StuckPartitions
 
 log = logging.getLogger(__name__)
 
 SetLag = Callable[[str, int, int], None]  # (topic, partition, messages behind)
+OnRewind = Callable[[str, int, int], None]  # (topic, partition, offset re-read from)
 
 
 def install_lag_timer(
-    app: faust.App, settings: Settings, group_id: str, topics: list[str], set_lag: SetLag
+    app: faust.App,
+    settings: Settings,
+    group_id: str,
+    topics: list[str],
+    set_lag: SetLag,
+    on_rewind: OnRewind | None = None,
 ) -> None:
-    """Measure ``group_id``'s lag on ``topics`` every ``metrics.lag_interval_s``.
+    """Measure ``group_id``'s offsets on ``topics`` every ``metrics.lag_interval_s``.
 
     The blocking kafka-python calls run in a thread so the event loop keeps serving
     the agents; a failed measurement is skipped (the gauge keeps its last value).
+    With ``on_rewind``, stuck partitions of this worker are sought back to their
+    committed offset (and reported through it).
     """
     state: dict[str, GroupLag] = {}
+    stuck = StuckPartitions()
 
-    def measure() -> dict[tuple[str, int], int]:
+    def measure() -> dict[tuple[str, int], PartitionOffsets]:
         if "lag" not in state:
             state["lag"] = GroupLag(settings)  # lives as long as the process
         return state["lag"].measure(group_id, topics)
 
     async def record_lag() -> None:
         try:
-            lag = await asyncio.to_thread(measure)
+            offsets = await asyncio.to_thread(measure)
         except KafkaError as exc:
             log.debug("consumer lag not measured this time: %s", exc)
             return
-        for (topic, partition), behind in lag.items():
-            set_lag(topic, partition, behind)
+        for (topic, partition), known in offsets.items():
+            set_lag(topic, partition, known.lag)
+        if on_rewind is not None:
+            await rewind_stuck(offsets, on_rewind)
+
+    async def rewind_stuck(
+        offsets: dict[tuple[str, int], PartitionOffsets], report: OnRewind
+    ) -> None:
+        consumer = app.consumer
+        assigned = {tp: (tp.topic, tp.partition) for tp in consumer.assignment()}
+        positions = {
+            key: await consumer.position(tp) for tp, key in assigned.items() if key in offsets
+        }
+        for (topic, partition), offset in stuck.observe(offsets, positions).items():
+            tp = next(tp for tp, key in assigned.items() if key == (topic, partition))
+            log.warning(
+                "%s[%d] was read to its end (%d) but never processed: re-reading from "
+                "offset %d (records dropped during a rebalance; faust-streaming #629)",
+                topic, partition, offsets[(topic, partition)].end, offset,
+            )  # fmt: skip
+            await consumer.seek_wait({tp: offset})
+            report(topic, partition, offset)
 
     app.timer(interval=settings.metrics.lag_interval_s)(record_lag)

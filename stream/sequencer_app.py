@@ -65,6 +65,7 @@ def build_sequencer_app(
     for topic in actions_by_topic:
         for outcome in ("accepted", "deadlettered"):
             metrics.events.labels(topic=topic, outcome=outcome)
+        metrics.rewinds.labels(topic=topic)
     source = app.topic(*actions_by_topic, schema=_RAW)
     sequences_topic = settings.topics.sequences
     deadletter_topic = settings.topics.deadletter
@@ -105,6 +106,7 @@ def build_sequencer_app(
         app, settings, seq.app_id, list(actions_by_topic),
         lambda topic, partition, behind: metrics.consumer_lag.labels(
             topic=topic, partition=str(partition)).set(behind),
+        on_rewind=lambda topic, _partition, _offset: metrics.rewinds.labels(topic=topic).inc(),
     )  # fmt: skip
 
     @app.agent(source, name="sequence")

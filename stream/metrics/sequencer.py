@@ -22,6 +22,7 @@ class SequencerMetrics:
     batch_size: Histogram
     processing_latency: Histogram
     consumer_lag: Gauge
+    rewinds: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> SequencerMetrics:
@@ -71,6 +72,13 @@ class SequencerMetrics:
                 "Events not yet committed by the sequencer group, by topic and partition "
                 "(log end offset - committed offset, asked from the broker).",
                 ["topic", "partition"],
+                registry=registry,
+            ),
+            rewinds=Counter(
+                "recstream_sequencer_partition_rewinds",
+                "Partitions this worker had read to their end without processing (records "
+                "dropped in a rebalance) and re-read from the committed offset, by topic.",
+                ["topic"],
                 registry=registry,
             ),
         )
