@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 import faust
@@ -18,6 +19,7 @@ log = logging.getLogger(__name__)
 
 SetLag = Callable[[str, int, int], None]  # (topic, partition, messages behind)
 OnRewind = Callable[[str, int, int], None]  # (topic, partition, offset re-read from)
+Processed = Callable[[], int]  # messages this worker has processed so far
 
 
 def install_lag_timer(
@@ -27,16 +29,19 @@ def install_lag_timer(
     topics: list[str],
     set_lag: SetLag,
     on_rewind: OnRewind | None = None,
+    processed: Processed | None = None,
 ) -> None:
     """Measure ``group_id``'s offsets on ``topics`` every ``metrics.lag_interval_s``.
 
     The blocking kafka-python calls run in a thread so the event loop keeps serving
     the agents; a failed measurement is skipped (the gauge keeps its last value).
-    With ``on_rewind``, stuck partitions of this worker are sought back to their
-    committed offset (and reported through it).
+    With ``on_rewind`` and ``processed``, partitions of this worker that stay read to
+    their end but uncommitted while it is idle are sought back to their committed
+    offset (and reported through ``on_rewind``).
     """
     state: dict[str, GroupLag] = {}
     stuck = StuckPartitions()
+    last_processed = [-1]
 
     def measure() -> dict[tuple[str, int], PartitionOffsets]:
         if "lag" not in state:
@@ -51,18 +56,21 @@ def install_lag_timer(
             return
         for (topic, partition), known in offsets.items():
             set_lag(topic, partition, known.lag)
-        if on_rewind is not None:
-            await rewind_stuck(offsets, on_rewind)
+        if on_rewind is not None and processed is not None:
+            count = processed()
+            idle, last_processed[0] = count == last_processed[0], count
+            await rewind_stuck(offsets, on_rewind, idle)
 
     async def rewind_stuck(
-        offsets: dict[tuple[str, int], PartitionOffsets], report: OnRewind
+        offsets: dict[tuple[str, int], PartitionOffsets], report: OnRewind, idle: bool
     ) -> None:
         consumer = app.consumer
         assigned = {tp: (tp.topic, tp.partition) for tp in consumer.assignment()}
         positions = {
             key: await consumer.position(tp) for tp, key in assigned.items() if key in offsets
         }
-        for (topic, partition), offset in stuck.observe(offsets, positions).items():
+        now = time.monotonic()
+        for (topic, partition), offset in stuck.observe(offsets, positions, now, idle).items():
             tp = next(tp for tp, key in assigned.items() if key == (topic, partition))
             log.warning(
                 "%s[%d] was read to its end (%d) but never processed: re-reading from "

@@ -87,7 +87,10 @@ def build_sequencer_app(
                 sequences_topic, update.user_id.encode(), update.to_json(), None, None, None
             )
 
+    progress = [0]  # messages processed: the stuck-partition check needs idle periods
+
     def record(result: BatchResult, batch: list[RawMessage], now: float) -> None:
+        progress[0] += len(batch)
         metrics.batch_size.observe(len(batch))
         for topic, count in result.accepted.items():
             metrics.events.labels(topic=topic, outcome="accepted").inc(count)
@@ -107,6 +110,7 @@ def build_sequencer_app(
         lambda topic, partition, behind: metrics.consumer_lag.labels(
             topic=topic, partition=str(partition)).set(behind),
         on_rewind=lambda topic, _partition, _offset: metrics.rewinds.labels(topic=topic).inc(),
+        processed=lambda: progress[0],
     )  # fmt: skip
 
     @app.agent(source, name="sequence")

@@ -23,34 +23,47 @@ Partition = tuple[str, int]
 
 @dataclass
 class StuckPartitions:
-    """Counts, per partition, consecutive measurements that look stuck."""
+    """Tracks, per partition, since when it has looked stuck while the worker was idle.
 
-    checks: int = 3  # measurements in a row before a partition counts as stuck
-    _seen: dict[Partition, tuple[int, int]] = field(default_factory=dict)  # done, streak
+    Busy workers are never judged: committed offsets move in steps (Faust commits every
+    few seconds) and a position at the log end with a commit behind is normal while the
+    last batch is processed. Only a worker that processed nothing for ``min_stuck_s``
+    while holding a partition read to its end and not committed is stuck.
+    """
+
+    min_stuck_s: float = 60.0
+    _since: dict[Partition, tuple[int, float]] = field(default_factory=dict)  # done, since
 
     def observe(
-        self, offsets: dict[Partition, PartitionOffsets], positions: dict[Partition, int | None]
+        self,
+        offsets: dict[Partition, PartitionOffsets],
+        positions: dict[Partition, int | None],
+        now: float,
+        idle: bool,
     ) -> dict[Partition, int]:
         """Partitions to re-read -> the offset to re-read from.
 
-        ``positions`` are the worker's fetch positions of the partitions it is assigned.
-        A partition is stuck when its position is at the log end while the group's
-        committed offset is behind and has not moved for ``checks`` measurements.
+        ``positions`` are the worker's fetch positions of the partitions it is assigned;
+        ``idle``: the worker processed nothing since the previous observation.
         """
+        if not idle:
+            self._since.clear()
+            return {}
         rewind: dict[Partition, int] = {}
         for tp, position in positions.items():
             known = offsets.get(tp)
             if known is None or position is None or known.lag == 0 or position < known.end:
-                self._seen.pop(tp, None)
+                self._since.pop(tp, None)
                 continue
-            done, streak = self._seen.get(tp, (known.done, 0))
-            streak = streak + 1 if done == known.done else 1
-            if streak >= self.checks:
+            done, since = self._since.get(tp, (known.done, now))
+            if done != known.done:
+                done, since = known.done, now
+            if now - since >= self.min_stuck_s:
                 rewind[tp] = known.done
-                self._seen.pop(tp, None)
+                self._since.pop(tp, None)
             else:
-                self._seen[tp] = (known.done, streak)
-        for tp in list(self._seen):
+                self._since[tp] = (done, since)
+        for tp in list(self._since):
             if tp not in positions:
-                del self._seen[tp]  # revoked
+                del self._since[tp]  # revoked
         return rewind
