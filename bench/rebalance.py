@@ -38,12 +38,21 @@ console = Console()
 @dataclass(frozen=True)
 class RebalanceRun:
     run: int
-    finished: bool
-    seconds: float
+    finished: bool  # read the total before a 90 s pause (re-reads count)
+    seconds: float  # until the lag drained (or 150 s more)
     accepted: int  # events read (accepted or dead-lettered), both workers; re-reads twice
     rewinds: int
     lag_left: int
     lost_at_least: int  # total - accepted when lag_left == 0, else unknown (-1)
+
+
+def group_lag(settings: Settings, group: str) -> int:
+    lag = GroupLag(settings)
+    try:
+        topics = list(settings.topics.events.values())
+        return sum(o.lag for o in lag.measure(group, topics).values())
+    finally:
+        lag.close()
 
 
 def one_run(
@@ -56,7 +65,11 @@ def one_run(
             measure(consumers, total)
         except StalledError:
             finished = False
-        time.sleep(5)  # let the last commits land before reading the group's offsets
+        # Reading the total is not enough (re-reads count twice): wait for the group's
+        # lag to drain, which gives a stuck partition time to be re-read.
+        drain_deadline = time.monotonic() + 150
+        while group_lag(settings, tag) > 0 and time.monotonic() < drain_deadline:
+            time.sleep(5)
         samples = [scrape(port) for port in consumers.ports]
         # Accepted or dead-lettered: every event read, whatever its verdict.
         accepted = int(sum(metric_sum(s, "recstream_sequencer_events_total") for s in samples))
@@ -64,12 +77,7 @@ def one_run(
                           for s in samples))  # fmt: skip
     finally:
         consumers.stop()
-    lag = GroupLag(settings)
-    try:
-        topics = list(settings.topics.events.values())
-        lag_left = sum(o.lag for o in lag.measure(tag, topics).values())
-    finally:
-        lag.close()
+    lag_left = group_lag(settings, tag)
     lost = max(0, total - accepted) if lag_left == 0 else -1
     return RebalanceRun(
         run, finished, time.monotonic() - started, accepted, rewinds, lag_left, lost
