@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 import faust
+from aiokafka.errors import KafkaError as AIOKafkaError
 from kafka.errors import KafkaError
 
 from stream.group_lag import GroupLag, PartitionOffsets
@@ -59,7 +60,12 @@ def install_lag_timer(
         if on_rewind is not None and processed is not None:
             count = processed()
             idle, last_processed[0] = count == last_processed[0], count
-            await rewind_stuck(offsets, on_rewind, idle)
+            try:
+                await rewind_stuck(offsets, on_rewind, idle)
+            except (TimeoutError, AIOKafkaError) as exc:
+                # A rebalance between assignment() and position(), or a position not
+                # known yet: try again next time; a timer that raises would stop Faust.
+                log.debug("stuck-partition check skipped this time: %r", exc)
 
     async def rewind_stuck(
         offsets: dict[tuple[str, int], PartitionOffsets], report: OnRewind, idle: bool
@@ -67,11 +73,14 @@ def install_lag_timer(
         consumer = app.consumer
         assigned = {tp: (tp.topic, tp.partition) for tp in consumer.assignment()}
         positions = {
-            key: await consumer.position(tp) for tp, key in assigned.items() if key in offsets
+            key: await asyncio.wait_for(consumer.position(tp), timeout=5.0)
+            for tp, key in assigned.items()
+            if key in offsets
         }
+        by_key = {key: tp for tp, key in assigned.items()}
         now = time.monotonic()
         for (topic, partition), offset in stuck.observe(offsets, positions, now, idle).items():
-            tp = next(tp for tp, key in assigned.items() if key == (topic, partition))
+            tp = by_key[(topic, partition)]
             log.warning(
                 "%s[%d] was read to its end (%d) but never processed: re-reading from "
                 "offset %d (records dropped during a rebalance; faust-streaming #629)",
