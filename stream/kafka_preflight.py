@@ -98,7 +98,8 @@ def _explain(kafka: KafkaSettings, error: KafkaError, auth_errors: list[KafkaErr
     hint = (
         "is the broker running and is kafka.bootstrap_servers right?"
         if kafka.security_protocol == "PLAINTEXT"
-        else "is kafka.security_protocol what the broker's listener expects?"
+        else "is kafka.security_protocol what the broker's listener expects, and are "
+        "kafka.sasl_username / kafka.sasl_password right?"
     )
     return (
         f"{where} did not answer with security_protocol {kafka.security_protocol} ({error}): {hint}"
