@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import socket
 import string
 import subprocess
 import uuid
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from stream.local_process import (
+    accepts_connections,
     command_line_has,
     pid_alive,
     port_is_free,
@@ -269,11 +269,11 @@ def broker_answers(
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
-    host, _, port = bootstrap.rpartition(":")
+    # A refused TCP connect is the common "not yet" answer; kafka-python's own
+    # bootstrap would back off exponentially for up to bootstrap_timeout_ms instead.
+    if not accepts_connections(bootstrap, timeout_s):
+        return False
     try:
-        # A refused TCP connect is the common "not yet" answer; kafka-python's own
-        # bootstrap would back off exponentially for up to bootstrap_timeout_ms instead.
-        socket.create_connection((host, int(port)), timeout=timeout_s).close()
         admin = KafkaAdminClient(
             bootstrap_servers=bootstrap,
             request_timeout_ms=int(timeout_s * 1000),

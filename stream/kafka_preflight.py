@@ -11,13 +11,13 @@ kafka-python 3.0). The preflight listens for that record while it bootstraps.
 from __future__ import annotations
 
 import logging
-import socket
 from typing import Any
 
 from kafka import KafkaAdminClient
 from kafka.errors import AuthorizationError, KafkaError, SaslAuthenticationFailedError
 
 from stream.kafka_config import kafka_python_options
+from stream.local_process import accepts_connections
 from stream.settings import KafkaSettings
 
 
@@ -73,13 +73,8 @@ def check_kafka(kafka: KafkaSettings, timeout_s: float | None = None) -> None:
 
 def _check_reachable(kafka: KafkaSettings, timeout_s: float) -> None:
     """Fail in seconds, not after the client's whole timeout, when nothing listens."""
-    for server in kafka.bootstrap_servers.split(","):
-        host, _, port = server.strip().rpartition(":")
-        try:
-            socket.create_connection((host, int(port)), timeout=timeout_s).close()
-            return
-        except (OSError, ValueError):
-            continue
+    if any(accepts_connections(s, timeout_s) for s in kafka.bootstrap_servers.split(",")):
+        return
     raise KafkaUnavailableError(
         f"nothing accepts connections at kafka.bootstrap_servers {kafka.bootstrap_servers}: "
         "is the broker running (`recstream broker start` for the local one)?"

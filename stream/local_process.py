@@ -22,6 +22,16 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
+def accepts_connections(address: str, timeout_s: float) -> bool:
+    """True when something accepts a TCP connection at ``host:port``."""
+    host, _, port = address.strip().rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
