@@ -114,29 +114,33 @@ class CheckpointStore:
         name = f"{seq:08d}-v{model_version}-{kind}"
         tmp = self.root / f".tmp-{name}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        cpu = {key: t.detach().to("cpu").contiguous() for key, t in tensors.items()}
-        from safetensors.torch import save_file
+        try:
+            tmp.mkdir()
+            cpu = {key: t.detach().to("cpu").contiguous() for key, t in tensors.items()}
+            from safetensors.torch import save_file
 
-        save_file(cpu, str(tmp / TENSORS))
-        (tmp / STATE).write_text(json.dumps(state))
-        files = {}
-        for file in (TENSORS, STATE):
-            _fsync(tmp / file)
-            files[file] = {"sha256": _sha256(tmp / file), "bytes": (tmp / file).stat().st_size}
-        chain = name if kind == "full" else (parent.chain if parent else name)
-        body = {
-            "name": name, "seq": seq, "kind": kind,
-            "parent": parent.name if parent is not None and kind == "delta" else None,
-            "chain": chain, "model_version": model_version, "created_ts": time.time(),
-            "files": files, "extra": extra,
-        }  # fmt: skip
-        (tmp / MANIFEST).write_text(json.dumps({**body, "checksum": _checksum(body)}, indent=1))
-        _fsync(tmp / MANIFEST)
-        _fsync(tmp)
-        before_commit(tmp)
-        final = self.root / name
-        tmp.rename(final)  # the commit point: atomic within one file system
+            save_file(cpu, str(tmp / TENSORS))
+            (tmp / STATE).write_text(json.dumps(state))
+            files = {}
+            for file in (TENSORS, STATE):
+                _fsync(tmp / file)
+                files[file] = {"sha256": _sha256(tmp / file), "bytes": (tmp / file).stat().st_size}
+            chain = name if kind == "full" else (parent.chain if parent else name)
+            body = {
+                "name": name, "seq": seq, "kind": kind,
+                "parent": parent.name if parent is not None and kind == "delta" else None,
+                "chain": chain, "model_version": model_version, "created_ts": time.time(),
+                "files": files, "extra": extra,
+            }  # fmt: skip
+            (tmp / MANIFEST).write_text(json.dumps({**body, "checksum": _checksum(body)}, indent=1))
+            _fsync(tmp / MANIFEST)
+            _fsync(tmp)
+            before_commit(tmp)
+            final = self.root / name
+            tmp.rename(final)  # the commit point: atomic within one file system
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)  # a failed write leaves nothing behind
+            raise
         _fsync(self.root)
         info = self._info(final)
         if kind == "full":

@@ -68,6 +68,7 @@ class Learner(Protocol):
     """What ``stream/`` calls; every model and baseline implements it."""
 
     name: str
+    version: int  # successful steps so far; the stream may move it up, never down
 
     def learn(
         self,

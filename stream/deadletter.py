@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import base64
+from typing import Protocol
 
 import orjson
 
-from stream.events import MessageOrigin, Rejection
+from stream.events import MessageOrigin
+
+
+class Refusal(Protocol):
+    """A verdict with a stable reason code: a rejected event or sequence update."""
+
+    @property
+    def reason(self) -> str: ...
+
+    @property
+    def detail(self) -> str: ...
 
 
 def dead_letter_record(
-    rejection: Rejection, raw: bytes | None, origin: MessageOrigin, raw_max_bytes: int
+    rejection: Refusal, raw: bytes | None, origin: MessageOrigin, raw_max_bytes: int
 ) -> bytes:
     """JSON ``{"reason", "detail", "topic", "partition", "offset", "raw", ...}``.
 

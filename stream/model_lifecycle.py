@@ -23,6 +23,8 @@ from stream.settings import Settings
 
 log = logging.getLogger(__name__)
 
+CHECKPOINT_RETRY_MAX_S = 300.0  # the longest wait between attempts after failed writes
+
 
 def settings_hash(settings: Settings) -> str:
     """What a checkpoint's weights depend on: the model, the actions, the window length."""
@@ -44,6 +46,8 @@ class ModelLifecycle:
     last_good_version: int | None = None  # the newest checkpoint taken while quality was fine
     steps_since: int = 0
     last_checkpoint_at: float = field(default_factory=time.monotonic)
+    retry_at: float = 0.0  # after a failed write: not before this (monotonic seconds)
+    failures_in_a_row: int = 0
 
     def __post_init__(self) -> None:
         c = self.settings.checkpoints
@@ -65,13 +69,31 @@ class ModelLifecycle:
 
     def due(self) -> bool:
         c = self.settings.checkpoints
+        if time.monotonic() < self.retry_at:
+            return False
         return self.steps_since >= c.every_steps or (
             time.monotonic() - self.last_checkpoint_at >= c.every_s and self.steps_since > 0
         )
 
     # -- actions (learner thread) ----------------------------------------------------
 
-    def checkpoint(self, learner: Learner, quality: dict[str, float]) -> CheckpointInfo:
+    def checkpoint(self, learner: Learner, quality: dict[str, float]) -> CheckpointInfo | None:
+        """Write a checkpoint; a failed write (permissions, disk full) is logged, counted
+        and retried with exponential backoff, and serving goes on meanwhile."""
+        try:
+            info = self._write(learner, quality)
+        except OSError as exc:
+            self.failures_in_a_row += 1
+            backoff = min(CHECKPOINT_RETRY_MAX_S, 2.0 ** (self.failures_in_a_row - 1))
+            self.retry_at = time.monotonic() + backoff
+            self.metrics.checkpoint_write_failures.inc()
+            log.error("checkpoint write failed (%s: %s); serving goes on, retrying in %.0f s",
+                      type(exc).__name__, exc, backoff)  # fmt: skip
+            return None
+        self.failures_in_a_row, self.retry_at = 0, 0.0
+        return info
+
+    def _write(self, learner: Learner, quality: dict[str, float]) -> CheckpointInfo:
         assert self.watch is not None
         assert isinstance(learner, TransformerLearner), "only the transformer is checkpointed"
         started = time.perf_counter()

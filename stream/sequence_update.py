@@ -48,20 +48,5 @@ class SequenceUpdate:
         data: dict[str, Any] = orjson.loads(raw)
         return cls(**data)
 
-    def size_problem(self, max_events: int, max_id_length: int) -> str | None:
-        """Why this update is out of bounds (None when it is fine): the trainer checks
-        what it reads, since anyone who can write the topic controls these sizes."""
-        n = len(self.items)
-        if not len(self.actions) == len(self.ts) == len(self.event_ids) == n:
-            return "items, actions, ts and event_ids differ in length"
-        if not 1 <= n <= max_events:
-            return f"{n} events (limit window.max_events = {max_events})"
-        if not 0 <= self.new_count <= n:
-            return f"new_count {self.new_count} outside 0..{n}"
-        ids = (self.user_id, self.event_id, *self.items, *self.event_ids)
-        if any(not isinstance(i, str) or len(i) > max_id_length for i in ids):
-            return f"an id that is not a string of at most {max_id_length} characters"
-        return None
-
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from stream.faust_config import faust_app_options
 from stream.lag_timer import install_lag_timer
+from stream.lossless_consumer import lossless_app
 from stream.metrics.sequencer import SequencerMetrics
 from stream.sequencer_core import BatchResult, RawMessage, process_batch
 from stream.settings import Settings
@@ -52,8 +53,9 @@ def build_sequencer_app(
 ) -> faust.App:
     """A Faust app for one sequencer worker; nothing happens until a Worker runs it."""
     seq = settings.sequencer
-    app = faust.App(
+    app = lossless_app(
         seq.app_id,
+        settings.kafka.fill_offset_gaps,
         store="rocksdb://" if seq.store == "rocksdb" else "memory://",
         **faust_app_options(settings, data_dir or seq.data_dir),
     )

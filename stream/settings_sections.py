@@ -44,6 +44,10 @@ class KafkaSettings(_Section):
     """How long a client waits for a broker's answer; also bounds the start-up connection check."""
     session_timeout_s: float = Field(30.0, ge=6.0, le=300.0)
     """How soon a crashed group member's partitions move to the others (Kafka allows 6-300 s)."""
+    fill_offset_gaps: bool = False
+    """Let a worker commit past offsets it never received. Keep false (a record not processed
+    holds its partition's commit back); set true only when producers write the event topics in
+    transactions, whose markers leave such gaps (see stream/lossless_consumer.py)."""
 
     @model_validator(mode="before")
     @classmethod

@@ -51,3 +51,34 @@ def read_topic(
                     remaining.pop(tp, None)
     finally:
         consumer.close()
+
+
+def read_tail(
+    settings: Settings, topic: str, per_partition: int, timeout_s: float = 15.0
+) -> list[bytes]:
+    """The values of the last ``per_partition`` messages of each partition of ``topic``."""
+    consumer, partitions = assigned_consumer(settings, topic, from_beginning=True)
+    values: list[bytes] = []
+    try:
+        if not partitions:
+            return values
+        start, end = consumer.beginning_offsets(partitions), consumer.end_offsets(partitions)
+        remaining = {}
+        for tp in partitions:
+            if end[tp] > start[tp]:
+                consumer.seek(tp, max(start[tp], end[tp] - per_partition))
+                remaining[tp] = end[tp]
+            else:
+                consumer.pause(tp)
+        deadline = time.monotonic() + timeout_s
+        while remaining and time.monotonic() < deadline:
+            for tp, records in consumer.poll(timeout_ms=500).items():
+                values.extend(r.value for r in records if r.offset < end[tp] and r.value)
+                if consumer.position(tp) >= end[tp]:
+                    remaining.pop(tp, None)
+                    consumer.pause(tp)
+        if remaining:
+            raise TimeoutError(f"could not read the end of {topic} within {timeout_s:.0f} s")
+        return values
+    finally:
+        consumer.close()

@@ -19,17 +19,19 @@ from pathlib import Path
 from typing import Any
 
 import faust
-import orjson
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import CollectorRegistry
 
 from model.contract import Learner
+from stream.deadletter import dead_letter_record
+from stream.events import MessageOrigin
 from stream.faust_config import faust_app_options
 from stream.lag_timer import install_lag_timer
+from stream.lossless_consumer import lossless_app
 from stream.metrics.trainer import TrainerMetrics
 from stream.model_lifecycle import ModelLifecycle
 from stream.recommendation_message import RecommendationMessage
-from stream.sequence_update import SequenceUpdate
+from stream.sequence_decoder import UpdateLimits, UpdateRejection, decode_update
 from stream.settings import Settings
 from stream.trainer_loop import TrainerLoop
 
@@ -52,16 +54,20 @@ def build_trainer_app(
     clock: Callable[[], float] = time.time,
     metrics: TrainerMetrics | None = None,
     lifecycle: ModelLifecycle | None = None,
+    published_version: int = -1,
 ) -> tuple[faust.App, TrainerLoop]:
-    """A Faust app for the trainer and the loop that owns the learner."""
+    """A Faust app for the trainer and the loop that owns the learner; it publishes
+    model versions above ``published_version`` (see :func:`highest_published_version`)."""
     cfg = settings.trainer
-    app = faust.App(
-        cfg.app_id, store="memory://", **faust_app_options(settings, data_dir or cfg.data_dir)
-    )
+    app = lossless_app(
+        cfg.app_id, settings.kafka.fill_offset_gaps, store="memory://",
+        **faust_app_options(settings, data_dir or cfg.data_dir),
+    )  # fmt: skip
     app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "faust_trainer"))
     metrics = metrics or TrainerMetrics.create(registry)
     source = app.topic(settings.topics.sequences, schema=_RAW)
     recommendations_topic = settings.topics.recommendations
+    deadletter_topic = settings.topics.deadletter
 
     async def publish(messages: list[RecommendationMessage]) -> None:
         producer = app.producer
@@ -75,23 +81,20 @@ def build_trainer_app(
         for event in events:
             event.ack()  # drops the reference the agent took: now safe to commit
 
-    loop = TrainerLoop(learner, cfg, metrics, publish, acknowledge, clock, lifecycle, _position)
-
-    def decode(event: Any) -> SequenceUpdate | None:
-        try:
-            update = SequenceUpdate.from_json(event.message.value)
-            problem = update.size_problem(settings.window.max_events, settings.events.max_id_length)
-            if problem is not None:
-                raise ValueError(problem)
-            return update
-        except (orjson.JSONDecodeError, TypeError, KeyError, ValueError) as exc:
-            # Only the sequencer writes this topic; a bad message is a bug or a foreign
-            # producer. Skip it loudly rather than stop learning for everyone.
+    async def reject(events: list[Any], rejection: UpdateRejection) -> None:
+        """Dead-letter the messages behind ``events`` (raw bytes + reason)."""
+        for event in events:
             message = event.message
-            log.error("undecodable sequence update at %s[%d]@%d: %s",
-                      message.topic, message.partition, message.offset, exc)  # fmt: skip
-            metrics.invalid_updates.inc()
-            return None
+            origin = MessageOrigin(message.topic, message.partition, message.offset,
+                                   message.timestamp)  # fmt: skip
+            record = dead_letter_record(rejection, message.value, origin,
+                                        settings.events.deadletter_raw_max_bytes)  # fmt: skip
+            await app.producer.send(deadletter_topic, message.key, record, None, None, None)
+
+    loop = TrainerLoop(learner, cfg, metrics, publish, acknowledge, clock, lifecycle, _position,
+                       reject, published_version)  # fmt: skip
+    limits = UpdateLimits(settings.window.max_events, settings.events.max_id_length,
+                          tuple(settings.topics.events))  # fmt: skip
 
     install_lag_timer(
         app, settings, cfg.app_id, [settings.topics.sequences],
@@ -106,11 +109,19 @@ def build_trainer_app(
         async for events in stream.take_events(cfg.batch_size, within=within):
             queued = []
             for event in events:
-                update = decode(event)
-                if update is None:
+                decoded = decode_update(event.message.value, limits)
+                if isinstance(decoded, UpdateRejection):
+                    # Only the sequencer should write this topic: a bad message is a bug
+                    # or a foreign producer. Dead-letter it loudly; learning goes on.
+                    message = event.message
+                    log.error("refused sequence update at %s[%d]@%d: %s (%s)", message.topic,
+                              message.partition, message.offset, decoded.reason,
+                              decoded.detail)  # fmt: skip
+                    metrics.invalid_updates.labels(reason=str(decoded.reason)).inc()
+                    await reject([event], decoded)
                     continue  # acked by take_events like any other message
                 event.message.incref()  # held until the step that learns it is done
-                queued.append((update, event))
+                queued.append((decoded, event))
             metrics.updates.inc(len(queued))
             loop.add(queued)
             await loop.wait_for_room()

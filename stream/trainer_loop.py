@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,6 +26,7 @@ from stream.metrics.trainer import TrainerMetrics
 from stream.model_lifecycle import ModelLifecycle
 from stream.recent_quality import RecentQuality
 from stream.recommendation_message import RecommendationMessage
+from stream.sequence_decoder import UpdateReason, UpdateRejection
 from stream.sequence_update import SequenceUpdate
 from stream.settings import TrainerSettings
 from stream.train_budget import TrainBudget
@@ -35,6 +37,16 @@ log = logging.getLogger(__name__)
 Publish = Callable[[list[RecommendationMessage]], Coroutine[Any, Any, None]]
 Acknowledge = Callable[[list[Any]], None]
 Position = Callable[[Any], tuple[int, int] | None]  # a tag -> (partition, offset)
+# Dead-letters the updates behind these tags (their messages) with the reason.
+Reject = Callable[[list[Any], UpdateRejection], Coroutine[Any, Any, None]]
+
+# A learner that fails on this many updates in a row, each alone, is broken, not fed
+# poison: the worker stops (and is restarted) rather than dead-letter the whole stream.
+MAX_REJECTED_IN_A_ROW = 50
+
+
+async def _no_dead_letters(_tags: list[Any], rejection: UpdateRejection) -> None:
+    log.error("no dead-letter topic wired; update dropped: %s", rejection.detail)
 
 
 @dataclass
@@ -51,7 +63,8 @@ class StepOutcome:
 def to_messages(
     recommendations: list[Recommendation], batch: list[MergedUpdate], version: int, now: float
 ) -> list[RecommendationMessage]:
-    """One message per user, stamped with the newest event its window reflects."""
+    """One message per user, stamped with the newest event its window reflects; users
+    with nothing to recommend or non-finite scores (a broken model) get none."""
     newest = {merged.newest.user_id: merged.newest for merged in batch}
     return [
         RecommendationMessage(
@@ -64,7 +77,8 @@ def to_messages(
             published_ts=now,
         )
         for rec in recommendations
-        if rec.items  # nothing to rank yet (an empty vocabulary): no message
+        # nothing to rank yet (an empty vocabulary): no message
+        if rec.items and len(rec.scores) == len(rec.items) and all(map(math.isfinite, rec.scores))
     ]
 
 
@@ -79,7 +93,11 @@ class TrainerLoop:
         clock: Callable[[], float] = time.time,
         lifecycle: ModelLifecycle | None = None,
         position: Position = lambda _tag: None,
+        reject: Reject = _no_dead_letters,
+        published_version: int = -1,
     ) -> None:
+        """``published_version``: the highest model version any earlier process published;
+        every version this loop publishes is above it (consumers keep the highest)."""
         self.learner = learner
         self.settings = settings
         self.metrics = metrics
@@ -88,6 +106,10 @@ class TrainerLoop:
         self.clock = clock
         self.lifecycle = lifecycle
         self.position = position
+        self.reject = reject
+        self.published_version = published_version
+        self._continue_above(published_version)
+        self._rejected_in_a_row = 0
         self.pending = PendingUpdates()
         self.quality = RecentQuality(settings.quality_window_events)
         self.budget = TrainBudget(
@@ -130,6 +152,8 @@ class TrainerLoop:
             await self.step_once()
 
     async def step_once(self) -> StepOutcome | None:
+        """One step over what is waiting. A step that fails is retried on halves of its
+        batch until the updates it fails on alone are found and dead-lettered."""
         batch = self.pending.take(self.settings.max_batch_size)
         if not self.pending.count:
             self._work.clear()
@@ -138,25 +162,77 @@ class TrainerLoop:
         self.metrics.pending_updates.set(self.pending.count)
         if not batch:
             return None
+        published: set[str] = set()  # users already sent a recommendation in this step
+        try:
+            return await self._attempt(batch, self.budget.limit(), published)
+        except Exception as exc:  # noqa: BLE001 - whatever the learner raised, isolate it
+            log.error("step of %d users failed (%r); isolating the updates it fails on",
+                      len(batch), exc)  # fmt: skip
+            outcomes = await self._isolate(batch, published, exc)
+            return outcomes[-1] if outcomes else None
+
+    async def _isolate(
+        self, batch: list[MergedUpdate], published: set[str], exc: BaseException
+    ) -> list[StepOutcome]:
+        if len(batch) == 1:
+            await self._reject(batch[0], exc)
+            return []
+        outcomes: list[StepOutcome] = []
+        middle = len(batch) // 2
+        for half in (batch[:middle], batch[middle:]):
+            try:
+                outcomes.append(await self._attempt(half, None, published))
+            except Exception as half_exc:  # noqa: BLE001 - see step_once
+                outcomes.extend(await self._isolate(half, published, half_exc))
+        return outcomes
+
+    async def _reject(self, merged: MergedUpdate, exc: BaseException) -> None:
+        self._rejected_in_a_row += 1
+        if self._rejected_in_a_row > MAX_REJECTED_IN_A_ROW:
+            raise RuntimeError(
+                f"the learner failed on {self._rejected_in_a_row} updates in a row, each "
+                "alone: it is broken, not fed bad data"
+            ) from exc
+        rejection = UpdateRejection(UpdateReason.STEP_FAILED, f"{type(exc).__name__}: {exc}"[:500])
+        log.error("dead-lettering %d update(s) of user %r: the step fails on them alone (%s)",
+                  len(merged.updates), merged.newest.user_id, rejection.detail)  # fmt: skip
+        await self.reject(list(merged.tags), rejection)
+        self.metrics.invalid_updates.labels(reason=str(rejection.reason)).inc(len(merged.updates))
+        self.acknowledge(list(merged.tags))
+        self._mark_learned(list(merged.tags))
+
+    async def _attempt(
+        self, batch: list[MergedUpdate], limit: int | None, published: set[str]
+    ) -> StepOutcome:
+        """One learner call on ``batch``: rank, publish, learn, acknowledge, record."""
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         sent: list[tuple[Future[None], list[RecommendationMessage], float]] = []
 
         def on_recommendations(recommendations: list[Recommendation], version: int) -> None:
             # Runs in the learner thread between the ranking pass and the optimiser
-            # step: publishing overlaps training.
+            # step: publishing overlaps training. A retried part of a failed step does
+            # not publish twice for a user (versions only go up per user).
             now = self.clock()
-            messages = to_messages(recommendations, batch, version, now)
+            fresh = [r for r in recommendations if r.user_id not in published]
+            messages = to_messages(fresh, batch, version, now)
+            published.update(message.user_id for message in messages)
             sent.append((asyncio.run_coroutine_threadsafe(self.publish(messages), loop),
                          messages, now))  # fmt: skip
 
-        limit = self.budget.limit()
-        report = await loop.run_in_executor(
-            self.executor, self._learn, [m.sequence for m in batch], on_recommendations, limit
-        )
+        try:
+            report = await loop.run_in_executor(
+                self.executor, self._learn, [m.sequence for m in batch], on_recommendations,
+                limit,
+            )  # fmt: skip
+        finally:
+            # Whatever was handed to the producer is out, even if the step then failed.
+            for future, messages, _now in sent:
+                await asyncio.wrap_future(future)
+                self._published(messages)
+        self._rejected_in_a_row = 0
         outcome = StepOutcome(report, batch, wall_s=time.perf_counter() - started)
-        for future, messages, published_ts in sent:
-            await asyncio.wrap_future(future)
+        for _future, messages, published_ts in sent:
             outcome.messages.extend(messages)
             outcome.published_ts = published_ts
         tags = [tag for merged in batch for tag in merged.tags]
@@ -164,17 +240,35 @@ class TrainerLoop:
         self.budget.observe(report.train_s, len(batch) - report.untrained_sequences)
         self._record(outcome, limit)
         if self.lifecycle is not None:
-            await self._lifecycle(report, tags)
+            self._mark_learned(tags)
+            await self._lifecycle(report)
         return outcome
 
-    async def _lifecycle(self, report: StepReport, tags: list[Any]) -> None:
-        """Checkpoint when due, roll back when quality collapsed or a guard tripped."""
-        lifecycle = self.lifecycle
-        assert lifecycle is not None
+    def _published(self, messages: list[RecommendationMessage]) -> None:
+        if messages:
+            self.published_version = max(self.published_version,
+                                         max(m.model_version for m in messages))  # fmt: skip
+
+    def _continue_above(self, version: int) -> None:
+        """Make the learner's next published version exceed ``version`` (a restart after
+        a crash, or a rollback, would otherwise publish versions already used)."""
+        if self.learner.version <= version:
+            log.info("model version %d continues at %d, above the highest published",
+                     self.learner.version, version + 1)  # fmt: skip
+            self.learner.version = version + 1
+
+    def _mark_learned(self, tags: list[Any]) -> None:
+        if self.lifecycle is None:
+            return
         for tag in tags:
             where = self.position(tag)
             if where is not None:
-                lifecycle.tracker.learned(*where)
+                self.lifecycle.tracker.learned(*where)
+
+    async def _lifecycle(self, report: StepReport) -> None:
+        """Checkpoint when due, roll back when quality collapsed or a guard tripped."""
+        lifecycle = self.lifecycle
+        assert lifecycle is not None
         loop = asyncio.get_running_loop()
         reason = lifecycle.observe(report.overall, report.skipped)
         if reason is not None:
@@ -188,6 +282,7 @@ class TrainerLoop:
         restored = self.lifecycle.rollback(reason, self.settings.device)
         if restored is not None:
             self.learner = restored
+            self._continue_above(self.published_version)
             self.metrics.model_version.set(restored.version)
             self.quality = RecentQuality(self.settings.quality_window_events)
 

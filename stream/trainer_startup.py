@@ -1,7 +1,8 @@
 """What the trainer does before it starts consuming: pick its model (the newest
 consistent checkpoint, else a warm start, else a fresh one) and put its consumer
 group at the checkpoint's offsets, so every sequence update after the checkpoint
-is learned again and none is skipped."""
+is learned again and none is skipped; with no checkpoint, from the topic's start.
+Versions continue above the highest ever published (read back from the output topic)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
 from kafka import TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
@@ -22,6 +24,7 @@ from stream.metrics.trainer import TrainerMetrics
 from stream.model_lifecycle import ModelLifecycle, resume_offsets, settings_hash
 from stream.offset_tracker import OffsetTracker
 from stream.settings import Settings
+from stream.topic_reader import assigned_consumer, read_tail
 from stream.topics import admin_client
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,7 @@ class Start:
     restored: CheckpointInfo | None = None
     origin: str = "fresh"
     problems: list[str] = field(default_factory=list)
+    from_start: bool = False  # no checkpoint: read the sequences topic from its start
 
 
 def prepare_learner(
@@ -66,9 +70,45 @@ def prepare_learner(
         # another stream, so the group's committed offsets decide where reading starts.
         return Start(learner, lifecycle, {}, None, f"warm start from {init_from}/{info.name}",
                      problems)  # fmt: skip
+    # No checkpoint: nothing read before is in this model, whatever the group committed
+    # (a trainer killed before its first checkpoint); learn the topic from its start.
     return Start(
-        learner_from_settings(model, settings), ModelLifecycle(checkpointer, settings, metrics)
+        learner_from_settings(model, settings),
+        ModelLifecycle(checkpointer, settings, metrics),
+        origin="fresh",
+        from_start=True,
     )
+
+
+def resume_offsets_for(settings: Settings, start: Start) -> dict[int, int]:
+    """Where the trainer's group must resume: the checkpoint's offsets, or every
+    partition's start for a fresh model (empty: the group's commits decide)."""
+    if start.from_start:
+        return dict.fromkeys(sequence_partitions(settings), 0)
+    return start.offsets
+
+
+def sequence_partitions(settings: Settings) -> list[int]:
+    topic = settings.topics.sequences
+    consumer, partitions = assigned_consumer(settings, topic, from_beginning=True)
+    consumer.close()
+    return [tp.partition for tp in partitions]
+
+
+def highest_published_version(settings: Settings) -> int:
+    """The highest model version in the recommendations topic's newest messages (-1 when
+    empty): a new process publishes above it, so versions never go backwards, whatever
+    the checkpoint it restored. Each process publishes increasing versions, so the tail
+    of each partition holds the highest."""
+    highest = -1
+    for value in read_tail(settings, settings.topics.recommendations, per_partition=32):
+        try:
+            version = orjson.loads(value).get("model_version")
+        except (orjson.JSONDecodeError, AttributeError):
+            continue  # not ours to judge; the consumers of that topic see it too
+        if isinstance(version, int) and not isinstance(version, bool):
+            highest = max(highest, version)
+    return highest
 
 
 def reset_group_offsets(

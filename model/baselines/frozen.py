@@ -19,6 +19,14 @@ class FrozenLearner:
         self.events_seen = 0
 
     @property
+    def version(self) -> int:
+        return self.inner.version
+
+    @version.setter
+    def version(self, value: int) -> None:
+        self.inner.version = value
+
+    @property
     def frozen(self) -> bool:
         return self.events_seen >= self.warmup_events
 

@@ -36,6 +36,15 @@ class PeriodicRetrainLearner:
         self.retrainings = 0
         self.train_seconds = 0.0
 
+    @property
+    def version(self) -> int:
+        """The recommendations' version: the retrainings so far."""
+        return self.retrainings
+
+    @version.setter
+    def version(self, value: int) -> None:
+        self.retrainings = value
+
     def learn(
         self,
         batch: Sequence[UserSequence],

@@ -89,7 +89,12 @@ def trainer(
     from model.runtime import configure_threads, describe_device
     from stream.metrics.trainer import TrainerMetrics
     from stream.trainer_app import build_trainer_app
-    from stream.trainer_startup import prepare_learner, reset_group_offsets
+    from stream.trainer_startup import (
+        highest_published_version,
+        prepare_learner,
+        reset_group_offsets,
+        resume_offsets_for,
+    )
 
     with user_errors():
         settings = kafka_settings_from(config)
@@ -108,8 +113,10 @@ def trainer(
         if start.restored is not None:
             metrics.restored_version.set(start.restored.model_version)
         metrics.model_version.set(getattr(start.learner, "version", 0))
-        reset_group_offsets(settings, start.offsets)
-        for partition, offset in start.offsets.items():
+        offsets = resume_offsets_for(settings, start)
+        reset_group_offsets(settings, offsets)
+        published_version = highest_published_version(settings)
+        for partition, offset in offsets.items():
             metrics.resumed_offset.labels(partition=str(partition)).set(offset)
         port = serve_metrics(registry, settings.metrics.host, settings.metrics.trainer_port)
         console.print(
@@ -120,7 +127,7 @@ def trainer(
         data_dir.mkdir(parents=True, exist_ok=True)
         faust_app, _loop = build_trainer_app(
             settings, registry, start.learner, data_dir, metrics=metrics,
-            lifecycle=start.lifecycle,
+            lifecycle=start.lifecycle, published_version=published_version,
         )  # fmt: skip
     worker = faust.Worker(faust_app, loglevel=loglevel)
     worker.spinner = None  # see sequencer()

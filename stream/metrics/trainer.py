@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from stream.sequence_decoder import UpdateReason
+
 # Freshness spans a few ms (idle loop) to minutes (a backlog); the SLO edge is 1 s.
 FRESHNESS_BUCKETS = (
     0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.75, 1.0, 1.25, 1.5,
@@ -41,6 +43,7 @@ class TrainerMetrics:
     checkpoint_seconds: Histogram
     checkpoint_bytes: Gauge
     checkpoint_problems: Counter
+    checkpoint_write_failures: Counter
     rollbacks: Counter
     restored_version: Gauge
     resumed_offset: Gauge
@@ -52,8 +55,9 @@ class TrainerMetrics:
             updates=Counter("recstream_trainer_sequence_updates",
                             "Sequence updates read from the sequences topic.", registry=r),
             invalid_updates=Counter("recstream_trainer_invalid_updates",
-                                    "Messages on the sequences topic that did not decode "
-                                    "(skipped and logged).", registry=r),
+                                    "Sequence updates refused and dead-lettered, by reason "
+                                    "(a field that does not validate, or a step that failed "
+                                    "on the update alone).", ["reason"], registry=r),
             merged_updates=Counter("recstream_trainer_merged_updates",
                                    "Updates folded into a newer window of the same user "
                                    "before a step (bursts).", registry=r),
@@ -114,6 +118,10 @@ class TrainerMetrics:
             checkpoint_problems=Counter("recstream_trainer_checkpoint_problems",
                                         "Corrupt, truncated or missing checkpoint files met "
                                         "while restoring (each one skipped).", registry=r),
+            checkpoint_write_failures=Counter("recstream_trainer_checkpoint_write_failures",
+                                              "Checkpoint writes that failed (permissions, disk "
+                                              "full); retried with backoff, serving goes on.",
+                                              registry=r),
             rollbacks=Counter("recstream_trainer_rollbacks", "Automatic rollbacks to the last "
                               "good checkpoint, by reason (quality, guard).", ["reason"],
                               registry=r),
@@ -134,4 +142,6 @@ class TrainerMetrics:
             metrics.checkpoints.labels(kind=kind)
         for reason in ("quality", "guard"):
             metrics.rollbacks.labels(reason=reason)
+        for refusal in UpdateReason:
+            metrics.invalid_updates.labels(reason=str(refusal))
         return metrics

@@ -82,9 +82,11 @@ def test_a_replay_checkpoint_warm_starts_the_trainer(tmp_path: Path) -> None:
     assert version > 0 and start.offsets == {} and "warm start" in start.origin
     assert start.lifecycle is not None
     # Once the trainer has checkpoints of its own, they win over --init-from.
-    assert start.lifecycle.checkpoint(start.learner, {}).model_version == version
+    written = start.lifecycle.checkpoint(start.learner, {})
+    assert written is not None and written.model_version == version
     again = prepare_learner(settings, "transformer", metrics, init_from=warm)
     assert again.origin.startswith("checkpoint") and getattr(again.learner, "version", 0) == version
     elsewhere = load_settings("configs/test.yaml", checkpoints={"dir": str(tmp_path / "none")})
     fresh = prepare_learner(elsewhere, "transformer", metrics)
     assert getattr(fresh.learner, "version", -1) == 0 and fresh.origin == "fresh"
+    assert fresh.from_start  # no checkpoint: the group's commits are not what it learned

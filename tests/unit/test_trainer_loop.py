@@ -132,3 +132,89 @@ def test_agent_waits_for_room_when_a_full_step_is_queued() -> None:
 
     asyncio.run(scenario())
     assert acked == [1, 2]
+
+
+class PoisonedLearner(RecordingLearner):
+    """Publishes, then fails its optimiser step whenever ``poison`` is in the batch."""
+
+    def __init__(self, poison: set[str]) -> None:
+        super().__init__()
+        self.poison = poison
+
+    def learn(
+        self, batch: Sequence[UserSequence], k: int = 0,
+        on_recommendations: RecommendationSink | None = None, train_limit: int | None = None,
+    ) -> StepReport:  # fmt: skip
+        if self.poison & {s.user_id for s in batch}:
+            if on_recommendations:
+                on_recommendations([Recommendation(s.user_id, ["x"], [1.0]) for s in batch],
+                                   self.version)  # fmt: skip
+            raise IndexError("index 7 is out of bounds")
+        return super().learn(batch, k, on_recommendations, train_limit)
+
+
+def test_a_step_that_fails_is_retried_without_the_updates_it_fails_on() -> None:
+    learner = PoisonedLearner({"u3", "u6"})
+    published: list[RecommendationMessage] = []
+    acked: list[Any] = []
+    rejected: list[tuple[list[Any], str]] = []
+
+    async def reject(tags: list[Any], rejection: Any) -> None:
+        rejected.append((tags, str(rejection.reason)))
+
+    async def scenario() -> None:
+        loop = make_loop(learner, published, acked)
+        loop.reject = reject
+        loop.add([(update(f"u{n}", [f"i{n}"], 1), f"m{n}") for n in range(8)])
+        await loop.step_once()
+        loop.add([(update("u9", ["z"], 1), "m9")])
+        assert (await loop.step_once()) is not None  # the loop goes on learning
+        loop.close()
+
+    asyncio.run(scenario())
+    assert rejected == [(["m3"], "sequence_step_failed"), (["m6"], "sequence_step_failed")]
+    assert sorted(acked) == sorted(f"m{n}" for n in range(10) if n != 8)
+    learned = {s.user_id for batch in learner.batches for s in batch}
+    assert learned == {f"u{n}" for n in (0, 1, 2, 4, 5, 7, 9)}
+    # One recommendation per user and step, even for users whose first attempt failed.
+    per_user = [m.user_id for m in published]
+    assert sorted(per_user) == sorted({*per_user}) and {"u3", "u6"} <= set(per_user)
+
+
+def test_a_learner_that_fails_on_everything_stops_the_worker() -> None:
+    learner = PoisonedLearner({f"u{n}" for n in range(200)})
+    acked: list[Any] = []
+
+    async def scenario() -> None:
+        loop = make_loop(learner, [], acked, max_batch_size=200)
+        loop.add([(update(f"u{n}", ["a"], 1), n) for n in range(200)])
+        try:
+            await loop.step_once()
+        finally:
+            loop.close()
+
+    try:
+        asyncio.run(scenario())
+    except RuntimeError as exc:
+        assert "it is broken" in str(exc)
+    else:
+        raise AssertionError("a learner failing on every update must stop the loop")
+    assert len(acked) == 50  # the first MAX_REJECTED_IN_A_ROW, dead-lettered, then it stops
+
+
+def test_versions_continue_above_the_highest_published_by_an_earlier_process() -> None:
+    learner, published, acked = RecordingLearner(), [], []  # type: ignore[var-annotated]
+
+    async def scenario() -> None:
+        loop = make_loop(learner, published, acked)
+        assert loop.learner.version == 0
+        loop._continue_above(41)  # what highest_published_version read back at start-up
+        loop.add([(update("u1", ["a"], 1), "m1")])
+        await loop.step_once()
+        loop.add([(update("u1", ["a", "b"], 1), "m2")])
+        await loop.step_once()
+        assert loop.published_version == 43
+        loop.close()
+
+    asyncio.run(scenario())
+    assert [m.model_version for m in published] == [42, 43]

@@ -1,0 +1,168 @@
+"""Faust's Kafka consumer without its three ways of committing past records the agents
+never saw. Written for faust-streaming 0.15.3 with aiokafka 0.14 (both pinned in
+pyproject.toml); ``tests/unit/test_lossless_consumer.py`` fails when the Faust code
+overridden here changes shape, so an upgrade makes someone read this again.
+
+What went wrong (``make bench-rebalance``: 2-3 of every 6-10 runs lost 8-24k of 96k
+events when a second sequencer joined mid-backlog; bench/NOTES.md):
+
+1. **Fetched records dropped.** ``Consumer.getmany`` (faust/transport/consumer.py)
+   skips records of partitions that are not active at that moment of a rebalance
+   (paused for recovery, revoked) and stops mid-batch when the flow stops or the
+   generation changes; ``Consumer._drain_messages`` cancels the delivery callback when
+   the flow is suspended but still marks the record read. aiokafka's position has
+   moved past all of them (faust-streaming #629, #216, #221).
+2. **Nothing rewinds a partition that has no commit.** After a rebalance Faust seeks
+   to the committed offsets, but aiokafka's ``seek_to_committed`` seeks only when the
+   committed offset is > 0, so a never-committed partition keeps its advanced position.
+3. **The commit jumps the hole.** ``Consumer._drain_messages`` records an offset gap
+   (``_add_gap``, meant for compacted topics and transaction markers) and
+   ``_new_offset`` fills it as if acked; and ``_new_offset`` checks the head of the
+   acked offsets only when a commit is known and is not 0, and lets one missing record
+   at the head through (``min(acked) - committed > 1``) (faust-streaming #606).
+
+What this consumer does instead:
+
+1. remembers what each ``getmany`` batch fetched and what the delivery callback really
+   handed to the streams; a partition still assigned whose records were not all handed
+   over is sought back to the first undelivered offset;
+2. seeks partitions of the agents' topics that have no commit to their beginning
+   (``consumer_auto_offset_reset`` is ``earliest`` in every recstream app);
+3. with ``kafka.fill_offset_gaps: false`` (the default) records no gaps and commits
+   only from the committed offset on: a record not acked holds the commit back. Turn
+   it on only for topics written by transactional producers or compacted.
+
+Windows and the trainer deduplicate by event id, so a record read twice is harmless;
+one never read is what this module exists to prevent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+Callback = Callable[[Any], Awaitable[None]]
+
+
+def first_undelivered(
+    fetched: Mapping[TP, Sequence[Any]], handled_to: Mapping[TP, int]
+) -> dict[TP, int]:
+    """Per partition of a fetched batch: the lowest offset not handed to the streams.
+
+    ``fetched``: the batch's records by partition (each with ``.offset``, in order);
+    ``handled_to``: per partition, the offset just past the records handed over (or
+    skipped as already read) without a hole, from the start of the batch.
+    """
+    out: dict[TP, int] = {}
+    for tp, records in fetched.items():
+        upto = handled_to.get(tp)
+        for record in records:
+            if upto is None or record.offset >= upto:
+                out[tp] = int(record.offset)
+                break
+    return out
+
+
+def commit_may_advance(acked: Sequence[int], committed: int | None) -> bool:
+    """Whether Faust may compute a new commit from ``acked``: only when the record at
+    the committed offset has been acked (no hole at the head)."""
+    if not acked or committed is None:
+        return bool(acked)
+    return min(acked) <= committed
+
+
+class LosslessConsumer(faust_aiokafka.Consumer):
+    """faust's aiokafka consumer with the three changes in the module docstring."""
+
+    fill_offset_gaps: ClassVar[bool] = False
+
+    def __init__(self, *args: Any, callback: Callback, **kwargs: Any) -> None:
+        self._batch: Mapping[TP, Sequence[Any]] = {}
+        self._last_handed: dict[TP, int] = {}  # offset of the newest record handed over
+        self.undelivered_seeks = 0  # partitions sought back so far (tests and logs)
+
+        async def handing_over(message: Any) -> None:
+            await callback(message)  # returns only once the streams have the message
+            self._last_handed[message.tp] = message.offset
+
+        super().__init__(*args, callback=handing_over, **kwargs)
+
+    async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
+        records, active = await super()._wait_next_records(timeout)
+        self._batch = records or {}
+        return records, active
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
+        handled_to: dict[TP, int] = {}
+        holes: set[TP] = set()
+        async for tp, message in super().getmany(timeout):
+            read_before = self._read_offset[tp]
+            yield tp, message  # _drain_messages runs the callback before resuming us
+            if tp in holes:
+                continue
+            already_read = read_before is not None and message.offset < read_before
+            if already_read or self._last_handed.get(tp) == message.offset:
+                handled_to[tp] = message.offset + 1
+            else:
+                holes.add(tp)  # cancelled by a flow stop: everything from here is re-read
+        # Reached only when the batch was iterated to its end or cut short by Faust (a
+        # shutdown closes the generator before this line; restart re-reads from the commit).
+        missing = first_undelivered(self._batch, handled_to)
+        self._batch = {}
+        if self.should_stop:
+            return
+        assigned = self.assignment()
+        rewind = {tp: offset for tp, offset in missing.items() if tp in assigned}
+        if rewind:
+            self.log.info("re-reading records fetched but not delivered: %r", rewind)
+            self.undelivered_seeks += len(rewind)
+            await self.seek_wait(rewind)
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        committed: Mapping[TP, int] = await super().seek_to_committed()
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        never = [tp for tp, offset in committed.items()
+                 if not offset and acks_enabled_for(tp.topic)]  # fmt: skip
+        if never:
+            await self._thread.seek_to_beginning(*never)
+        return committed
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        if self.fill_offset_gaps:
+            await super()._add_gap(tp, offset_from, offset_to)
+
+    def _new_offset(self, tp: TP) -> int | None:
+        if not self.fill_offset_gaps and not commit_may_advance(
+            self._acked[tp], self._committed_offset[tp]
+        ):
+            return None
+        result: int | None = super()._new_offset(tp)
+        return result
+
+
+class LosslessTransport(faust_aiokafka.Transport):
+    Consumer = LosslessConsumer
+
+
+class LosslessApp(faust.App):
+    """A Faust app whose Kafka consumer is :class:`LosslessConsumer`."""
+
+    fill_offset_gaps: ClassVar[bool] = False
+
+    def _new_transport(self) -> Any:
+        # faust.App._new_transport picks the driver by URL scheme; ours is the same driver.
+        consumer = type("LosslessConsumer", (LosslessConsumer,),
+                        {"fill_offset_gaps": self.fill_offset_gaps})  # fmt: skip
+        transport = type("LosslessTransport", (LosslessTransport,), {"Consumer": consumer})
+        return transport(self.conf.broker_consumer, self)
+
+
+def lossless_app(app_id: str, fill_offset_gaps: bool, **options: Any) -> faust.App:
+    """``faust.App(app_id, **options)`` reading through :class:`LosslessConsumer`."""
+    app_class = type("LosslessApp", (LosslessApp,), {"fill_offset_gaps": fill_offset_gaps})
+    app: faust.App = app_class(app_id, **options)
+    return app

@@ -1,0 +1,114 @@
+"""The trainer's typed decoder of ``recstream.sequences`` messages.
+
+Anyone who can write the topic controls what the trainer reads, and a window the
+learner cannot take (a timestamp as a string, ``new_count`` 1.5, ±1.7e308) used to
+stop the step loop for good. Every field is checked here, by type (strict: no
+string-to-number coercion), finiteness, range and size, and a message that fails
+becomes an :class:`UpdateRejection` with a stable reason code for the dead-letter
+topic; it never reaches the learner. pydantic parses the JSON bytes directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+
+from stream.sequence_update import SequenceUpdate
+
+# Epoch seconds up to the year 5138: wide enough for any clock, and every value is
+# finite and non-negative, so sorting, differences and embeddings of times stay defined.
+Timestamp = Annotated[float, Field(ge=0.0, le=1e11)]
+
+
+class UpdateReason(StrEnum):
+    """Why the trainer refused a sequence update; stable codes for dashboards."""
+
+    NOT_JSON = "sequence_not_json"
+    WRONG_TYPE = "sequence_wrong_type"  # a field missing or of the wrong JSON type
+    OUT_OF_RANGE = "sequence_out_of_range"  # a number not finite or outside its range
+    INCONSISTENT = "sequence_inconsistent"  # lengths, sizes, ids or actions that disagree
+    STEP_FAILED = "sequence_step_failed"  # decoded, yet the learner's step failed on it
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateRejection:
+    reason: UpdateReason
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateLimits:
+    max_events: int
+    max_id_length: int
+    actions: Collection[str]  # the configured action names (the event topics' keys)
+
+
+class _Wire(BaseModel):
+    # Unknown fields are ignored so a newer sequencer can add some without stopping
+    # older trainers; every known field is required and strictly typed.
+    model_config = ConfigDict(strict=True, allow_inf_nan=False, extra="ignore")
+
+    user_id: StrictStr
+    items: list[StrictStr]
+    actions: list[StrictStr]
+    ts: list[Timestamp]
+    event_ids: list[StrictStr]
+    new_count: int
+    event_id: StrictStr
+    event_ts: Timestamp
+    ingest_ts: Timestamp
+    emitted_ts: Timestamp
+
+
+_RANGE_ERRORS = {"finite_number", "greater_than_equal", "less_than_equal", "greater_than",
+                 "less_than"}  # fmt: skip
+
+
+def _from_validation_error(exc: ValidationError) -> UpdateRejection:
+    errors = exc.errors(include_url=False, include_input=False)
+    first = errors[0]
+    kinds = {error["type"] for error in errors}
+    if kinds & {"json_invalid", "json_type"}:
+        reason = UpdateReason.NOT_JSON
+    elif kinds <= _RANGE_ERRORS:
+        reason = UpdateReason.OUT_OF_RANGE
+    else:
+        reason = UpdateReason.WRONG_TYPE
+    where = ".".join(str(part) for part in first["loc"]) or "message"
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    return UpdateRejection(reason, f"{where}: {first['msg']}{more}")
+
+
+def _inconsistency(wire: _Wire, limits: UpdateLimits) -> str | None:
+    n = len(wire.items)
+    if not len(wire.actions) == len(wire.ts) == len(wire.event_ids) == n:
+        return "items, actions, ts and event_ids differ in length"
+    if not 1 <= n <= limits.max_events:
+        return f"{n} events (limit window.max_events = {limits.max_events})"
+    if not 0 <= wire.new_count <= n:
+        return f"new_count {wire.new_count} outside 0..{n}"
+    ids = (wire.user_id, wire.event_id, *wire.items, *wire.event_ids)
+    if any(not 1 <= len(i) <= limits.max_id_length for i in ids):
+        return f"an id that is empty or longer than {limits.max_id_length} characters"
+    unknown = set(wire.actions).difference(limits.actions)
+    if unknown:
+        return f"unknown actions {sorted(unknown)[:3]} (configured: {sorted(limits.actions)})"
+    if wire.event_id != wire.event_ids[-1]:
+        return "event_id is not the newest event of the window"
+    return None
+
+
+def decode_update(raw: bytes | None, limits: UpdateLimits) -> SequenceUpdate | UpdateRejection:
+    """A message's value as a :class:`SequenceUpdate`, or why it cannot be one."""
+    try:
+        wire = _Wire.model_validate_json(raw or b"")
+    except ValidationError as exc:
+        return _from_validation_error(exc)
+    problem = _inconsistency(wire, limits)
+    if problem is not None:
+        return UpdateRejection(UpdateReason.INCONSISTENT, problem)
+    return SequenceUpdate(**wire.model_dump())

@@ -1,0 +1,92 @@
+"""The lossless consumer: its decisions, and a guard on the Faust code it overrides.
+
+The hashes below are of the exact source of the Faust and aiokafka functions that
+stream/lossless_consumer.py overrides or relies on. A new release that changes any of
+them fails here: read the module docstring again, check the override still fits, then
+update the hash (and the pins in pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from dataclasses import dataclass
+from importlib.metadata import version
+from typing import Any
+
+import aiokafka
+import pytest
+from faust.app.base import App
+from faust.transport import consumer as faust_consumer
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+from stream.lossless_consumer import (
+    LosslessConsumer,
+    commit_may_advance,
+    first_undelivered,
+    lossless_app,
+)
+
+Consumer = faust_consumer.Consumer
+PINNED: dict[str, tuple[Any, str]] = {
+    "Consumer.getmany": (Consumer.getmany, "4b168d84882a70d6"),
+    "Consumer._wait_next_records": (Consumer._wait_next_records, "6218e1969a636b3f"),
+    "Consumer._drain_messages": (Consumer._drain_messages, "44a2500309e83c63"),
+    "Consumer._new_offset": (Consumer._new_offset, "1d2c7ea89a7ad4f1"),
+    "Consumer._add_gap": (Consumer._add_gap, "4df2573ded7c1c2c"),
+    "Consumer.perform_seek": (Consumer.perform_seek, "0e8c130ff4b0afd8"),
+    "Consumer.__init__": (Consumer.__init__, "302410d59e6972d1"),
+    "AIOKafkaConsumerThread.seek_to_committed": (
+        faust_aiokafka.AIOKafkaConsumerThread.seek_to_committed, "775ab0adc4b052ab"),
+    "App._new_transport": (App._new_transport, "42db531312dd776f"),
+    "aiokafka.AIOKafkaConsumer.seek_to_committed": (
+        aiokafka.AIOKafkaConsumer.seek_to_committed, "f6cd85c8b70a4ccf"),
+}  # fmt: skip
+
+
+def test_written_for_the_pinned_faust_and_aiokafka() -> None:
+    assert version("faust-streaming") == "0.15.3"
+    assert version("aiokafka") == "0.14.0"
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_the_overridden_faust_code_has_not_changed_shape(name: str) -> None:
+    function, expected = PINNED[name]
+    digest = hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
+    assert digest == expected, f"{name} changed: re-read stream/lossless_consumer.py"
+
+
+@dataclass
+class Record:
+    offset: int
+
+
+A, B = TP("events.view", 0), TP("events.view", 1)
+
+
+def test_records_not_handed_over_are_found_per_partition() -> None:
+    batch = {A: [Record(o) for o in range(10, 15)], B: [Record(o) for o in range(3, 6)]}
+    # A: 10-12 handed over, 13 cancelled by a flow stop; B: nothing reached the streams.
+    assert first_undelivered(batch, {A: 13}) == {A: 13, B: 3}
+    assert first_undelivered(batch, {A: 15, B: 6}) == {}
+    # Records skipped as already read count as handled (no endless re-read of them).
+    assert first_undelivered({A: [Record(7), Record(8)]}, {A: 9}) == {}
+
+
+def test_the_commit_waits_for_the_record_at_the_committed_offset() -> None:
+    assert commit_may_advance([5, 6, 7], committed=5)
+    assert not commit_may_advance([6, 7], committed=5)  # Faust's own check lets 5 go
+    assert not commit_may_advance([2], committed=0)  # and does not check a commit of 0
+    assert commit_may_advance([3, 9], committed=4)  # stale acks below the commit
+    assert commit_may_advance([0, 1], committed=None)
+    assert not commit_may_advance([], committed=3)
+
+
+def test_recstream_apps_read_through_the_lossless_consumer() -> None:
+    app = lossless_app("lossless-test", False, broker="kafka://127.0.0.1:1")
+    consumer_class = app.transport.Consumer
+    assert issubclass(consumer_class, LosslessConsumer)
+    assert consumer_class.fill_offset_gaps is False
+    gaps = lossless_app("lossless-gaps", True, broker="kafka://127.0.0.1:1")
+    assert getattr(gaps.transport.Consumer, "fill_offset_gaps", None) is True
