@@ -176,6 +176,9 @@ class SequencerSettings(_Section):
     """Local state of sequencer workers (one folder per --worker-id)."""
     batch_max_events: int = Field(2_000, ge=1, le=100_000)
     """Most messages one sequencer micro-batch processes."""
+    stop_grace_s: float = Field(20.0, ge=1.0, le=600.0)
+    """Once a worker stops (SIGTERM, a crash), the process ends at most this much later,
+    non-zero if the stop did not finish, so a supervisor can restart it."""
 
 
 class WindowSettings(_Section):
@@ -195,6 +198,9 @@ class TrainerSettings(_Section):
     app_id: str = Field("recstream-trainer", min_length=1)
     """Faust app id of the trainer: its consumer group."""
     data_dir: Path = Path(".recstream/trainer")
+    stop_grace_s: float = Field(45.0, ge=1.0, le=600.0)
+    """Once the trainer stops (SIGTERM, a crash), the process ends at most this much later,
+    non-zero if the stop did not finish (a running step and checkpoint get this long)."""
     """Local state of trainer workers."""
     batch_size: int = Field(256, ge=1, le=65_536)
     """A micro-batch closes at this many sequence updates ..."""

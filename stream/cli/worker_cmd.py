@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from prometheus_client import CollectorRegistry
@@ -39,8 +39,6 @@ def sequencer(
     Run several to share the event topics' partitions. Metrics are served on
     metrics.host:metrics.sequencer_port (/metrics). Stops cleanly on SIGTERM or Ctrl-C.
     """
-    import faust
-
     from stream.sequencer_app import build_sequencer_app
 
     with user_errors():
@@ -51,10 +49,22 @@ def sequencer(
         data_dir = settings.sequencer.data_dir / settings.sequencer.app_id / f"worker-{worker_id}"
         data_dir.mkdir(parents=True, exist_ok=True)
         faust_app = build_sequencer_app(settings, registry, data_dir)
+    run_worker(faust_app, loglevel, settings.sequencer.stop_grace_s)
+
+
+def run_worker(faust_app: Any, loglevel: str, stop_grace_s: float) -> None:
+    """Run a Faust worker until it stops; it always ends within ``stop_grace_s`` after."""
+    import faust
+
+    from stream.exit_watchdog import ExitWatchdog
+    from stream.log_noise import quiet_repeats
+
     worker = faust.Worker(faust_app, loglevel=loglevel)
     # The start-up spinner sets the root logger to DEBUG when loglevel >= WARN, which
     # makes every debug call in aiokafka build a LogRecord (~10% of a busy worker).
     worker.spinner = None
+    quiet_repeats()
+    ExitWatchdog(faust_app, worker, stop_grace_s).start()
     worker.execute_from_commandline()
 
 
@@ -83,8 +93,6 @@ def trainer(
     the sequences topic at that checkpoint's offsets. Metrics on
     metrics.host:metrics.trainer_port (/metrics). Stops on SIGTERM or Ctrl-C.
     """
-    import faust
-
     from model.names import MODEL_NAMES
     from model.runtime import configure_threads, describe_device
     from stream.metrics.trainer import TrainerMetrics
@@ -129,6 +137,4 @@ def trainer(
             settings, registry, start.learner, data_dir, metrics=metrics,
             lifecycle=start.lifecycle, published_version=published_version,
         )  # fmt: skip
-    worker = faust.Worker(faust_app, loglevel=loglevel)
-    worker.spinner = None  # see sequencer()
-    worker.execute_from_commandline()
+    run_worker(faust_app, loglevel, settings.trainer.stop_grace_s)
