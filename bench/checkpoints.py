@@ -30,11 +30,10 @@ from model.checkpoint_store import CheckpointStore
 from model.contract import UserSequence
 from model.learner_checkpoint import LearnerCheckpointer
 from model.transformer_learner import TransformerLearner
-from stream.event_files import read_taobao, shared_data_dir
+from stream.event_files import REPO_ROOT, read_taobao, shared_data_dir
 from stream.learner_factory import learner_config
 from stream.replay import micro_batches
 from stream.settings import load_settings
-from tests.conftest import REPO_ROOT
 
 console = Console(width=160)
 

@@ -35,21 +35,16 @@ from rich.table import Table
 
 from bench.common import cpu_seconds, machine_ticks, peak_rss_mb, percentile, write_result
 from stream.consumer_groups import wait_until_workers_ready
-from stream.event_files import RawEvent, read_taobao, shared_data_dir
-from stream.metrics.scrape import Samples, buckets, quantile
+from stream.event_files import REPO_ROOT, RawEvent, read_taobao, shared_data_dir
+from stream.metrics.scrape import Samples, buckets, metric_sum, quantile
 from stream.producer import produce
 from stream.recommendation_message import RecommendationMessage
+from stream.sandbox import isolated_settings, running_broker, scrape
 from stream.settings import Settings, load_settings
 from stream.synthetic import SyntheticSpec, synthetic_events
 from stream.topic_reader import read_topic
 from stream.topics import create_topics
-from tests.conftest import REPO_ROOT, running_broker
-from tests.integration.processes import (
-    WorkerProcess,
-    isolated_settings,
-    metric_sum,
-    scrape,
-)
+from stream.worker_process import WorkerProcess
 
 console = Console(width=200)
 

@@ -39,11 +39,10 @@ from bench.common import REPO_ROOT, cpu_seconds, peak_rss_mb, write_result
 from stream.event_files import read_taobao, shared_data_dir
 from stream.kafka_config import kafka_python_options
 from stream.metrics.scrape import metric_sum
+from stream.sandbox import free_port_pair, isolated_settings, running_broker, scrape
 from stream.settings import Settings, load_settings
 from stream.topics import create_topics
 from stream.worker_process import WorkerProcess
-from tests.conftest import free_port_pair, running_broker
-from tests.integration.processes import isolated_settings, scrape
 
 console = Console(width=200)
 RUNNERS = ("raw aiokafka", "empty faust agent", "empty faust agent x2", "sequencer", "sequencer x2")

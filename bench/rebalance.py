@@ -27,10 +27,9 @@ from bench.common import REPO_ROOT, write_result
 from bench.ingest import StalledError, measure, produce, start
 from stream.group_lag import GroupLag
 from stream.metrics.scrape import metric_sum
+from stream.sandbox import isolated_settings, running_broker, scrape
 from stream.settings import Settings, load_settings
 from stream.topics import create_topics
-from tests.conftest import running_broker
-from tests.integration.processes import isolated_settings, scrape
 
 console = Console()
 

@@ -25,8 +25,8 @@ from bench import freshness, ingest, quality, trainer
 from bench.common import REPO_ROOT, RESULTS, machine, machine_tag, stamp, write_result
 from bench.plots import plot_ingest, plot_trainer
 from bench.report import Headline, headline_rows, markdown_report
+from stream.sandbox import running_broker
 from stream.settings import load_settings
-from tests.conftest import running_broker
 
 console = Console(width=200)
 BENCHMARKS = ("ingest", "freshness", "trainer", "quality")

@@ -198,10 +198,10 @@ class TrainerSettings(_Section):
     app_id: str = Field("recstream-trainer", min_length=1)
     """Faust app id of the trainer: its consumer group."""
     data_dir: Path = Path(".recstream/trainer")
+    """Local state of trainer workers."""
     stop_grace_s: float = Field(45.0, ge=1.0, le=600.0)
     """Once the trainer stops (SIGTERM, a crash), the process ends at most this much later,
     non-zero if the stop did not finish (a running step and checkpoint get this long)."""
-    """Local state of trainer workers."""
     batch_size: int = Field(256, ge=1, le=65_536)
     """A micro-batch closes at this many sequence updates ..."""
     batch_timeout_ms: int = Field(200, ge=1, le=60_000)

@@ -14,7 +14,7 @@ import pytest
 from pydantic import SecretStr
 
 from stream.broker import BrokerError, LocalBroker, kafka_version, new_cluster_id
-from tests.conftest import broker_test_settings
+from stream.sandbox import broker_test_settings
 
 
 def _bin_dir(tmp_path: Path, tools: dict[str, str]) -> str:
