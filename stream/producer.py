@@ -60,6 +60,11 @@ class ProduceReport:
     by_topic: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     max_behind_s: float = 0.0  # how far sending fell behind the schedule at worst
+    failed: int = 0  # sends the broker never acknowledged (after retries)
+
+
+class UndeliveredEventsError(Exception):
+    """Events the broker never acknowledged: said out loud, never dropped silently."""
 
 
 def check_actions(settings: Settings, events: Sequence[RawEvent]) -> None:
@@ -88,6 +93,7 @@ def produce(
     run_id = run_id or f"{time.time_ns():x}"
     producer = KafkaProducer(**kafka_python_options(settings.kafka), acks="all", linger_ms=5)
     report = ProduceReport()
+    failures: list[BaseException] = []  # filled from kafka-python's I/O thread
     started = clock()
     try:
         for index, item in enumerate(schedule(events, started, time_scale, rate, retime)):
@@ -105,7 +111,8 @@ def produce(
             value = {"user_id": event["user_id"], "item_id": event["item_id"],
                      "ts": ts, "event_id": event_id}  # fmt: skip
             topic = topics[event["action"]]
-            producer.send(topic, key=event["user_id"].encode(), value=orjson.dumps(value))
+            future = producer.send(topic, key=event["user_id"].encode(), value=orjson.dumps(value))
+            future.add_errback(failures.append)
             report.sent += 1
             report.by_topic[topic] += 1
             if index % 100 == 0:
@@ -114,5 +121,11 @@ def produce(
     finally:
         producer.close(timeout=10)
     report.seconds = clock() - started
+    report.failed = len(failures)
     progress(report.sent)
+    if failures:
+        # kafka-python retries for delivery_timeout_ms (2 min by default, idempotent):
+        # what still failed is lost unless the caller sends it again.
+        raise UndeliveredEventsError(f"{len(failures)} of {report.sent} events were not delivered "
+                                f"(first error: {failures[0]!r})")  # fmt: skip
     return report

@@ -14,6 +14,7 @@ from rich.console import Console
 from stream.broker import BrokerError
 from stream.kafka_preflight import KafkaUnavailableError, check_kafka
 from stream.local_prometheus import PrometheusError
+from stream.producer import UndeliveredEventsError
 from stream.settings import Settings, SettingsError, load_settings
 
 console = Console()
@@ -39,6 +40,7 @@ _USER_ERRORS: tuple[tuple[type[Exception], str, int], ...] = (
     (PrometheusError, "prometheus error", 1),
     (KafkaUnavailableError, "kafka error", 1),
     (KafkaError, "kafka error", 1),
+    (UndeliveredEventsError, "delivery error", 1),
 )
 
 
