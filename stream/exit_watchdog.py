@@ -6,8 +6,8 @@ they cannot see one that hangs. Faust's shutdown can hang (a crashed trainer stu
 a daemon thread watches the worker: once it starts stopping, for whatever reason (a
 crash, an agent that raised, SIGTERM), the process ends at most ``grace_s`` later,
 with code 1 after a crash and :data:`EXIT_STUCK` when a clean stop did not finish.
-Agents crash the app instead of being restarted silently (:func:`crash_on_agent_error`):
-a restarted agent may have lost the batch it was holding.
+Agents crash the app instead of being restarted silently (``LosslessApp``): a
+restarted agent may have lost the batch it was holding.
 """
 
 from __future__ import annotations
@@ -77,13 +77,3 @@ class ExitWatchdog:
         thread = threading.Thread(target=watch, name="recstream-exit-watchdog", daemon=True)
         thread.start()
         return thread
-
-
-def crash_on_agent_error(app: Any) -> Callable[[Any, BaseException], Any]:
-    """An agent ``on_error`` handler that crashes the app (the watchdog then ends it)."""
-
-    async def on_error(agent: Any, exc: BaseException) -> None:
-        log.critical("agent %s failed: %r; stopping the worker", agent.name, exc)
-        await app.crash(exc)
-
-    return on_error

@@ -149,9 +149,17 @@ class LosslessTransport(faust_aiokafka.Transport):
 
 
 class LosslessApp(faust.App):
-    """A Faust app whose Kafka consumer is :class:`LosslessConsumer`."""
+    """A Faust app whose Kafka consumer is :class:`LosslessConsumer`, and whose agents
+    crash the worker when they fail."""
 
     fill_offset_gaps: ClassVar[bool] = False
+
+    async def _on_agent_error(self, agent: Any, exc: BaseException) -> None:
+        # Faust's default only commits, and its supervisor then restarts the agent, which
+        # may have dropped the batch it held. Crash instead: the exit watchdog
+        # (stream/exit_watchdog.py) ends the process, and a restart re-reads from the commit.
+        self.log.critical("agent %s failed: %r; stopping the worker", agent.name, exc)
+        await self.crash(exc)
 
     def _new_transport(self) -> Any:
         # faust.App._new_transport picks the driver by URL scheme; ours is the same driver.

@@ -5,7 +5,8 @@ and fault runs build on it."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from stream.event_files import REPO_ROOT
 from stream.metrics.scrape import Samples
 from stream.metrics.scrape import scrape as scrape_url
 from stream.settings import Settings, load_settings
+from stream.worker_process import WorkerProcess
 
 TEST_CONFIG = REPO_ROOT / "configs" / "test.yaml"
 
@@ -87,3 +89,22 @@ def isolated_settings(base: Settings, tmp_path: Path, prefix: str) -> tuple[Path
 def scrape(port: int) -> Samples:
     """One real HTTP scrape of a local worker's /metrics: {(name, sorted labels): value}."""
     return scrape_url(f"http://127.0.0.1:{port}/metrics")
+
+
+def wait_for(
+    condition: Callable[[], bool], timeout_s: float, what: str, worker: WorkerProcess | None = None
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except OSError:
+            pass  # endpoint not up yet
+        if worker is not None and not worker.alive():
+            raise AssertionError(
+                f"{worker.role} exited while waiting for {what}:\n{worker.log_tail()}"
+            )
+        time.sleep(0.5)
+    tail = f"\n{worker.log_tail()}" if worker is not None else ""
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}{tail}")

@@ -18,7 +18,6 @@ import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import CollectorRegistry
 
-from stream.exit_watchdog import crash_on_agent_error
 from stream.faust_config import faust_app_options
 from stream.lag_timer import install_lag_timer
 from stream.lossless_consumer import lossless_app
@@ -116,7 +115,7 @@ def build_sequencer_app(
         processed=lambda: progress[0],
     )  # fmt: skip
 
-    @app.agent(source, name="sequence", on_error=crash_on_agent_error(app))
+    @app.agent(source, name="sequence")
     async def sequence(stream: faust.StreamT[Any]) -> None:
         # Agents receive a faust.Stream; take_events and _set_current_event live there.
         assert isinstance(stream, faust.Stream)

@@ -25,7 +25,6 @@ from prometheus_client import CollectorRegistry
 from model.contract import Learner
 from stream.deadletter import dead_letter_record
 from stream.events import MessageOrigin
-from stream.exit_watchdog import crash_on_agent_error
 from stream.faust_config import faust_app_options
 from stream.lag_timer import install_lag_timer
 from stream.lossless_consumer import lossless_app
@@ -103,7 +102,7 @@ def build_trainer_app(
             partition=str(partition)).set(behind),
     )  # fmt: skip
 
-    @app.agent(source, name="learn", on_error=crash_on_agent_error(app))
+    @app.agent(source, name="learn")
     async def learn(stream: faust.StreamT[Any]) -> None:
         assert isinstance(stream, faust.Stream)
         within = cfg.batch_timeout_ms / 1000

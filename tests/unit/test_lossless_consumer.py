@@ -8,6 +8,7 @@ update the hash (and the pins in pyproject.toml).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import inspect
 from dataclasses import dataclass
@@ -90,3 +91,16 @@ def test_recstream_apps_read_through_the_lossless_consumer() -> None:
     assert consumer_class.fill_offset_gaps is False
     gaps = lossless_app("lossless-gaps", True, broker="kafka://127.0.0.1:1")
     assert getattr(gaps.transport.Consumer, "fill_offset_gaps", None) is True
+
+
+def test_a_failing_agent_crashes_the_worker_instead_of_a_silent_restart() -> None:
+    app = lossless_app("lossless-crash", False, broker="kafka://127.0.0.1:1")
+    crashed: list[BaseException] = []
+
+    async def crash(reason: BaseException) -> None:
+        crashed.append(reason)
+
+    app.crash = crash  # type: ignore[method-assign]
+    failure = RuntimeError("agent body raised")
+    asyncio.run(app._on_agent_error(type("Agent", (), {"name": "sequence"})(), failure))
+    assert crashed == [failure]

@@ -1,0 +1,156 @@
+"""The rig every fault run uses: an isolated config on a broker, real worker processes,
+a producer, "drained" from the broker's own offsets, and the final accounting.
+
+Kept apart from the scenarios (bench/faults.py) so that the integration tests and
+``make bench-faults`` run the very same code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from stream.accounting import Accounting, account_topics
+from stream.event_files import RawEvent
+from stream.events import Event
+from stream.group_lag import GroupLag
+from stream.metrics.scrape import Samples, metric_sum
+from stream.producer import ProduceReport, produce
+from stream.sandbox import free_port_pair, isolated_settings, scrape, wait_for
+from stream.settings import Settings
+from stream.topic_reader import read_topic
+from stream.topics import create_topics
+from stream.worker_process import WorkerProcess
+
+
+def many_user_events(users: int, per_user: int, seed: int) -> list[RawEvent]:
+    """Users interleaved round-robin (most consecutive events are different users), each
+    with ``per_user`` events: fewer than a window holds, so every event stays visible."""
+    rng = random.Random(seed)
+    return [
+        RawEvent(user_id=f"user-{u}", item_id=f"item-{rng.randrange(500)}",
+                 action=rng.choice(("view", "view", "view", "click", "purchase")), ts=0.0)
+        for _round in range(per_user) for u in range(users)
+    ]  # fmt: skip
+
+
+@dataclass
+class FaultRig:
+    """One isolated run: its topics, groups, folders and ports are its own."""
+
+    base: Settings
+    workdir: Path
+    prefix: str
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    workers: list[WorkerProcess] = field(default_factory=list)
+    produced: list[ProduceReport] = field(default_factory=list)
+    sequencer_ports: list[tuple[WorkerProcess, int]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        data = self.base.model_dump(mode="json")
+        for section, values in self.overrides.items():
+            data[section].update(values)
+        base = type(self.base).model_validate(data)
+        self.config, self.settings = isolated_settings(base, self.workdir, self.prefix)
+        create_topics(self.settings)
+        self._seq_count = 0
+
+    # -- processes ---------------------------------------------------------------
+
+    def sequencer(self) -> WorkerProcess:
+        """Start one more sequencer worker (its own metrics port and local state)."""
+        n, self._seq_count = self._seq_count, self._seq_count + 1
+        data = yaml.safe_load(self.config.read_text())
+        data["metrics"]["sequencer_port"] = free_port_pair()
+        config = self.workdir / f"sequencer-{n}.yaml"
+        config.write_text(yaml.safe_dump(data))
+        worker = WorkerProcess("sequencer", config, self.workdir / f"sequencer-{n}.log",
+                               worker_id=str(n))  # fmt: skip
+        self.sequencer_ports.append((worker, data["metrics"]["sequencer_port"]))
+        self.workers.append(worker.start())
+        return worker
+
+    def trainer(self, env: dict[str, str] | None = None, name: str = "trainer") -> WorkerProcess:
+        worker = WorkerProcess("trainer", self.config, self.workdir / f"{name}.log", env=env)
+        self.workers.append(worker.start())
+        return worker
+
+    def trainer_metrics(self) -> Samples:
+        return scrape(self.settings.metrics.trainer_port)
+
+    def wait_up(self, port: int, worker: WorkerProcess, timeout_s: float = 90) -> None:
+        wait_for(lambda: bool(scrape(port)), timeout_s, f"{worker.role} metrics", worker)
+
+    def stop_all(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+    # -- traffic -------------------------------------------------------------------
+
+    def produce(self, events: list[RawEvent], rate: float) -> ProduceReport:
+        report = produce(self.settings, events, rate=rate)
+        self.produced.append(report)
+        return report
+
+    def produce_in_background(self, events: list[RawEvent], rate: float) -> threading.Thread:
+        thread = threading.Thread(target=self.produce, args=(events, rate), daemon=True)
+        thread.start()
+        return thread
+
+    def sequencer_events(self) -> float:
+        """Events the live sequencers have read (accepted or dead-lettered)."""
+        total = 0.0
+        for worker, port in self.sequencer_ports:
+            if worker.alive():
+                with contextlib.suppress(OSError):  # not serving yet
+                    total += metric_sum(scrape(port), "recstream_sequencer_events_total")
+        return total
+
+    # -- the end -------------------------------------------------------------------
+
+    def lag(self) -> tuple[int, int]:
+        """(sequencer group lag, trainer group lag) from the broker's committed offsets."""
+        s = self.settings
+        lag = GroupLag(s)
+        try:
+            events = lag.measure(s.sequencer.app_id, list(s.topics.events.values()))
+            sequences = lag.measure(s.trainer.app_id, [s.topics.sequences])
+            return sum(o.lag for o in events.values()), sum(o.lag for o in sequences.values())
+        finally:
+            lag.close()
+
+    def wait_drained(self, timeout_s: float = 240) -> float:
+        """Until both groups have committed everything (twice in a row, 2 s apart)."""
+        started = time.monotonic()
+
+        def drained() -> bool:
+            if self.lag() != (0, 0):
+                return False
+            time.sleep(2.0)
+            return self.lag() == (0, 0)
+
+        live = [w for w in self.workers if w.alive()]
+        wait_for(drained, timeout_s, "both groups to commit everything", live[0] if live else None)
+        return time.monotonic() - started
+
+    def produced_events(self) -> list[Event]:
+        """What the event topics hold, as events (read back: exactly what was sent)."""
+        events = []
+        for action, topic in self.settings.topics.events.items():
+            for _k, value, _p, _o in read_topic(self.settings, topic, timeout_s=60):
+                data = orjson.loads(value)
+                events.append(Event(data["user_id"], data["item_id"], action, float(data["ts"]),
+                                    data["event_id"]))  # fmt: skip
+        return events
+
+    def account(self) -> Accounting:
+        return account_topics(self.settings, self.produced_events())
