@@ -10,7 +10,7 @@ CONFIG ?= configs/default.yaml
 PYTEST_ARGS ?=
 
 .PHONY: help install test test-unit test-integration lint format docs demo sequencer trainer bench bench-quick bench-ingest \
-        bench-trainer bench-quality bench-rebalance \
+        bench-trainer bench-quality bench-rebalance bench-faults \
         bench-freshness bench-checkpoints replay-taobao \
         broker-start broker-stop broker-status topics clean \
         prometheus-install prometheus-start prometheus-stop
@@ -70,7 +70,10 @@ bench-ingest: install ## Sequencer ingest vs an empty Faust agent and a raw aiok
 	$(PY) -m bench.ingest --config $(CONFIG)
 
 bench-rebalance: install ## Two sequencers, the 2nd joining mid-backlog: finished? re-reads? events lost?
-	$(PY) -m bench.rebalance --config $(CONFIG)
+	$(PY) -m bench.rebalance --config $(CONFIG) --runs $(or $(RUNS),10)
+
+bench-faults: install ## Every fault scenario (joins, leaves, kills, poison, broker outage) 3x, with accounting
+	$(PY) -m bench.faults --runs $(or $(RUNS),3)
 
 bench-trainer: install ## Trainer samples/s, ranking users/s and FLOP utilisation on the CPU
 	$(PY) -m bench.trainer --config $(CONFIG)

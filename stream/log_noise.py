@@ -2,9 +2,9 @@
 
 While the broker is down, aiokafka and kafka-python log the same connection error
 for every retry (~2,860 ERROR lines per worker in a 39 s outage, issue 14). This
-filter passes the first record of each message template, holds back repeats for
-``window_s``, and reports how many it held back with the next one it passes. A record
-of another template from the same logger (the connection came back) passes at once.
+filter passes the first record of each logger's message template, holds back repeats
+of it for ``window_s``, and says how many it held back with the next one it passes.
+A new template (the connection came back, another error) passes at once.
 """
 
 from __future__ import annotations
@@ -20,21 +20,20 @@ class RepeatFilter(logging.Filter):
     def __init__(self, window_s: float = 60.0, clock: Callable[[], float] = time.monotonic):
         super().__init__()
         self.window_s, self.clock = window_s, clock
-        # logger name -> (message template, first passed at, repeats held back)
-        self._last: dict[str, tuple[object, float, int]] = {}
+        # (logger name, message template) -> (passed at, repeats held back since)
+        self._seen: dict[tuple[str, object], tuple[float, int]] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        now, template = self.clock(), record.msg
-        last = self._last.get(record.name)
-        if last is not None:
-            last_template, since, held = last
-            if last_template == template and now - since < self.window_s:
-                self._last[record.name] = (template, since, held + 1)
-                return False
-            if held:
-                record.msg = (f"{template} [the previous message repeated {held} more "
-                              f"times in {now - since:.0f} s]")  # fmt: skip
-        self._last[record.name] = (template, now, 0)
+        now, key = self.clock(), (record.name, record.msg)
+        seen = self._seen.get(key)
+        if seen is not None and now - seen[0] < self.window_s:
+            self._seen[key] = (seen[0], seen[1] + 1)
+            return False
+        if seen is not None and seen[1]:
+            record.msg = f"{record.msg} [repeated {seen[1]} more times in {now - seen[0]:.0f} s]"
+        self._seen[key] = (now, 0)
+        if len(self._seen) > 10_000:  # templates are few; never grow without bound
+            self._seen.clear()
         return True
 
 

@@ -64,3 +64,17 @@ def test_stale_recommendations_and_versions_going_down_are_reported() -> None:
     assert result.version_drops == ["u1: 2 -> 2"] and not result.ok
     undelivered_dead_letter = account(EVENTS, GOOD_SEQUENCES, [], GOOD_RECS, WINDOW)
     assert undelivered_dead_letter.missing == ["f1"]
+
+
+def test_an_event_trimmed_in_the_batch_that_brought_it_is_not_missing() -> None:
+    many = [Event("u3", f"k{n}", "view", 200.0 + n, f"g{n}") for n in range(7)]
+    shown = window_update("u3", many, 5)  # one batch of 7 events: g0 and g1 never shown
+    result = account(many, [shown], [], [rec("u3", "g6", 1)], WINDOW)
+    assert result.ok and result.trimmed_unseen == 2 and result.in_windows == 5
+    lost = SequenceUpdate.from_json(shown)
+    without_g3 = SequenceUpdate(**(lost.as_dict() | {
+        "items": ["k2", "k4", "k5", "k6"], "actions": ["view"] * 4,
+        "ts": [202.0, 204.0, 205.0, 206.0], "event_ids": ["g2", "g4", "g5", "g6"],
+        "new_count": 4}))  # fmt: skip
+    result = account(many, [without_g3.to_json()], [], [rec("u3", "g6", 1)], WINDOW)
+    assert result.missing == ["g3"] and result.wrong_windows == ["u3"]
