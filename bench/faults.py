@@ -84,11 +84,11 @@ def _backlog_with(
     base: Settings, workdir: Path, seed: int, name: str,
     act: Callable[[FaultRig, int], list[Any]],
 ) -> FaultResult:  # fmt: skip
-    """A 32k-event backlog of 4,000 users, a trainer, and sequencers moved by ``act``
+    """A 16k-event backlog of 4,000 users, a trainer, and sequencers moved by ``act``
     (given the rig and the total; returns the workers that must be alive at the end)."""
     started = time.monotonic()
     rig = FaultRig(base, workdir, f"{name}{seed}", PARTITIONS)
-    events = many_user_events(users=4_000, per_user=8, seed=seed)
+    events = many_user_events(users=4_000, per_user=4, seed=seed)
     rig.produce(events, rate=50_000)
     trainer = rig.trainer()
     alive = [trainer, *act(rig, len(events))]
