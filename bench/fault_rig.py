@@ -106,14 +106,18 @@ class FaultRig:
         thread.start()
         return thread
 
-    def sequencer_events(self) -> float:
-        """Events the live sequencers have read (accepted or dead-lettered)."""
+    def sequencer_metric(self, name: str) -> float:
+        """``name`` summed over the live sequencers."""
         total = 0.0
         for worker, port in self.sequencer_ports:
             if worker.alive():
                 with contextlib.suppress(OSError):  # not serving yet
-                    total += metric_sum(scrape(port), "recstream_sequencer_events_total")
+                    total += metric_sum(scrape(port), name)
         return total
+
+    def sequencer_events(self) -> float:
+        """Events the live sequencers have read (accepted or dead-lettered)."""
+        return self.sequencer_metric("recstream_sequencer_events_total")
 
     # -- the end -------------------------------------------------------------------
 

@@ -70,6 +70,11 @@ def _finish(rig: FaultRig, name: str, started: float, problems: list[str],
             if not worker.alive():
                 problems.append(f"{worker.role} {worker.log_path.name} exited:\n"
                                 f"{worker.log_tail(15)}")  # fmt: skip
+        # The idle re-read (stream/stuck_partitions.py) is a last resort: a run that needed
+        # it did not hold by the lossless consumer alone.
+        facts["idle_rereads"] = rig.sequencer_metric("recstream_sequencer_partition_rewinds_total")
+        if facts["idle_rereads"]:
+            problems.append(f"{facts['idle_rereads']:.0f} partitions needed the idle re-read")
         inspect()
         accounting = rig.account()
     finally:

@@ -25,7 +25,11 @@ What this consumer does instead:
 
 1. remembers what each ``getmany`` batch fetched and what the delivery callback really
    handed to the streams; a partition still assigned whose records were not all handed
-   over is sought back to the first undelivered offset;
+   over is sought back to the first undelivered offset. Faust's ``Stream`` can also pass
+   over messages already handed to it (``Stream._c_aiter`` skips them while flow control
+   is off or when their generation is not the consumer's): once a second, messages that
+   a stream passed over are found (:func:`skipped_by_streams`) and their partitions
+   sought back too;
 2. seeks partitions of the agents' topics that have no commit to their beginning
    (``consumer_auto_offset_reset`` is ``earliest`` in every recstream app);
 3. with ``kafka.fill_offset_gaps: false`` (the default) records no gaps and commits
@@ -38,7 +42,9 @@ one never read is what this module exists to prevent.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from time import monotonic
 from typing import Any, ClassVar
 
 import faust
@@ -46,6 +52,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 Callback = Callable[[Any], Awaitable[None]]
+AUDIT_EVERY_S = 1.0  # how often the messages handed to the streams are checked
 
 
 def first_undelivered(
@@ -67,6 +74,17 @@ def first_undelivered(
     return out
 
 
+def skipped_by_streams(handed: Sequence[Any]) -> list[Any]:
+    """Messages handed to the streams (oldest first) that a stream passed over.
+
+    A stream marks each message it takes ``tracked`` (and later ``acked``); one queue
+    feeds the agent in the order the messages were handed over, so an untracked message
+    older than one the stream has taken was dropped by the stream, not still queued.
+    """
+    last_taken = max((i for i, m in enumerate(handed) if m.tracked or m.acked), default=0)
+    return [m for m in handed[:last_taken] if not (m.tracked or m.acked)]
+
+
 def commit_may_advance(acked: Sequence[int], committed: int | None) -> bool:
     """Whether Faust may compute a new commit from ``acked``: only when the record at
     the committed offset has been acked (no hole at the head)."""
@@ -83,13 +101,18 @@ class LosslessConsumer(faust_aiokafka.Consumer):
     def __init__(self, *args: Any, callback: Callback, **kwargs: Any) -> None:
         self._batch: Mapping[TP, Sequence[Any]] = {}
         self._last_handed: dict[TP, int] = {}  # offset of the newest record handed over
+        self._in_streams: deque[Any] = deque()  # handed over, not yet acked, oldest first
+        self._audited_at = 0.0
         self.undelivered_seeks = 0  # partitions sought back so far (tests and logs)
 
         async def handing_over(message: Any) -> None:
             await callback(message)  # returns only once the streams have the message
             self._last_handed[message.tp] = message.offset
+            if acks_enabled_for(message.topic):  # agents' topics: streams track these
+                self._in_streams.append(message)
 
         super().__init__(*args, callback=handing_over, **kwargs)
+        acks_enabled_for = self.app.topics.acks_enabled_for
 
     async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
         records, active = await super()._wait_next_records(timeout)
@@ -115,10 +138,30 @@ class LosslessConsumer(faust_aiokafka.Consumer):
         self._batch = {}
         if self.should_stop:
             return
+        await self._rewind(missing, "fetched but not delivered")
+        if monotonic() - self._audited_at >= AUDIT_EVERY_S:
+            self._audited_at = monotonic()
+            await self._rewind(self._skipped_by_streams(), "delivered but skipped by a stream")
+
+    def _skipped_by_streams(self) -> dict[TP, int]:
+        """The lowest offset per partition of messages a stream passed over (Faust's
+        Stream skips messages while flow control is off or of another generation)."""
+        while self._in_streams and self._in_streams[0].acked:
+            self._in_streams.popleft()
+        handed = list(self._in_streams)
+        skipped = skipped_by_streams(handed)
+        rewind: dict[TP, int] = {}
+        for message in skipped:
+            rewind[message.tp] = min(message.offset, rewind.get(message.tp, message.offset))
+        if rewind:  # everything of those partitions is read again from there
+            self._in_streams = deque(m for m in handed if m.tp not in rewind and not m.acked)
+        return rewind
+
+    async def _rewind(self, offsets: Mapping[TP, int], why: str) -> None:
         assigned = self.assignment()
-        rewind = {tp: offset for tp, offset in missing.items() if tp in assigned}
+        rewind = {tp: offset for tp, offset in offsets.items() if tp in assigned}
         if rewind:
-            self.log.info("re-reading records fetched but not delivered: %r", rewind)
+            self.log.info("re-reading records %s: %r", why, rewind)
             self.undelivered_seeks += len(rewind)
             await self.seek_wait(rewind)
 

@@ -59,7 +59,13 @@ def running_broker(workdir: Path, external: str | None) -> Iterator[Settings]:
     if external:
         yield load_settings(TEST_CONFIG, kafka={"bootstrap_servers": external})
         return
-    settings = broker_test_settings(workdir)
+    with broker_running(broker_test_settings(workdir)) as settings:
+        yield settings
+
+
+@contextmanager
+def broker_running(settings: Settings) -> Iterator[Settings]:
+    """The local broker of ``settings``, started, and stopped on exit whatever happened."""
     broker = LocalBroker.from_settings(settings)
     broker.start()
     try:

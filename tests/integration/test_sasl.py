@@ -12,8 +12,8 @@ import pytest
 import yaml
 from kafka import KafkaProducer
 
-from stream.broker import LocalBroker
 from stream.kafka_config import kafka_python_options
+from stream.sandbox import broker_running
 from stream.sequence_update import SequenceUpdate
 from stream.settings import Settings, load_settings
 from tests.conftest import TEST_CONFIG, free_port_pair
@@ -48,12 +48,8 @@ def sasl_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         broker={"port": port, "controller_port": port + 1, "data_dir": str(workdir),
                 "security_protocol": "SASL_PLAINTEXT"},
     )  # fmt: skip
-    broker = LocalBroker.from_settings(settings)
-    broker.start()
-    try:
+    with broker_running(settings):
         yield settings
-    finally:
-        broker.stop()
 
 
 def _client_config(base: Settings, tmp_path: Path, password_file: Path) -> Path:

@@ -27,6 +27,7 @@ from stream.lossless_consumer import (
     commit_may_advance,
     first_undelivered,
     lossless_app,
+    skipped_by_streams,
 )
 
 Consumer = faust_consumer.Consumer
@@ -104,3 +105,20 @@ def test_a_failing_agent_crashes_the_worker_instead_of_a_silent_restart() -> Non
     failure = RuntimeError("agent body raised")
     asyncio.run(app._on_agent_error(type("Agent", (), {"name": "sequence"})(), failure))
     assert crashed == [failure]
+
+
+@dataclass
+class Handed:
+    tp: TP
+    offset: int
+    tracked: bool = False
+    acked: bool = False
+
+
+def test_messages_a_stream_passed_over_are_found_queued_ones_are_not() -> None:
+    handed = [Handed(A, 1, True, True), Handed(A, 2), Handed(B, 7), Handed(A, 3, True),
+              Handed(B, 8), Handed(A, 4)]  # fmt: skip
+    # A@2 and B@7 were handed before A@3, which the stream took: it passed them over.
+    # B@8 and A@4 came after the last message taken: still queued.
+    assert [(m.tp, m.offset) for m in skipped_by_streams(handed)] == [(A, 2), (B, 7)]
+    assert skipped_by_streams([Handed(A, 5), Handed(A, 6)]) == []  # all still queued
