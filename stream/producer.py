@@ -63,6 +63,9 @@ class ProduceReport:
     failed: int = 0  # sends the broker never acknowledged (after retries)
 
 
+SEND_BLOCK_MS = 180_000  # how long send() waits for a broker that is away
+
+
 class UndeliveredEventsError(Exception):
     """Events the broker never acknowledged: said out loud, never dropped silently."""
 
@@ -91,7 +94,11 @@ def produce(
     check_actions(settings, events)
     topics = settings.topics.events
     run_id = run_id or f"{time.time_ns():x}"
-    producer = KafkaProducer(**kafka_python_options(settings.kafka), acks="all", linger_ms=5)
+    # A broker outage blocks send() (metadata) and flush() instead of failing them: the
+    # producer retries each event for delivery_timeout_ms (kafka-python's 2 min, with
+    # idempotence), and what still fails is reported below, never dropped silently.
+    producer = KafkaProducer(**kafka_python_options(settings.kafka), acks="all", linger_ms=5,
+                             max_block_ms=SEND_BLOCK_MS)  # fmt: skip
     report = ProduceReport()
     failures: list[BaseException] = []  # filled from kafka-python's I/O thread
     started = clock()
@@ -117,7 +124,7 @@ def produce(
             report.by_topic[topic] += 1
             if index % 100 == 0:
                 progress(report.sent)
-        producer.flush(timeout=60)
+        producer.flush()  # each event is done by its delivery timeout: acked or failed
     finally:
         producer.close(timeout=10)
     report.seconds = clock() - started

@@ -37,7 +37,7 @@ def test_compose_has_the_services_and_only_known_keys() -> None:
     compose = _compose()
     assert set(compose["services"]) == SERVICES
     allowed = {"image", "build", "restart", "environment", "command", "volumes", "ports",
-               "depends_on", "healthcheck", "deploy"}  # fmt: skip
+               "depends_on", "healthcheck", "deploy", "stop_grace_period"}  # fmt: skip
     for name, service in compose["services"].items():
         assert set(service) <= allowed, f"{name}: unexpected keys {set(service) - allowed}"
         assert "image" in service, f"{name} has no image"
