@@ -42,6 +42,7 @@ one never read is what this module exists to prevent.
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from time import monotonic
@@ -53,6 +54,7 @@ from faust.types import TP
 
 Callback = Callable[[Any], Awaitable[None]]
 AUDIT_EVERY_S = 1.0  # how often the messages handed to the streams are checked
+POSITION_WAIT_S = 5.0
 
 
 def first_undelivered(
@@ -158,8 +160,18 @@ class LosslessConsumer(faust_aiokafka.Consumer):
         return rewind
 
     async def _rewind(self, offsets: Mapping[TP, int], why: str) -> None:
+        """Seek partitions back to ``offsets``; never forward (a rebalance may have put a
+        partition at its commit already, before records it must not jump over)."""
         assigned = self.assignment()
-        rewind = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+        rewind = {}
+        for tp, offset in offsets.items():
+            if tp in assigned:
+                try:
+                    position = await asyncio.wait_for(self.position(tp), POSITION_WAIT_S)
+                except TimeoutError:
+                    position = None  # unknown: the records were handed, so it is past them
+                if position is None or position > offset:
+                    rewind[tp] = offset
         if rewind:
             self.log.info("re-reading records %s: %r", why, rewind)
             self.undelivered_seeks += len(rewind)
