@@ -42,6 +42,15 @@ def many_user_events(users: int, per_user: int, seed: int) -> list[RawEvent]:
     ]  # fmt: skip
 
 
+STARTED: list[FaultRig] = []  # every rig of this process, so a broken run stops its workers
+
+
+def stop_every_rig() -> None:
+    """Stop the workers of every rig (after a scenario that raised half-way)."""
+    while STARTED:
+        STARTED.pop().stop_all()
+
+
 @dataclass
 class FaultRig:
     """One isolated run: its topics, groups, folders and ports are its own."""
@@ -63,6 +72,7 @@ class FaultRig:
         self.config, self.settings = isolated_settings(base, self.workdir, self.prefix)
         create_topics(self.settings)
         self._seq_count = 0
+        STARTED.append(self)
 
     # -- processes ---------------------------------------------------------------
 

@@ -13,6 +13,7 @@ The integration tests (tests/integration/test_faults.py) run each scenario once.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -29,7 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.common import write_result
-from bench.fault_rig import FaultRig, many_user_events
+from bench.fault_rig import FaultRig, many_user_events, stop_every_rig
 from stream.accounting import Accounting
 from stream.broker import LocalBroker
 from stream.event_files import REPO_ROOT
@@ -65,7 +66,12 @@ def _finish(rig: FaultRig, name: str, started: float, problems: list[str],
             inspect: Callable[[], None] = lambda: None) -> FaultResult:  # fmt: skip
     """Drain, check who is alive, ``inspect`` the live workers, account, stop all."""
     try:
-        facts["drain_s"] = round(rig.wait_drained(), 1)
+        # A worker that should work and died will not drain its group: look briefly.
+        everyone_up = all(worker.alive() for worker in expected_alive)
+        with contextlib.suppress(AssertionError):
+            facts["drain_s"] = round(rig.wait_drained(240 if everyone_up else 20), 1)
+        if "drain_s" not in facts:
+            problems.append("the groups did not commit everything (lag left)")
         for worker in expected_alive:
             if not worker.alive():
                 problems.append(f"{worker.role} {worker.log_path.name} exited:\n"
@@ -324,7 +330,13 @@ def main() -> None:
                                                  broker.kafka.bootstrap_servers})  # fmt: skip
         for run in range(args.runs):
             for name in names:
-                result = SCENARIOS[name](base, Path(tmp) / f"{name}-{run}", run)
+                try:
+                    result = SCENARIOS[name](base, Path(tmp) / f"{name}-{run}", run)
+                except (AssertionError, OSError, RuntimeError) as exc:  # a run that broke
+                    problem = f"{type(exc).__name__}: {str(exc)[:300]}"
+                    result = FaultResult(name, 0.0, Accounting(0), [problem])
+                finally:
+                    stop_every_rig()
                 results.append(result)
                 mark = "[green]ok[/]" if result.ok else "[red]FAILED[/]"
                 console.print(f"{name} run {run}: {mark} in {result.seconds:.0f}s: "

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.fault_rig import stop_every_rig
 from bench.faults import SCENARIOS
 from stream.settings import Settings
 
@@ -20,6 +21,9 @@ QUICK = ["join", "kill", "poison", "trainer_kills", "broker_outage"]
 
 @pytest.mark.parametrize("name", QUICK)
 def test_fault_loses_nothing(name: str, kafka_settings: Settings, tmp_path: Path) -> None:
-    result = SCENARIOS[name](kafka_settings, tmp_path, 0)
+    try:
+        result = SCENARIOS[name](kafka_settings, tmp_path, 0)
+    finally:
+        stop_every_rig()  # a scenario that raised half-way leaves no worker behind
     assert result.accounting.produced > 0
     assert result.ok, f"{result.accounting.summary()}\n{result.problems}\n{result.facts}"
