@@ -49,6 +49,7 @@ from time import monotonic
 from typing import Any, ClassVar
 
 import faust
+from aiokafka.errors import IllegalStateError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
@@ -161,21 +162,24 @@ class LosslessConsumer(faust_aiokafka.Consumer):
 
     async def _rewind(self, offsets: Mapping[TP, int], why: str) -> None:
         """Seek partitions back to ``offsets``; never forward (a rebalance may have put a
-        partition at its commit already, before records it must not jump over)."""
-        assigned = self.assignment()
-        rewind = {}
+        partition at its commit already, before records it must not jump over). One that
+        a rebalance takes away meanwhile is left alone: its new owner reads it from the
+        commit, which never passed these records."""
         for tp, offset in offsets.items():
-            if tp in assigned:
+            if tp not in self.assignment():
+                continue
+            try:
                 try:
                     position = await asyncio.wait_for(self.position(tp), POSITION_WAIT_S)
                 except TimeoutError:
                     position = None  # unknown: the records were handed, so it is past them
-                if position is None or position > offset:
-                    rewind[tp] = offset
-        if rewind:
-            self.log.info("re-reading records %s: %r", why, rewind)
-            self.undelivered_seeks += len(rewind)
-            await self.seek_wait(rewind)
+                if position is not None and position <= offset:
+                    continue
+                await self.seek_wait({tp: offset})
+            except IllegalStateError:  # revoked between the check and the seek
+                continue
+            self.log.info("re-reading %s from offset %d: records %s", tp, offset, why)
+            self.undelivered_seeks += 1
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         committed: Mapping[TP, int] = await super().seek_to_committed()
