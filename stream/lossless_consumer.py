@@ -130,7 +130,12 @@ class LosslessConsumer(faust_aiokafka.Consumer):
             yield tp, message  # _drain_messages runs the callback before resuming us
             if tp in holes:
                 continue
-            already_read = read_before is not None and message.offset < read_before
+            # Faust drops a record below its read offset as read already ("DROPPED MESSAGE
+            # ROFF"). That holds only below the commit: records of a batch fetched before a
+            # seek to the commit can push the read offset past records still to come.
+            committed = self._committed_offset[tp]
+            already_read = (read_before is not None and message.offset < read_before
+                            and committed is not None and message.offset < committed)  # fmt: skip
             if already_read or self._last_handed.get(tp) == message.offset:
                 handled_to[tp] = message.offset + 1
             else:
