@@ -82,7 +82,9 @@ def build_trainer_app(
             event.ack()  # drops the reference the agent took: now safe to commit
 
     async def reject(events: list[Any], rejection: UpdateRejection) -> None:
-        """Dead-letter the messages behind ``events`` (raw bytes + reason)."""
+        """Dead-letter the messages behind ``events`` (raw bytes + reason) and count them:
+        the one path of every refused update, undecodable or failing a step."""
+        metrics.invalid_updates.labels(reason=str(rejection.reason)).inc(len(events))
         for event in events:
             message = event.message
             origin = MessageOrigin(message.topic, message.partition, message.offset,
@@ -117,7 +119,6 @@ def build_trainer_app(
                     log.error("refused sequence update at %s[%d]@%d: %s (%s)", message.topic,
                               message.partition, message.offset, decoded.reason,
                               decoded.detail)  # fmt: skip
-                    metrics.invalid_updates.labels(reason=str(decoded.reason)).inc()
                     await reject([event], decoded)
                     continue  # acked by take_events like any other message
                 event.message.incref()  # held until the step that learns it is done

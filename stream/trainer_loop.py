@@ -197,7 +197,6 @@ class TrainerLoop:
         log.error("dead-lettering %d update(s) of user %r: the step fails on them alone (%s)",
                   len(merged.updates), merged.newest.user_id, rejection.detail)  # fmt: skip
         await self.reject(list(merged.tags), rejection)
-        self.metrics.invalid_updates.labels(reason=str(rejection.reason)).inc(len(merged.updates))
         self.acknowledge(list(merged.tags))
         self._mark_learned(list(merged.tags))
 
