@@ -3,14 +3,16 @@
 kafka-python and aiokafka (under Faust) both turn a rejected SASL login into a
 generic "Unable to bootstrap" after their timeout, and a Faust worker keeps
 retrying forever. kafka-python's connection manager does record the broker's
-answer: it logs ``Connection failed: <error>`` with the
-``SaslAuthenticationFailedError`` instance as the argument (kafka/net/manager.py,
-kafka-python 3.0). The preflight listens for that record while it bootstraps.
+answer: it logs ``Connection lost: <error>`` with the
+``SaslAuthenticationFailedError`` instance as the argument (kafka/net/connection.py,
+kafka-python 3.0). The preflight listens for that record while it bootstraps, and
+stops at the first one.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from kafka import KafkaAdminClient
@@ -25,50 +27,88 @@ class KafkaUnavailableError(Exception):
     """The cluster cannot be used with these settings; the message says which setting."""
 
 
-_AUTH_ERRORS = (SaslAuthenticationFailedError, AuthorizationError)
+# kafka-python 3.0.12 drops the bytes of a read that also sees the socket close
+# (kafka/net/transport.py `_sock_recv` returns data and an error; the reader aborts
+# on the error without handing the data over). The broker answers a refused login
+# and closes at once, so about half the refusals arrive as a bare "socket
+# disconnected". Retrying the login every 250 ms instead of backing off up to 30 s
+# makes a named refusal near-certain within the timeout.
+_LOGIN_RETRY_MS = 250
 
 
 class _AuthFailures(logging.Handler):
-    def __init__(self) -> None:
+    """Collects the refused logins kafka-python logs; sets ``settled`` at the first."""
+
+    def __init__(self, settled: threading.Event | None = None) -> None:
         super().__init__(logging.DEBUG)
         self.errors: list[KafkaError] = []
+        self.settled = settled or threading.Event()
 
     def emit(self, record: logging.LogRecord) -> None:
         args: Any = record.args if isinstance(record.args, tuple) else (record.args,)
         found = [
             a for a in args if isinstance(a, SaslAuthenticationFailedError | AuthorizationError)
         ]
-        self.errors.extend(found)
+        if found:
+            self.errors.extend(found)
+            self.settled.set()
 
 
 def check_kafka(kafka: KafkaSettings, timeout_s: float | None = None) -> None:
     """Bootstrap and list topics once; raise :class:`KafkaUnavailableError` on failure.
 
-    Waits at most ``timeout_s`` (default: kafka.request_timeout_ms, at most 30 s).
+    Waits at most ``timeout_s`` (default: kafka.request_timeout_ms, at most 30 s), and
+    no longer than the broker's first refused login.
     """
     timeout_s = timeout_s or min(kafka.request_timeout_ms / 1000, 30.0)
     _check_reachable(kafka, min(timeout_s, 5.0))
-    listener = _AuthFailures()
+    settled = threading.Event()
+    listener = _AuthFailures(settled)
     kafka_logger = logging.getLogger("kafka")
     kafka_logger.addHandler(listener)
     # The records must reach the handler even when the user's log level is WARNING.
     level = kafka_logger.level
     kafka_logger.setLevel(min(level or logging.ERROR, logging.ERROR))
-    options = kafka_python_options(kafka)
-    timeout_ms = int(timeout_s * 1000)
+    attempt = _Bootstrap(kafka_python_options(kafka), int(timeout_s * 1000), settled)
     try:
-        admin = KafkaAdminClient(
-            **{**options, "request_timeout_ms": timeout_ms}, bootstrap_timeout_ms=timeout_ms
-        )
-        try:
-            admin.list_topics()
-        finally:
-            admin.close()
-    except KafkaError as exc:
-        raise KafkaUnavailableError(_explain(kafka, exc, listener.errors)) from None
+        # A daemon thread: on a refused login the client keeps retrying until its own
+        # timeout, and that must not hold the process (it exits with the error).
+        threading.Thread(target=attempt.run, name="kafka-preflight", daemon=True).start()
+        settled.wait(timeout_s + 5.0)
     finally:
         kafka_logger.removeHandler(listener)
         kafka_logger.setLevel(level)
+    if listener.errors or attempt.error is not None or not attempt.done:
+        error = attempt.error or KafkaError(f"no answer within {timeout_s:.0f} s")
+        raise KafkaUnavailableError(_explain(kafka, error, listener.errors))
+
+
+class _Bootstrap:
+    """One admin-client bootstrap and topic listing; sets ``settled`` when it ends."""
+
+    def __init__(self, options: dict[str, Any], timeout_ms: int, settled: threading.Event):
+        self.options = {**options, "request_timeout_ms": timeout_ms}
+        self.timeout_ms = timeout_ms
+        self.settled = settled
+        self.done = False
+        self.error: Exception | None = None
+
+    def run(self) -> None:
+        try:
+            admin = KafkaAdminClient(
+                **self.options,
+                bootstrap_timeout_ms=self.timeout_ms,
+                reconnect_backoff_max_ms=_LOGIN_RETRY_MS,
+            )
+            try:
+                admin.list_topics()
+            finally:
+                admin.close()
+        except Exception as exc:  # noqa: BLE001 - reported by the caller, with the setting to check
+            self.error = exc
+        finally:
+            self.done = True
+            self.settled.set()
 
 
 def _check_reachable(kafka: KafkaSettings, timeout_s: float) -> None:
@@ -81,7 +121,7 @@ def _check_reachable(kafka: KafkaSettings, timeout_s: float) -> None:
     )
 
 
-def _explain(kafka: KafkaSettings, error: KafkaError, auth_errors: list[KafkaError]) -> str:
+def _explain(kafka: KafkaSettings, error: Exception, auth_errors: list[KafkaError]) -> str:
     where = f"Kafka at {kafka.bootstrap_servers}"
     if auth_errors:
         user = kafka.sasl_username or "(none)"

@@ -56,12 +56,15 @@ def test_a_refused_login_is_recognised_from_kafka_pythons_log_record() -> None:
     logger = logging.getLogger("kafka.net.manager")
     logger.addHandler(listener)
     try:
+        logger.error("Connection failed: %s", OSError("refused"))
+        assert not listener.settled.is_set()
         error = SaslAuthenticationFailedError("Invalid username or password")
         logger.error("Connection failed: %s", error)
         logger.error("Connection failed: %s", OSError("refused"))
     finally:
         logger.removeHandler(listener)
     assert listener.errors == [error]
+    assert listener.settled.is_set(), "the first refused login ends the check"
     kafka = KafkaSettings(security_protocol="SASL_PLAINTEXT", sasl_mechanism="PLAIN",
                           sasl_username="ada", sasl_password="pw")  # fmt: skip
     message = _explain(kafka, error, listener.errors)
