@@ -1,7 +1,8 @@
 """Event -> recommendation freshness of the whole loop at fixed event rates.
 
-    python -m bench.freshness [--rates 200 500 1000 2000] [--duration 40] [--warmup 10]
-                              [--config configs/default.yaml] [--source taobao|synthetic]
+    python -m bench.freshness [--rates 250 500 1000 2000] [--duration 40] [--warmup 10]
+                              [--config configs/default.yaml]
+                              [--source taobao sessions synthetic]
 
 For each rate: fresh topics, a real sequencer and a real trainer process (settings
 from --config), events produced at that rate for --duration seconds (re-timed to
@@ -9,8 +10,10 @@ the moment they are sent), then every recommendation read back. An event's
 freshness is the time from its ts to the publication of the first recommendation
 for its user whose window holds it (whose newest event is not older than it).
 Events never reflected count as infinitely late. The first --warmup seconds are
-left out of the percentiles (process start, first steps). Prints a table, writes
-bench/results/freshness-<time>.json and a PNG next to it.
+left out of the percentiles (process start, first steps). Each --source is a traffic
+profile (bench/profiles.py); the report names it with its users and distinct users
+per second. Prints a table per profile, writes bench/results/freshness-<time>.json
+and a PNG next to it.
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.common import cpu_seconds, machine_ticks, peak_rss_mb, percentile, write_result
+from bench.profiles import PROFILES, shape
 from stream.consumer_groups import wait_until_workers_ready
-from stream.event_files import REPO_ROOT, RawEvent, read_taobao, shared_data_dir
+from stream.event_files import REPO_ROOT, RawEvent
 from stream.metrics.scrape import Samples, buckets, metric_sum, quantile
 from stream.producer import produce
 from stream.recommendation_message import RecommendationMessage
@@ -58,7 +62,10 @@ class FreshnessOptions:
 
 @dataclass
 class RateResult:
+    source: str  # the traffic profile
     target_rate: float
+    users: int  # distinct users in what was produced
+    users_per_second: float  # distinct users per second of it
     produced: int
     produce_s: float
     sent_rate: float  # what the producer achieved
@@ -84,13 +91,12 @@ class RateResult:
     trainer_since_ingest_p99_s: float | None  # Kafka timestamp -> recommendation
 
 
+SOURCES = (*PROFILES, "synthetic")
+
+
 def load_events(source: str, count: int) -> list[RawEvent]:
-    if source == "taobao":
-        path = shared_data_dir() / "taobao-userbehavior-96k" / "UserBehavior.csv"
-        events = read_taobao(path)
-        if len(events) < count:
-            events = events * math.ceil(count / len(events))  # wrap around; ts are re-timed
-        return events[:count]
+    if source in PROFILES:
+        return PROFILES[source].events(count)
     return synthetic_events(SyntheticSpec(users=5_000, items=20_000, events=count))
 
 
@@ -129,8 +135,9 @@ def caught_up(seq: Samples, trainer: Samples, produced: int) -> bool:
 
 
 def run_rate(
-    base: Settings, rate: float, args: FreshnessOptions, workdir: Path, events: list[RawEvent]
-) -> RateResult:
+    base: Settings, rate: float, args: FreshnessOptions, workdir: Path, events: list[RawEvent],
+    source: str = "taobao",
+) -> RateResult:  # fmt: skip
     prefix = f"fresh{int(rate)}-{int(time.time())}"
     config, settings = isolated_settings(base, workdir, prefix)
     create_topics(settings)
@@ -164,12 +171,16 @@ def run_rate(
             worker.stop()
     ordered, unreflected = freshness(settings, started + args.warmup)
     measured = len(ordered) + unreflected
+    stream_shape = shape(stream, rate)
     late = ordered + [math.inf] * unreflected
     within = sum(1 for f in ordered if f <= 1.0)
     steps = metric_sum(trainer, "recstream_trainer_steps_total")
     users = metric_sum(trainer, "recstream_trainer_batch_users_sum")
     return RateResult(
+        source=source,
         target_rate=rate,
+        users=stream_shape.users,
+        users_per_second=stream_shape.users_per_second,
         produced=report.sent,
         produce_s=report.seconds,
         sent_rate=report.sent / max(report.seconds, 1e-9),
@@ -202,11 +213,13 @@ def run_rate(
     )
 
 
-def plot(results: list[RateResult], out: Path, title: str) -> None:
+def plot(by_source: dict[str, list[RateResult]], out: Path, title: str) -> None:
     fig, ax = plt.subplots(figsize=(8, 5))
-    rates = [r.target_rate for r in results]
-    for attr, label in (("p50_s", "p50"), ("p95_s", "p95"), ("p99_s", "p99")):
-        ax.plot(rates, [min(getattr(r, attr), 60) for r in results], marker="o", label=label)
+    for source, results in by_source.items():
+        rates = [r.target_rate for r in results]
+        for attr, label, style in (("p50_s", "p50", ":"), ("p99_s", "p99", "-")):
+            ax.plot(rates, [min(getattr(r, attr), 60) for r in results], marker="o",
+                    linestyle=style, label=f"{source} {label}")  # fmt: skip
     ax.axhline(1.0, color="grey", linestyle="--", linewidth=1, label="1 s goal")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -227,9 +240,10 @@ def run(
     events = load_events(source, int(max(rates) * options.duration))
     results = []
     for rate in rates:
-        results.append(run_rate(base, rate, options, workdir, events))
+        results.append(run_rate(base, rate, options, workdir, events, source))
         r = results[-1]
-        console.print(f"{rate:g}/s: p50 {r.p50_s:.3f}s p99 {r.p99_s:.3f}s")
+        console.print(f"{source} {rate:g}/s: p50 {r.p50_s:.3f}s p99 {r.p99_s:.3f}s, "
+                      f"{r.users:,} users, {r.users_per_second:,.0f} users/s")  # fmt: skip
     return results
 
 
@@ -239,12 +253,14 @@ def highest_rate_under_1s(results: list[RateResult]) -> float | None:
 
 
 def print_table(results: list[RateResult], title: str) -> None:
-    table = Table("events/s", "sent/s", "p50", "p95", "p99", "max", "within 1 s /s",
-                  "caught up", "users/step", "step ms", "untrained", "RSS seq/trainer MB",
-                  "CPU s seq/trainer", "machine busy", "seq p99", title=title)  # fmt: skip
+    table = Table("events/s", "sent/s", "users", "users/s", "p50", "p95", "p99", "max",
+                  "within 1 s /s", "caught up", "users/step", "step ms", "untrained",
+                  "RSS seq/trainer MB", "CPU s seq/trainer", "machine busy", "seq p99",
+                  title=title)  # fmt: skip
     for r in results:
         table.add_row(
-            f"{r.target_rate:,.0f}", f"{r.sent_rate:,.0f}", f"{r.p50_s:.3f}", f"{r.p95_s:.3f}",
+            f"{r.target_rate:,.0f}", f"{r.sent_rate:,.0f}", f"{r.users:,}",
+            f"{r.users_per_second:,.0f}", f"{r.p50_s:.3f}", f"{r.p95_s:.3f}",
             f"{r.p99_s:.3f}", f"{r.max_s:.2f}", f"{r.sustained_rate:,.0f}",
             "yes" if r.caught_up else "NO", f"{r.mean_batch_users:,.0f}",
             f"{r.mean_step_ms:,.0f}", f"{r.untrained_fraction:.0%}",
@@ -260,12 +276,12 @@ def print_table(results: list[RateResult], title: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--rates", type=float, nargs="+", default=[200, 500, 1000, 2000])
+    parser.add_argument("--rates", type=float, nargs="+", default=[250, 500, 1000, 2000])
     parser.add_argument("--duration", type=float, default=40.0)
     parser.add_argument("--warmup", type=float, default=10.0)
     parser.add_argument("--settle", type=float, default=60.0)
     parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "default.yaml")
-    parser.add_argument("--source", choices=["taobao", "synthetic"], default="taobao")
+    parser.add_argument("--source", choices=SOURCES, nargs="+", default=list(PROFILES))
     parser.add_argument("--bootstrap", default=os.environ.get("RECSTREAM_TEST_BOOTSTRAP"))
     args = parser.parse_args()
     options = FreshnessOptions(args.duration, args.warmup, args.settle)
@@ -276,15 +292,36 @@ def main() -> None:
         base = load_settings(
             args.config, kafka={"bootstrap_servers": broker.kafka.bootstrap_servers}
         )
-        results = run(base, args.rates, options, Path(tmp), args.source)
-    print_table(results, f"freshness, {args.config.name}, {args.source}")
+        by_source = run_sources(base, args.rates, options, Path(tmp), args.source)
+    save(by_source, options, args.config.name)
+
+
+def run_sources(
+    base: Settings, rates: list[float], options: FreshnessOptions, workdir: Path,
+    sources: list[str] | None = None,
+) -> dict[str, list[RateResult]]:  # fmt: skip
+    """Every rate on every traffic profile (both profiles by default)."""
+    return {source: run(base, rates, options, workdir, source)
+            for source in sources or list(PROFILES)}  # fmt: skip
+
+
+def save(
+    by_source: dict[str, list[RateResult]], options: FreshnessOptions, config_name: str,
+    when: str | None = None,
+) -> Path:  # fmt: skip
+    """Print a table per profile; write the JSON result and its PNG."""
+    for source, results in by_source.items():
+        print_table(results, f"freshness, {config_name}, {source}")
     out = write_result("freshness", {
-        "config": args.config.name, "source": args.source, **asdict(options),
-        "results": [asdict(r) for r in results],
-        "highest_rate_p99_under_1s": highest_rate_under_1s(results),
-    })  # fmt: skip
-    plot(results, out.with_suffix(".png"), f"freshness vs rate ({args.config.name}, {args.source})")
+        "config": config_name, "sources": list(by_source), **asdict(options),
+        "results": [asdict(r) for results in by_source.values() for r in results],
+        "highest_rate_p99_under_1s": {
+            source: highest_rate_under_1s(results) for source, results in by_source.items()
+        },
+    }, when)  # fmt: skip
+    plot(by_source, out.with_suffix(".png"), f"freshness vs rate ({config_name})")
     console.print(f"wrote {out} and {out.with_suffix('.png').name}")
+    return out
 
 
 if __name__ == "__main__":

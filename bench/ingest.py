@@ -1,10 +1,12 @@
 """Sequencer ingest next to its two references, on the same topics and broker.
 
     python -m bench.ingest [--events N] [--repeats R] [--quick] [--bootstrap HOST:PORT]
+                           [--profile taobao sessions]
 
-Produces the Taobao 96k sample (re-timed to now) into fresh 4-partition event topics
-once, then lets each consumer read the whole backlog from the start, one after the
-other, and times it from its first to its last message (start-up excluded):
+For each traffic profile (bench/profiles.py: the Taobao 96k slice, YOOCHOOSE sessions)
+produces its events (re-timed to now) into fresh 4-partition event topics once, then
+lets each consumer read the whole backlog from the start, one after the other, and
+times it from its first to its last message (start-up excluded):
 
 * ``raw aiokafka``: ``getmany`` + JSON decode, the client's ceiling;
 * ``empty faust agent``: ``async for event in stream.events()``, the framework's floor;
@@ -36,7 +38,7 @@ from rich.progress import track
 from rich.table import Table
 
 from bench.common import REPO_ROOT, cpu_seconds, peak_rss_mb, write_result
-from stream.event_files import read_taobao, shared_data_dir
+from bench.profiles import PROFILES
 from stream.kafka_config import kafka_python_options
 from stream.metrics.scrape import metric_sum
 from stream.sandbox import free_port_pair, isolated_settings, running_broker, scrape
@@ -63,6 +65,7 @@ class IngestRun:
     cpu_us_per_event: float  # all consumer processes together
     peak_rss_mb: float  # the largest consumer process
     stalled_at: int | None = None  # events read when progress stopped (see bench/NOTES.md)
+    profile: str = "taobao"  # the traffic profile read (bench/profiles.py)
 
 
 @dataclass
@@ -103,8 +106,8 @@ class Consumers:
                 p.wait(30)
 
 
-def produce(settings: Settings, limit: int) -> int:
-    events = read_taobao(shared_data_dir() / "taobao-userbehavior-96k" / "UserBehavior.csv")[:limit]
+def produce(settings: Settings, limit: int, profile: str = "taobao") -> int:
+    events = PROFILES[profile].events(limit)
     shift = time.time() - 60 - max(e["ts"] for e in events)
     producer = KafkaProducer(
         **kafka_python_options(settings.kafka), linger_ms=20, batch_size=262_144
@@ -186,37 +189,45 @@ def measure(consumers: Consumers, total: int) -> tuple[int, float, float, float]
 
 
 def run(
-    base: Settings, workdir: Path, events: int, repeats: int, runners: tuple[str, ...] = RUNNERS
-) -> tuple[list[IngestRun], Settings]:
-    prefix = f"ingest{int(time.time())}"
+    base: Settings, workdir: Path, events: int, repeats: int, runners: tuple[str, ...] = RUNNERS,
+    profile: str = "taobao",
+) -> tuple[list[IngestRun], Settings]:  # fmt: skip
+    prefix = f"ingest{profile}{int(time.time())}"
     config, settings = isolated_settings(base, workdir, prefix)
     create_topics(settings)
-    total = produce(settings, events)
+    total = produce(settings, events, profile)
     runs: list[IngestRun] = []
     for repeat in range(repeats):
         for runner in runners:
             tag = f"{prefix}-{runner.replace(' ', '').replace('+', '-')}-{repeat}"
             consumers = start(runner, config, settings, tag, workdir)
             try:
-                with console.status(f"{runner}, run {repeat + 1}"):
+                with console.status(f"{profile}: {runner}, run {repeat + 1}"):
                     timed, seconds, cpu, rss = measure(consumers, total)
                 runs.append(IngestRun(runner, repeat, timed, seconds, timed / seconds,
-                                      1e6 * cpu / max(timed, 1), rss))  # fmt: skip
+                                      1e6 * cpu / max(timed, 1), rss, profile=profile))  # fmt: skip
             except StalledError as stall:
                 # Kept as a result, not hidden: a group that stops reading after a
                 # rebalance is what an operator would see as ever-growing lag.
                 console.print(f"[red]{runner}, run {repeat + 1}: {stall}[/]")
                 nan = float("nan")
-                runs.append(IngestRun(runner, repeat, 0, nan, nan, nan, nan, int(stall.read)))
+                runs.append(IngestRun(runner, repeat, 0, nan, nan, nan, nan, int(stall.read),
+                                      profile))  # fmt: skip
             finally:
                 consumers.stop()
     return runs, settings
 
 
-def best(runs: list[IngestRun]) -> dict[str, IngestRun]:
+def profiles_of(runs: list[IngestRun]) -> list[str]:
+    return list(dict.fromkeys(r.profile for r in runs))
+
+
+def best(runs: list[IngestRun], profile: str | None = None) -> dict[str, IngestRun]:
+    """The fastest finished run of each runner (on ``profile``; default: the first)."""
+    profile = profile or next(iter(profiles_of(runs)), None)
     out: dict[str, IngestRun] = {}
     for r in runs:
-        if r.stalled_at is not None:
+        if r.stalled_at is not None or r.profile != profile:
             continue
         if r.runner not in out or r.events_per_s > out[r.runner].events_per_s:
             out[r.runner] = r
@@ -224,15 +235,21 @@ def best(runs: list[IngestRun]) -> dict[str, IngestRun]:
 
 
 def print_table(runs: list[IngestRun]) -> None:
-    top = best(runs)
+    for profile in profiles_of(runs):
+        _print_profile(runs, profile)
+
+
+def _print_profile(runs: list[IngestRun], profile: str) -> None:
+    top = best(runs, profile)
     sequencer = top.get("sequencer")
+    title = f"ingest, {profile}: one backlog, read from the start"
     table = Table("runner", "events/s (best)", "runs", "CPU µs/event", "peak RSS MB",
-                  "sequencer / this", title="ingest: one backlog, read from the start")  # fmt: skip
+                  "sequencer / this", title=title)  # fmt: skip
     for runner, r in top.items():
         every = ", ".join(
             f"{x.events_per_s:,.0f}" if x.stalled_at is None else f"stalled at {x.stalled_at:,}"
             for x in runs
-            if x.runner == runner
+            if x.runner == runner and x.profile == profile
         )
         ratio = f"{sequencer.events_per_s / r.events_per_s:.2f}x" if sequencer else "-"
         table.add_row(runner, f"{r.events_per_s:,.0f}", every, f"{r.cpu_us_per_event:,.0f}",
@@ -248,6 +265,7 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "default.yaml")
     parser.add_argument("--bootstrap", default=os.environ.get("RECSTREAM_TEST_BOOTSTRAP"))
     parser.add_argument("--runners", nargs="+", default=list(RUNNERS), choices=RUNNERS)
+    parser.add_argument("--profile", nargs="+", default=list(PROFILES), choices=list(PROFILES))
     args = parser.parse_args()
     events, repeats = (30_000, 1) if args.quick else (args.events, args.repeats)
     with (
@@ -257,13 +275,21 @@ def main() -> None:
         base = load_settings(
             args.config, kafka={"bootstrap_servers": broker.kafka.bootstrap_servers}
         )
-        runs, settings = run(base, Path(tmp), events, repeats, tuple(args.runners))
+        runs: list[IngestRun] = []
+        for profile in args.profile:
+            of_profile, settings = run(
+                base, Path(tmp), events, repeats, tuple(args.runners), profile
+            )
+            runs += of_profile
     print_table(runs)
     out = write_result("ingest", {
         "events": events, "partitions": settings.topics.partitions,
         "batch_max_events": settings.sequencer.batch_max_events,
         "runs": [asdict(r) for r in runs],
-        "best_events_per_s": {k: v.events_per_s for k, v in best(runs).items()},
+        "best_events_per_s": {
+            profile: {k: v.events_per_s for k, v in best(runs, profile).items()}
+            for profile in profiles_of(runs)
+        },
     })  # fmt: skip
     console.print(f"wrote {out}")
 

@@ -28,29 +28,37 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b and math.isfinite(a) and math.isfinite(b) else "-"
 
 
-def _best_by_runner(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def _best_by_runner(
+    runs: list[dict[str, Any]], profile: str | None = None
+) -> dict[str, dict[str, Any]]:
     """bench.ingest.best over result dicts (as they are in the JSON files)."""
-    return {name: asdict(run) for name, run in best([IngestRun(**r) for r in runs]).items()}
+    of = [IngestRun(**r) for r in runs]
+    return {name: asdict(run) for name, run in best(of, profile).items()}
+
+
+def _ingest_headlines(top: dict[str, dict[str, Any]], profile: str) -> list[Headline]:
+    """The sequencer next to each reference, on one traffic profile."""
+    if "sequencer" not in top:
+        return []
+    seq = top["sequencer"]["events_per_s"]
+    return [
+        Headline("ingest", f"{profile}: sequencer events/s, 1 worker", f"{seq:,.0f}", ref,
+                 f"{top[ref]['events_per_s']:,.0f}", _ratio(seq, top[ref]["events_per_s"]))
+        for ref in ("empty faust agent", "raw aiokafka")
+        if ref in top
+    ]  # fmt: skip
 
 
 def headline_rows(results: dict[str, Any]) -> list[Headline]:
     rows: list[Headline] = []
-    top = _best_by_runner(results.get("ingest", []))
+    ingest_runs = results.get("ingest", [])
+    profiles = list(dict.fromkeys(r.get("profile", "taobao") for r in ingest_runs))
+    for profile in profiles[1:]:
+        rows += _ingest_headlines(_best_by_runner(ingest_runs, profile), profile)
+    top = _best_by_runner(ingest_runs)
     if "sequencer" in top:
+        rows += _ingest_headlines(top, profiles[0])
         seq = top["sequencer"]["events_per_s"]
-        for ref in ("empty faust agent", "raw aiokafka"):
-            if ref in top:
-                value = top[ref]["events_per_s"]
-                rows.append(
-                    Headline(
-                        "ingest",
-                        "sequencer events/s, 1 worker",
-                        f"{seq:,.0f}",
-                        ref,
-                        f"{value:,.0f}",
-                        _ratio(seq, value),
-                    )
-                )
         stalls = [r for r in results.get("ingest", []) if r.get("stalled_at") is not None]
         if stalls:
             runs_of = {r["runner"] for r in stalls}
@@ -77,26 +85,29 @@ def headline_rows(results: dict[str, Any]) -> list[Headline]:
                 )
             )
     fresh = results.get("freshness", [])
-    if fresh:
-        ok = [r["target_rate"] for r in fresh if r["p99_s"] < 1.0 and r["caught_up"]]
-        tried = ", ".join(f"{r['target_rate']:,.0f}" for r in fresh)
+    for source in dict.fromkeys(r.get("source", "taobao") for r in fresh):
+        of_source = [r for r in fresh if r.get("source", "taobao") == source]
+        ok = [r["target_rate"] for r in of_source if r["p99_s"] < 1.0 and r["caught_up"]]
+        tried = ", ".join(f"{r['target_rate']:,.0f}" for r in of_source)
         best_rate = f"{max(ok):,.0f} ev/s" if ok else "none"
         rows.append(
             Headline(
-                "freshness", "highest rate with p99 < 1 s", best_rate, "rates tried", tried, "-"
+                "freshness", f"{source}: highest rate with p99 < 1 s", best_rate, "rates tried",
+                tried, "-",
             )
-        )
-        for r in fresh:
+        )  # fmt: skip
+        for r in of_source:
             rows.append(
                 Headline(
                     "freshness",
-                    f"p99 at {r['target_rate']:,.0f} ev/s",
+                    f"{source}: p99 at {r['target_rate']:,.0f} ev/s",
                     f"{r['p99_s']:.2f} s",
                     "1 s goal",
                     "1.00 s",
                     _ratio(r["p99_s"], 1.0),
                 )
             )
+    if fresh:
         seq_rss = max(r["sequencer_peak_rss_mb"] for r in fresh)
         trainer_rss = max(r["trainer_peak_rss_mb"] for r in fresh)
         agent = top.get("empty faust agent")
@@ -211,9 +222,19 @@ def markdown_report(
             "## Ingest",
             "",
             _table(
-                ["runner", "run", "events", "seconds", "events/s", "CPU µs/event", "peak RSS MB"],
+                [
+                    "profile",
+                    "runner",
+                    "run",
+                    "events",
+                    "seconds",
+                    "events/s",
+                    "CPU µs/event",
+                    "peak RSS MB",
+                ],
                 [
                     [
+                        r.get("profile", "taobao"),
                         r["runner"],
                         str(r["repeat"] + 1),
                         f"{r['events']:,}",
@@ -233,8 +254,11 @@ def markdown_report(
             "",
             _table(
                 [
+                    "profile",
                     "events/s",
                     "sent/s",
+                    "users",
+                    "users/s",
                     "p50 s",
                     "p95 s",
                     "p99 s",
@@ -248,8 +272,11 @@ def markdown_report(
                 ],
                 [
                     [
+                        r.get("source", "taobao"),
                         f"{r['target_rate']:,.0f}",
                         f"{r['sent_rate']:,.0f}",
+                        f"{r.get('users', 0):,}",
+                        f"{r.get('users_per_second', 0):,.0f}",
                         f"{r['p50_s']:.3f}",
                         f"{r['p95_s']:.3f}",
                         f"{r['p99_s']:.3f}",

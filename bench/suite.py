@@ -24,6 +24,7 @@ from rich.table import Table
 from bench import freshness, ingest, quality, trainer
 from bench.common import REPO_ROOT, RESULTS, machine, machine_tag, stamp, write_result
 from bench.plots import plot_ingest, plot_trainer
+from bench.profiles import PROFILES
 from bench.report import Headline, headline_rows, markdown_report
 from stream.sandbox import running_broker
 from stream.settings import load_settings
@@ -68,7 +69,9 @@ def main() -> None:
             if "ingest" in args.only:
                 console.rule("ingest")
                 events, repeats = (30_000, 1) if args.quick else (96_168, 2)
-                runs, _ = ingest.run(base, Path(tmp), events, repeats)
+                runs = [run for profile in PROFILES
+                        for run in ingest.run(base, Path(tmp), events, repeats,
+                                              profile=profile)[0]]  # fmt: skip
                 ingest.print_table(runs)
                 results["ingest"] = [asdict(r) for r in runs]
                 files["ingest"] = write_result("ingest", {
@@ -77,20 +80,13 @@ def main() -> None:
                 plot_ingest(runs, files["ingest"].with_suffix(".png"))
             if "freshness" in args.only:
                 console.rule("freshness and memory")
-                rates = [200.0, 500.0] if args.quick else [200.0, 500.0, 1000.0, 2000.0]
+                rates = [250.0, 500.0] if args.quick else [250.0, 500.0, 1000.0, 2000.0]
                 options = freshness.FreshnessOptions(
                     duration=20.0 if args.quick else 40.0, warmup=5.0 if args.quick else 10.0
                 )
-                rate_results = freshness.run(base, rates, options, Path(tmp))
-                freshness.print_table(rate_results, f"freshness, {args.config.name}")
-                results["freshness"] = [asdict(r) for r in rate_results]
-                files["freshness"] = write_result("freshness", {
-                    "config": args.config.name, "source": "taobao", **asdict(options),
-                    "results": results["freshness"],
-                    "highest_rate_p99_under_1s": freshness.highest_rate_under_1s(rate_results),
-                }, when)  # fmt: skip
-                freshness.plot(rate_results, files["freshness"].with_suffix(".png"),
-                               f"freshness vs rate ({args.config.name})")  # fmt: skip
+                by_source = freshness.run_sources(base, rates, options, Path(tmp))
+                results["freshness"] = [asdict(r) for rs in by_source.values() for r in rs]
+                files["freshness"] = freshness.save(by_source, options, args.config.name, when)
 
     if "trainer" in args.only:
         console.rule("trainer")

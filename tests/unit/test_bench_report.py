@@ -7,10 +7,12 @@ from pathlib import Path
 from bench.report import headline_rows, markdown_report
 
 
-def ingest_run(runner: str, rate: float, stalled_at: int | None = None) -> dict[str, object]:
+def ingest_run(
+    runner: str, rate: float, stalled_at: int | None = None, profile: str = "taobao"
+) -> dict[str, object]:
     return {"runner": runner, "repeat": 0, "events": 1000, "seconds": 1000 / rate,
             "events_per_s": rate, "cpu_us_per_event": 100.0, "peak_rss_mb": 100.0,
-            "stalled_at": stalled_at}  # fmt: skip
+            "stalled_at": stalled_at, "profile": profile}  # fmt: skip
 
 
 def test_ratios_use_the_best_finished_run_and_stalls_are_reported() -> None:
@@ -20,11 +22,15 @@ def test_ratios_use_the_best_finished_run_and_stalls_are_reported() -> None:
             ingest_run("sequencer", 2_000.0),
             ingest_run("sequencer x2", 3_000.0),
             ingest_run("sequencer x2", float("nan"), stalled_at=700),
+            ingest_run("empty faust agent", 4_000.0, profile="sessions"),
+            ingest_run("sequencer", 3_000.0, profile="sessions"),
         ]
     }
     rows = {(r.figure, r.reference): r for r in headline_rows(results)}
-    floor = rows[("sequencer events/s, 1 worker", "empty faust agent")]
+    floor = rows[("taobao: sequencer events/s, 1 worker", "empty faust agent")]
     assert (floor.value, floor.ratio) == ("2,000", "0.25x")
+    sessions = rows[("sessions: sequencer events/s, 1 worker", "empty faust agent")]
+    assert (sessions.value, sessions.ratio) == ("3,000", "0.75x")
     assert rows[("sequencer events/s, 2 workers", "1 worker")].ratio == "1.50x"
     assert rows[("runs that stopped reading", "runs")].value == "1 (sequencer x2)"
 
