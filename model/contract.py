@@ -76,12 +76,18 @@ class Learner(Protocol):
         k: int = 0,
         on_recommendations: RecommendationSink | None = None,
         train_limit: int | None = None,
+        train: Sequence[UserSequence] | None = None,
     ) -> StepReport:
         """Rank the new events, then learn; with ``k`` > 0 also return each user's top-k
         (computed in the ranking pass, before this batch is learned), handing them to
-        ``on_recommendations`` first when given. ``train_limit`` bounds how many of the
-        batch's sequences the step learns from (a random subset; the rest only go to
-        replay), so a step's cost stays bounded when the stream outruns training."""
+        ``on_recommendations`` first when given.
+
+        What the step learns from: ``train`` when given (the stream chose it: the batch's
+        sequences that fit its budget, then over-budget ones of earlier steps; ``batch``
+        may then be empty), else the batch. ``train_limit`` bounds a step's sequences,
+        replay included, so its cost stays bounded when the stream outruns training:
+        without ``train`` a random subset of the batch is learned; replay only fills what
+        is left under the limit (sequences with new targets come first)."""
         ...
 
     def recommend(

@@ -211,10 +211,40 @@ class TransformerLearner(ItemTableState):
         k: int = 0,
         on_recommendations: RecommendationSink | None = None,
         train_limit: int | None = None,
+        train: Sequence[UserSequence] | None = None,
     ) -> StepReport:
         report = StepReport(model_version=self.version, sequences=len(batch))
-        if not batch:
+        if not batch and not train:
             return report
+        if batch:
+            self._rank(batch, k, report, on_recommendations)
+        started = time.perf_counter()
+        if train is not None:
+            learned = list(train)
+        else:
+            learned = list(batch)
+            if train_limit is not None and len(learned) > train_limit:
+                learned = self.subsample_rng.sample(learned, max(train_limit, 1))
+                report.untrained_sequences = len(batch) - len(learned)
+        # New targets first: replay only fills what the limit leaves.
+        replays = round(self.config.replay_ratio * len(learned))
+        if train_limit is not None:
+            replays = min(replays, max(0, train_limit - len(learned)))
+        replayed = self.replay.sample(replays)
+        for seq in batch:
+            self.replay.offer(UserSequence(seq.user_id, seq.items, seq.actions, seq.ts))
+        if learned or replayed:
+            self._train_step(learned, replayed, report)
+        report.vocab_size = len(self.vocab)
+        report.model_version = self.version
+        report.train_s = time.perf_counter() - started
+        return report
+
+    def _rank(
+        self, batch: Sequence[UserSequence], k: int, report: StepReport,
+        on_recommendations: RecommendationSink | None,
+    ) -> None:  # fmt: skip
+        """Admit the batch's items, rank its new events, hand over the top-k."""
         # Admit the batch's items first, so a user's earlier events in this batch can be
         # repeated; targets that were unknown before the batch still count as missed.
         started = time.perf_counter()
@@ -228,20 +258,6 @@ class TransformerLearner(ItemTableState):
         report.eval_s = time.perf_counter() - started
         if on_recommendations is not None and report.recommendations:
             on_recommendations(report.recommendations, self.version)
-
-        started = time.perf_counter()
-        learned = list(batch)
-        if train_limit is not None and len(learned) > train_limit:
-            learned = self.subsample_rng.sample(learned, max(train_limit, 1))
-            report.untrained_sequences = len(batch) - len(learned)
-        replayed = self.replay.sample(round(self.config.replay_ratio * len(learned)))
-        for seq in batch:
-            self.replay.offer(UserSequence(seq.user_id, seq.items, seq.actions, seq.ts))
-        self._train_step(learned, replayed, report)
-        report.vocab_size = len(self.vocab)
-        report.model_version = self.version
-        report.train_s = time.perf_counter() - started
-        return report
 
     def _train_step(
         self, batch: Sequence[UserSequence], replayed: list[UserSequence], report: StepReport

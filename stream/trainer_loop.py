@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from model.contract import Learner, Recommendation, StepReport
+from stream.catch_up import CatchUpQueue, Choice
 from stream.metrics.trainer import TrainerMetrics
 from stream.model_lifecycle import ModelLifecycle
 from stream.recent_quality import RecentQuality
@@ -55,6 +56,7 @@ class StepOutcome:
 
     report: StepReport
     batch: list[MergedUpdate]
+    choice: Choice | None = None  # what the step learned, when the catch-up queue chose it
     messages: list[RecommendationMessage] = field(default_factory=list)
     published_ts: float = 0.0
     wall_s: float = 0.0
@@ -111,6 +113,7 @@ class TrainerLoop:
         self._continue_above(published_version)
         self._rejected_in_a_row = 0
         self.pending = PendingUpdates()
+        self.catch_up = CatchUpQueue(settings.catch_up_max_sequences)
         self.quality = RecentQuality(settings.quality_window_events)
         self.budget = TrainBudget(
             settings.train_budget_ms / 1000 if settings.train_budget_ms is not None else None
@@ -152,19 +155,30 @@ class TrainerLoop:
             await self.step_once()
 
     async def step_once(self) -> StepOutcome | None:
-        """One step over what is waiting. A step that fails is retried on halves of its
-        batch until the updates it fails on alone are found and dead-lettered."""
+        """One step over what is waiting (or, when no update waits, over over-budget
+        sequences of earlier steps). A step that fails is retried on halves of its batch
+        until the updates it fails on alone are found and dead-lettered."""
         batch = self.pending.take(self.settings.max_batch_size)
-        if not self.pending.count:
-            self._work.clear()
         if self.pending.users < self.settings.max_batch_size:
             self._room.set()
         self.metrics.pending_updates.set(self.pending.count)
-        if not batch:
+        try:
+            if batch:
+                return await self._step(batch)
+            if len(self.catch_up):
+                return await self._attempt([], self.budget.limit(), set(), catch_up=True)
             return None
+        finally:
+            if self.pending.count or len(self.catch_up):
+                self._work.set()
+            else:
+                self._work.clear()
+            self.metrics.catch_up_queue.set(len(self.catch_up))
+
+    async def _step(self, batch: list[MergedUpdate]) -> StepOutcome | None:
         published: set[str] = set()  # users already sent a recommendation in this step
         try:
-            return await self._attempt(batch, self.budget.limit(), published)
+            return await self._attempt(batch, self.budget.limit(), published, catch_up=True)
         except Exception as exc:  # noqa: BLE001 - whatever the learner raised, isolate it
             log.error("step of %d users failed (%r); isolating the updates it fails on",
                       len(batch), exc)  # fmt: skip
@@ -201,10 +215,15 @@ class TrainerLoop:
         self._mark_learned(list(merged.tags))
 
     async def _attempt(
-        self, batch: list[MergedUpdate], limit: int | None, published: set[str]
-    ) -> StepOutcome:
-        """One learner call on ``batch``: rank, publish, learn, acknowledge, record."""
+        self, batch: list[MergedUpdate], limit: int | None, published: set[str],
+        catch_up: bool = False,
+    ) -> StepOutcome:  # fmt: skip
+        """One learner call on ``batch``: rank, publish, learn, acknowledge, record. With
+        ``catch_up`` the queue chooses what is learned (see :mod:`stream.catch_up`); else
+        the learner learns the whole batch (a retried part of a failed step)."""
         loop = asyncio.get_running_loop()
+        sequences = [m.sequence for m in batch]
+        choice = self.catch_up.choose(sequences, limit) if catch_up else None
         started = time.perf_counter()
         sent: list[tuple[Future[None], list[RecommendationMessage], float]] = []
 
@@ -221,22 +240,33 @@ class TrainerLoop:
 
         try:
             report = await loop.run_in_executor(
-                self.executor, self._learn, [m.sequence for m in batch], on_recommendations,
-                limit,
+                self.executor, self._learn, sequences, on_recommendations, limit,
+                choice.train if choice is not None else None,
             )  # fmt: skip
+        except BaseException:
+            if choice is not None and choice.caught_up:
+                # The isolation that follows learns this step's own sequences; the queued
+                # ones it took wait again (their merge into fresh windows is not undone).
+                self.metrics.dropped_sequences.inc(
+                    self.catch_up.give_back(choice.train[-choice.caught_up :])
+                )
+            raise
         finally:
             # Whatever was handed to the producer is out, even if the step then failed.
             for future, messages, _now in sent:
                 await asyncio.wrap_future(future)
                 self._published(messages)
         self._rejected_in_a_row = 0
-        outcome = StepOutcome(report, batch, wall_s=time.perf_counter() - started)
+        outcome = StepOutcome(report, batch, choice, wall_s=time.perf_counter() - started)
         for _future, messages, published_ts in sent:
             outcome.messages.extend(messages)
             outcome.published_ts = published_ts
         tags = [tag for merged in batch for tag in merged.tags]
         self.acknowledge(tags)
-        self.budget.observe(report.train_s, len(batch) - report.untrained_sequences)
+        learned = len(choice.train) if choice is not None else len(batch)
+        self.budget.observe(
+            report.train_s, learned - report.untrained_sequences + report.replayed_sequences
+        )
         self._record(outcome, limit)
         if self.lifecycle is not None:
             self._mark_learned(tags)
@@ -285,8 +315,8 @@ class TrainerLoop:
             self.metrics.model_version.set(restored.version)
             self.quality = RecentQuality(self.settings.quality_window_events)
 
-    def _learn(self, sequences: Any, sink: Any, limit: int | None) -> StepReport:
-        return self.learner.learn(sequences, self.settings.top_k, sink, limit)
+    def _learn(self, sequences: Any, sink: Any, limit: int | None, train: Any) -> StepReport:
+        return self.learner.learn(sequences, self.settings.top_k, sink, limit, train)
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
@@ -298,8 +328,9 @@ class TrainerLoop:
         m.steps.labels(outcome="skipped" if report.skipped else "learned").inc()
         if report.skipped:
             log.warning("step skipped by a guard: %s", report.skip_reason)
-        m.batch_users.observe(len(outcome.batch))
-        m.step_seconds.labels(phase="rank").observe(report.eval_s)
+        if outcome.batch:  # not a step that only caught up
+            m.batch_users.observe(len(outcome.batch))
+            m.step_seconds.labels(phase="rank").observe(report.eval_s)
         m.step_seconds.labels(phase="train").observe(report.train_s)
         m.step_seconds.labels(phase="total").observe(outcome.wall_s)
         for task, value in report.losses.items():
@@ -311,6 +342,10 @@ class TrainerLoop:
             m.online_ndcg10.set(means["ndcg@10"])
         m.ranked_events.inc(report.evaluated)
         m.untrained_sequences.inc(report.untrained_sequences)
+        if outcome.choice is not None:
+            m.untrained_sequences.inc(outcome.choice.deferred)
+            m.caught_up_sequences.inc(outcome.choice.caught_up)
+            m.dropped_sequences.inc(outcome.choice.dropped)
         if limit is not None:
             m.train_limit.set(limit)
         m.model_version.set(report.model_version)

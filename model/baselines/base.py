@@ -34,6 +34,7 @@ class RankedListBaseline:
         k: int = 0,
         on_recommendations: RecommendationSink | None = None,
         train_limit: int | None = None,  # baselines are cheap: they always learn everything
+        train: Sequence[UserSequence] | None = None,
     ) -> StepReport:
         report = StepReport(model_version=self.version, sequences=len(batch))
         started = time.perf_counter()
@@ -52,7 +53,7 @@ class RankedListBaseline:
                 on_recommendations(report.recommendations, self.version)
         report.eval_s = time.perf_counter() - started
         started = time.perf_counter()
-        for seq in batch:
+        for seq in batch if train is None else train:
             self.update(seq)
         self.version += 1
         report.model_version = self.version

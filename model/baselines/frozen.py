@@ -36,6 +36,7 @@ class FrozenLearner:
         k: int = 0,
         on_recommendations: RecommendationSink | None = None,
         train_limit: int | None = None,
+        train: Sequence[UserSequence] | None = None,
     ) -> StepReport:
         if self.frozen:
             # No vocabulary growth either: items first seen after the warm-up stay unknown.
@@ -45,7 +46,7 @@ class FrozenLearner:
                 if on_recommendations is not None:
                     on_recommendations(report.recommendations, self.inner.version)
         else:
-            report = self.inner.learn(batch, k, on_recommendations, train_limit)
+            report = self.inner.learn(batch, k, on_recommendations, train_limit, train)
         self.events_seen += sum(s.new_count for s in batch)
         return report
 

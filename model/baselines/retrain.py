@@ -51,6 +51,7 @@ class PeriodicRetrainLearner:
         k: int = 0,
         on_recommendations: RecommendationSink | None = None,
         train_limit: int | None = None,  # retraining is periodic and whole, never bounded
+        train: Sequence[UserSequence] | None = None,  # every event is kept whole, as read
     ) -> StepReport:
         report = self.current.evaluate(batch)
         if k > 0:

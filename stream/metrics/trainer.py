@@ -31,6 +31,9 @@ class TrainerMetrics:
     online_ndcg10: Gauge
     ranked_events: Counter
     untrained_sequences: Counter
+    caught_up_sequences: Counter
+    dropped_sequences: Counter
+    catch_up_queue: Gauge
     train_limit: Gauge
     model_version: Gauge
     vocabulary_size: Gauge
@@ -82,8 +85,17 @@ class TrainerMetrics:
                                   "sample).", registry=r),
             untrained_sequences=Counter("recstream_trainer_untrained_sequences",
                                         "Sequences recommended for but left out of their step "
-                                        "by the training budget (they still go to replay).",
+                                        "by the training budget (queued to learn later).",
                                         registry=r),
+            caught_up_sequences=Counter("recstream_trainer_caught_up_sequences",
+                                        "Over-budget sequences learned by a later step.",
+                                        registry=r),
+            dropped_sequences=Counter("recstream_trainer_dropped_sequences",
+                                      "Over-budget sequences never learned: pushed out of a "
+                                      "full catch-up queue (trainer.catch_up_max_sequences).",
+                                      registry=r),
+            catch_up_queue=Gauge("recstream_trainer_catch_up_queue",
+                                 "Over-budget sequences waiting to be learned.", registry=r),
             train_limit=Gauge("recstream_trainer_train_limit",
                               "Sequences a step may learn within the training budget.",
                               registry=r),

@@ -1,5 +1,6 @@
 """The step loop with a stand-in learner: thread ownership, publish-before-train,
-acknowledge-after-learn, bursts merged into larger steps, and backpressure."""
+acknowledge-after-learn, bursts merged into larger steps, backpressure, and
+over-budget sequences learned later instead of dropped."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class RecordingLearner:
     def __init__(self) -> None:
         self.threads: set[str] = set()
         self.batches: list[list[UserSequence]] = []
+        self.trained: list[list[UserSequence]] = []  # what each step learned from
         self.release = threading.Event()
         self.release.set()
         self.in_step = threading.Event()
@@ -34,9 +36,12 @@ class RecordingLearner:
     def learn(
         self, batch: Sequence[UserSequence], k: int = 0,
         on_recommendations: RecommendationSink | None = None, train_limit: int | None = None,
+        train: Sequence[UserSequence] | None = None,
     ) -> StepReport:  # fmt: skip
         self.threads.add(threading.current_thread().name)
-        self.batches.append(list(batch))
+        if batch:
+            self.batches.append(list(batch))
+        self.trained.append(list(batch if train is None else train))
         recs = [Recommendation(s.user_id, [s.items[-1]], [1.0]) for s in batch]
         if on_recommendations:
             on_recommendations(recs, self.version)
@@ -144,13 +149,14 @@ class PoisonedLearner(RecordingLearner):
     def learn(
         self, batch: Sequence[UserSequence], k: int = 0,
         on_recommendations: RecommendationSink | None = None, train_limit: int | None = None,
+        train: Sequence[UserSequence] | None = None,
     ) -> StepReport:  # fmt: skip
         if self.poison & {s.user_id for s in batch}:
             if on_recommendations:
                 on_recommendations([Recommendation(s.user_id, ["x"], [1.0]) for s in batch],
                                    self.version)  # fmt: skip
             raise IndexError("index 7 is out of bounds")
-        return super().learn(batch, k, on_recommendations, train_limit)
+        return super().learn(batch, k, on_recommendations, train_limit, train)
 
 
 def test_a_step_that_fails_is_retried_without_the_updates_it_fails_on() -> None:
@@ -218,3 +224,82 @@ def test_versions_continue_above_the_highest_published_by_an_earlier_process() -
 
     asyncio.run(scenario())
     assert [m.model_version for m in published] == [42, 43]
+
+
+class FixedBudget:
+    """A training budget of a fixed number of sequences per step."""
+
+    def __init__(self, sequences: int) -> None:
+        self.sequences = sequences
+
+    def limit(self) -> int:
+        return self.sequences
+
+    def observe(self, train_s: float, sequences: int) -> None:
+        pass
+
+
+def learned_events(learner: RecordingLearner) -> set[tuple[str, str]]:
+    """(user, item) of every new event some step learned from."""
+    return {
+        (s.user_id, item)
+        for step in learner.trained
+        for s in step
+        for item in s.items[len(s.items) - s.new_count :]
+    }
+
+
+def test_a_burst_twice_the_budget_is_learned_later_not_dropped() -> None:
+    """Each step may learn 10 sequences; 20 users arrive per step for 6 steps (a 2x
+    burst, some users returning). Every new event is learned once the burst is over,
+    and each step learns its own sequences before queued ones."""
+    learner, published, acked = RecordingLearner(), [], []  # type: ignore[var-annotated]
+    produced: set[tuple[str, str]] = set()
+    windows: dict[str, list[str]] = {}
+
+    async def scenario() -> None:
+        loop = make_loop(learner, published, acked, max_batch_size=20)
+        loop.budget = FixedBudget(10)  # type: ignore[assignment]
+        for step in range(6):
+            batch = []
+            for n in range(20):
+                user = f"u{(step * 20 + n) % 70}"  # 120 updates over 70 users
+                event = f"e{step}-{n}"
+                windows.setdefault(user, []).append(event)
+                produced.add((user, f"item-{event}"))
+                batch.append((update(user, windows[user][-50:], 1), event))
+            loop.add(batch)
+            outcome = await loop.step_once()
+            assert outcome is not None and outcome.choice is not None
+            fresh = {s.user_id for s in learner.batches[-1]}
+            assert {s.user_id for s in learner.trained[-1][:10]} <= fresh
+            assert outcome.choice.deferred == 10
+        assert len(loop.catch_up) > 0
+        while loop._work.is_set():  # the stream paused: steps only catch up
+            assert await loop.step_once() is not None
+        assert len(loop.catch_up) == 0
+        loop.close()
+
+    asyncio.run(scenario())
+    assert learned_events(learner) == produced
+    assert len(acked) == 120  # every update acknowledged once recommended for
+    assert all(len(step) <= 10 for step in learner.trained)
+
+
+def test_a_full_catch_up_queue_drops_the_oldest_and_counts_them() -> None:
+    learner, published, acked = RecordingLearner(), [], []  # type: ignore[var-annotated]
+
+    async def scenario() -> TrainerLoop:
+        loop = make_loop(learner, published, acked, max_batch_size=30)
+        loop.settings = loop.settings.model_copy(update={"catch_up_max_sequences": 5})
+        loop.catch_up.capacity = 5
+        loop.budget = FixedBudget(10)  # type: ignore[assignment]
+        loop.add([(update(f"u{n}", ["a"], 1), n) for n in range(30)])
+        await loop.step_once()
+        loop.close()
+        return loop
+
+    loop = asyncio.run(scenario())
+    assert len(loop.catch_up) == 5
+    assert loop.metrics.dropped_sequences._value.get() == 15
+    assert loop.metrics.untrained_sequences._value.get() == 20

@@ -36,6 +36,22 @@ def test_a_train_limit_learns_a_subset_but_recommends_for_all() -> None:
     assert len(learner.replay) == 10  # what was not learned now can still be replayed
 
 
+def test_the_stream_chooses_what_a_step_learns_and_replay_only_fills_the_limit() -> None:
+    learner = TransformerLearner(tiny_config(replay_ratio=1.0))
+    first, second = cycle_batches(users=10, rounds=2)
+    learner.learn(first)  # fills the replay buffer
+    before = learner.version
+    # Rank all ten, learn three of them: the limit of five leaves room for two replays.
+    report = learner.learn(second, k=3, train_limit=5, train=second[:3])
+    assert len(report.recommendations) == 10 and report.untrained_sequences == 0
+    assert report.replayed_sequences == 2 and learner.version == before + 1
+    # A step that only catches up: nothing ranked, the queued sequences learned.
+    report = learner.learn([], k=3, train_limit=7, train=second[3:])
+    assert report.recommendations == [] and report.evaluated == 0
+    assert report.trained_positions > 0 and report.replayed_sequences == 0
+    assert learner.version == before + 2
+
+
 def test_baselines_hand_out_recommendations_too() -> None:
     for name in ("popularity", "recent", "cooc", "frozen", "retrain"):
         learner = build_learner(name, tiny_config())

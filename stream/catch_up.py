@@ -1,0 +1,83 @@
+"""Which sequences a step learns from, and the over-budget ones kept to learn later.
+
+When the stream outruns training, a step ranks and recommends for every user it took
+but learns only what fits its budget. The rest waits here, oldest first, and is
+learned when a later step has room (or between steps when no update is waiting), so a
+burst makes the model fall behind for a while instead of losing what users did.
+
+Sequences with new targets always come before the learner's replay (the learner only
+replays within what is left of the limit), and this step's sequences before older
+ones. A user queued again, or trained fresh while queued, is merged into one window
+whose new events cover both (windows of one user are consecutive). The queue is
+bounded: past ``capacity`` the oldest sequence is dropped for good, and counted.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from model.contract import UserSequence
+
+# Sequences a step takes from the queue when no budget is known yet (the first steps)
+# or when it learns nothing else.
+UNBOUNDED_TAKE = 256
+
+
+def merged(newer: UserSequence, older: UserSequence) -> UserSequence:
+    """``newer``'s window with the new events of both (those still inside the window)."""
+    return replace(newer, new_count=min(len(newer.items), newer.new_count + older.new_count))
+
+
+@dataclass
+class Choice:
+    """What one step learns: ``train`` (this step's first, then queued ones)."""
+
+    train: list[UserSequence]
+    deferred: int  # of this step's sequences, queued for later
+    caught_up: int  # queued sequences learned now
+    dropped: int  # queued sequences pushed out of a full queue (never learned)
+
+
+class CatchUpQueue:
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._waiting: OrderedDict[str, UserSequence] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+    def choose(self, fresh: Sequence[UserSequence], limit: int | None) -> Choice:
+        """Split a step's sequences into learned now and queued, and top the step up
+        from the queue while ``limit`` (sequences; None: unknown) leaves room."""
+        room = len(fresh) + UNBOUNDED_TAKE if limit is None else max(limit, 0)
+        now, later = list(fresh[:room]), fresh[room:]
+        for index, sequence in enumerate(now):
+            queued = self._waiting.pop(sequence.user_id, None)
+            if queued is not None:
+                now[index] = merged(sequence, queued)
+        caught_up = 0
+        while len(now) < room and self._waiting:
+            now.append(self._waiting.popitem(last=False)[1])
+            caught_up += 1
+        dropped = sum(self._queue(sequence) for sequence in later)
+        return Choice(now, len(later), caught_up, dropped)
+
+    def take(self, limit: int | None) -> Choice:
+        """A step with nothing new: learn the oldest queued sequences."""
+        return self.choose([], limit if limit is not None else UNBOUNDED_TAKE)
+
+    def give_back(self, sequences: Sequence[UserSequence]) -> int:
+        """Queue again sequences a failed step did not learn; returns how many were dropped."""
+        return sum(self._queue(sequence) for sequence in sequences)
+
+    def _queue(self, sequence: UserSequence) -> int:
+        """Queue ``sequence`` (merged with the user's waiting one); 1 if that pushed the
+        oldest out of a full queue."""
+        queued = self._waiting.pop(sequence.user_id, None)
+        self._waiting[sequence.user_id] = merged(sequence, queued) if queued else sequence
+        if len(self._waiting) > self.capacity:
+            self._waiting.popitem(last=False)
+            return 1
+        return 0
