@@ -79,7 +79,9 @@ class RateResult:
     caught_up: bool  # the trainer had learned everything within the settle time
     steps: float
     mean_batch_users: float
-    untrained_fraction: float  # sequences left out of steps by the training budget
+    untrained_fraction: float  # sequences left out of their own step by the training budget
+    trained_share: float  # of the sequences read, learned by the end (in their step or later)
+    dropped_sequences: float  # pushed out of a full catch-up queue: never learned
     mean_step_ms: float
     sequencer_peak_rss_mb: float
     trainer_peak_rss_mb: float
@@ -131,7 +133,9 @@ def caught_up(seq: Samples, trainer: Samples, produced: int) -> bool:
     emitted = metric_sum(seq, "recstream_sequencer_sequences_emitted_total")
     read = metric_sum(trainer, "recstream_trainer_sequence_updates_total")
     learned = metric_sum(trainer, "recstream_trainer_freshness_seconds_count", since="event")
-    return seen >= produced and read >= emitted and learned >= read  # no step still running
+    queued = metric_sum(trainer, "recstream_trainer_catch_up_queue")
+    # No step still running, and what was over budget learned since.
+    return seen >= produced and read >= emitted and learned >= read and queued == 0
 
 
 def run_rate(
@@ -174,8 +178,9 @@ def run_rate(
     stream_shape = shape(stream, rate)
     late = ordered + [math.inf] * unreflected
     within = sum(1 for f in ordered if f <= 1.0)
-    steps = metric_sum(trainer, "recstream_trainer_steps_total")
+    steps = metric_sum(trainer, "recstream_trainer_batch_users_count")  # steps that ranked
     users = metric_sum(trainer, "recstream_trainer_batch_users_sum")
+    untrained = metric_sum(trainer, "recstream_trainer_untrained_sequences_total")
     return RateResult(
         source=source,
         target_rate=rate,
@@ -194,8 +199,12 @@ def run_rate(
         caught_up=settled,
         steps=steps,
         mean_batch_users=users / max(steps, 1),
-        untrained_fraction=metric_sum(trainer, "recstream_trainer_untrained_sequences_total")
+        untrained_fraction=untrained / max(users, 1),
+        trained_share=(
+            users - untrained + metric_sum(trainer, "recstream_trainer_caught_up_sequences_total")
+        )
         / max(users, 1),
+        dropped_sequences=metric_sum(trainer, "recstream_trainer_dropped_sequences_total"),
         mean_step_ms=1000
         * metric_sum(trainer, "recstream_trainer_step_seconds_sum", phase="total")
         / max(steps, 1),
@@ -254,7 +263,7 @@ def highest_rate_under_1s(results: list[RateResult]) -> float | None:
 
 def print_table(results: list[RateResult], title: str) -> None:
     table = Table("events/s", "sent/s", "users", "users/s", "p50", "p95", "p99", "max",
-                  "within 1 s /s", "caught up", "users/step", "step ms", "untrained",
+                  "within 1 s /s", "caught up", "users/step", "step ms", "deferred", "trained",
                   "RSS seq/trainer MB", "CPU s seq/trainer", "machine busy", "seq p99",
                   title=title)  # fmt: skip
     for r in results:
@@ -263,7 +272,7 @@ def print_table(results: list[RateResult], title: str) -> None:
             f"{r.users_per_second:,.0f}", f"{r.p50_s:.3f}", f"{r.p95_s:.3f}",
             f"{r.p99_s:.3f}", f"{r.max_s:.2f}", f"{r.sustained_rate:,.0f}",
             "yes" if r.caught_up else "NO", f"{r.mean_batch_users:,.0f}",
-            f"{r.mean_step_ms:,.0f}", f"{r.untrained_fraction:.0%}",
+            f"{r.mean_step_ms:,.0f}", f"{r.untrained_fraction:.0%}", f"{r.trained_share:.0%}",
             f"{r.sequencer_peak_rss_mb:,.0f} / {r.trainer_peak_rss_mb:,.0f}",
             f"{r.sequencer_cpu_s:,.0f} / {r.trainer_cpu_s:,.0f}", f"{r.machine_busy_fraction:.0%}",
             f"{r.sequencer_latency_p99_s or float('nan'):.3f}",
