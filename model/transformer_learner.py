@@ -45,6 +45,9 @@ class LearnerConfig:
     replay_capacity: int = 10_000
     replay_ratio: float = 0.25  # replayed sequences per batch sequence
     replay_positions: int = 5  # trailing positions trained per replayed sequence
+    # New events a step ranks for online HR/NDCG: a uniform sample above this (None: all).
+    # Ranking every target is a second pass over the catalogue that a busy step can skip.
+    eval_max_events: int | None = None
     task_weights: tuple[float, float, float] = (1.0, 0.5, 0.2)  # next item, purchase, action
     rank_weights: tuple[float, float] = (1.0, 0.2)  # next item, next purchase
     grad_clip: float = 1.0
@@ -121,9 +124,12 @@ class TransformerLearner(ItemTableState):
             hidden = self.model.encode(tensors.items, tensors.actions, tensors.ts)
         table = self.model.item_embeddings.detach().float()
         valid = self._valid_rows()
-        queries = self._queries(hidden[positions.user, positions.index])
-        history = self._history(hidden, tensors.items, positions.user, positions.index)
-        ranks = target_ranks(queries, table, positions.target, valid, history, self._bonus_weight)
+        kept = self._ranked_sample(positions.target.shape[0])
+        at = torch.tensor(kept, dtype=torch.long, device=self.device)
+        user, index, target = positions.user[at], positions.index[at], positions.target[at]
+        queries = self._queries(hidden[user, index])
+        history = self._history(hidden, tensors.items, user, index)
+        ranks = target_ranks(queries, table, target, valid, history, self._bonus_weight)
         if cold:
             # Never seen before this event: new to the vocabulary in this batch and not
             # earlier in the user's own window.
@@ -132,9 +138,9 @@ class TransformerLearner(ItemTableState):
                 for seq, n in zip(batch, counts, strict=True)
                 for i in range(len(seq.items) - n, len(seq.items))
             ]
-            ranks = [None if new else r for r, new in zip(ranks, unseen, strict=True)]
+            ranks = [None if unseen[p] else r for r, p in zip(ranks, kept, strict=True)]
         names = {i: a for a, i in self.action_ids.items()}
-        for rank, action in zip(ranks, positions.action.tolist(), strict=True):
+        for rank, action in zip(ranks, positions.action[at].tolist(), strict=True):
             report.overall.add(rank)
             report.per_action.setdefault(names.get(action, "unknown"), RankingSums()).add(rank)
         report.evaluated += len(ranks)
@@ -145,6 +151,13 @@ class TransformerLearner(ItemTableState):
         last = self._queries(hidden[users, tensors.lengths])
         history = self._history(hidden, tensors.items, users, tensors.lengths)
         return self._to_recommendations(batch, last, table, valid, k, None, history)
+
+    def _ranked_sample(self, events: int) -> list[int]:
+        """Which of a step's new events are ranked: all, or a sorted uniform sample."""
+        limit = self.config.eval_max_events
+        if limit is None or events <= limit:
+            return list(range(events))
+        return sorted(self.subsample_rng.sample(range(events), limit))
 
     @property
     def _bonus_weight(self) -> float:

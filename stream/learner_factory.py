@@ -28,7 +28,8 @@ def learner_config(settings: Settings) -> LearnerConfig:
         learning_rate=m.learning_rate, weight_decay=m.weight_decay,
         full_softmax_max_items=m.full_softmax_max_items, num_negatives=m.num_negatives,
         replay_capacity=m.replay_capacity, replay_ratio=m.replay_ratio,
-        replay_positions=m.replay_positions, task_weights=m.task_weights,
+        replay_positions=m.replay_positions, eval_max_events=m.eval_max_events,
+        task_weights=m.task_weights,
         rank_weights=m.rank_weights, grad_clip=m.grad_clip,
         device=settings.trainer.device, seed=m.seed,
     )  # fmt: skip

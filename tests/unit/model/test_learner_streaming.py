@@ -52,6 +52,15 @@ def test_the_stream_chooses_what_a_step_learns_and_replay_only_fills_the_limit()
     assert learner.version == before + 2
 
 
+def test_a_large_step_ranks_a_sample_of_its_new_events_for_quality() -> None:
+    batch = cycle_batches(users=12, rounds=1)[0]
+    events = sum(s.new_count for s in batch)
+    sampled = TransformerLearner(tiny_config(eval_max_events=5)).learn(batch, k=3)
+    everything = TransformerLearner(tiny_config()).learn(batch, k=3)
+    assert events > 5 and sampled.evaluated == 5 and everything.evaluated == events
+    assert len(sampled.recommendations) == len(everything.recommendations) == 12
+
+
 def test_baselines_hand_out_recommendations_too() -> None:
     for name in ("popularity", "recent", "cooc", "frozen", "retrain"):
         learner = build_learner(name, tiny_config())
