@@ -25,8 +25,9 @@ import os
 import tempfile
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -37,6 +38,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.common import cpu_seconds, machine_ticks, peak_rss_mb, percentile, write_result
+from bench.cpu_budget import ROWS, broker_pid, cpu_budget, messages_by_topic
 from bench.profiles import PROFILES, shape
 from stream.consumer_groups import wait_until_workers_ready
 from stream.event_files import REPO_ROOT, RawEvent
@@ -91,6 +93,7 @@ class RateResult:
     machine_busy_fraction: float  # of all cores, over produce + settle
     sequencer_latency_p99_s: float | None  # Kafka timestamp -> sequence update handed over
     trainer_since_ingest_p99_s: float | None  # Kafka timestamp -> recommendation
+    cpu_budget: dict[str, Any] = field(default_factory=dict)  # bench.cpu_budget.CpuBudget
 
 
 SOURCES = (*PROFILES, "synthetic")
@@ -153,6 +156,8 @@ def run_rate(
             wait_until_workers_ready(settings, workers)
         stream = events[: int(rate * args.duration)]
         cpu_before = [cpu_seconds(worker.pid) for worker in workers]
+        broker = broker_pid()
+        broker_before = cpu_seconds(broker)
         busy_before, total_before = machine_ticks()
         started = time.time()
         with console.status(f"{rate:g} events/s: producing {len(stream):,} events"):
@@ -168,11 +173,16 @@ def run_rate(
                 time.sleep(0.5)
         rss = [peak_rss_mb(worker.pid) for worker in workers]
         cpu = [cpu_seconds(w.pid) - before for w, before in zip(workers, cpu_before, strict=True)]
+        broker_cpu = cpu_seconds(broker) - broker_before
         busy_after, total_after = machine_ticks()
         trainer, seq = scrape(trainer_port), scrape(seq_port)
     finally:
         for worker in workers:
             worker.stop()
+    budget = cpu_budget(
+        report.sent, {"sequencer": cpu[0], "trainer": cpu[1], "broker": broker_cpu}, seq,
+        trainer, messages_by_topic(settings),
+    )  # fmt: skip
     ordered, unreflected = freshness(settings, started + args.warmup)
     measured = len(ordered) + unreflected
     stream_shape = shape(stream, rate)
@@ -219,6 +229,7 @@ def run_rate(
         trainer_since_ingest_p99_s=quantile(
             0.99, buckets(trainer, "recstream_trainer_freshness_seconds", since="ingest")
         ),
+        cpu_budget=asdict(budget),
     )
 
 
@@ -278,9 +289,28 @@ def print_table(results: list[RateResult], title: str) -> None:
             f"{r.sequencer_latency_p99_s or float('nan'):.3f}",
         )  # fmt: skip
     console.print(table)
+    print_cpu_budget(results, title)
     best = highest_rate_under_1s(results)
     console.print(f"highest rate with p99 under 1 s: {best:,.0f} events/s" if best
                   else "no rate reached p99 under 1 s")  # fmt: skip
+
+
+def print_cpu_budget(results: list[RateResult], title: str) -> None:
+    """CPU µs per event by stage (rows) at each rate (columns), and messages per event."""
+    rates = [r for r in results if r.cpu_budget]
+    if not rates:
+        return
+    table = Table("CPU µs per event", *(f"{r.target_rate:,.0f}/s" for r in rates),
+                  title=f"{title}: CPU per event by stage")  # fmt: skip
+    for label, key in ROWS:
+        table.add_row(label, *(f"{r.cpu_budget[key]:,.0f}" for r in rates))
+    table.add_row("ranking per user", *(f"{r.cpu_budget['rank_us_per_user']:,.0f}" for r in rates))
+    table.add_row("training per sequence",
+                  *(f"{r.cpu_budget['train_us_per_sequence']:,.0f}" for r in rates))  # fmt: skip
+    for role in rates[0].cpu_budget["messages_per_event"]:
+        per_event = [r.cpu_budget["messages_per_event"][role] for r in rates]
+        table.add_row(f"Kafka messages/event: {role}", *(f"{m:.2f}" for m in per_event))
+    console.print(table)
 
 
 def main() -> None:

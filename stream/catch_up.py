@@ -2,14 +2,16 @@
 
 When the stream outruns training, a step ranks and recommends for every user it took
 but learns only what fits its budget. The rest waits here, oldest first, and is
-learned when a later step has room (or between steps when no update is waiting), so a
-burst makes the model fall behind for a while instead of losing what users did.
+learned by small steps that run only while no update waits (a fraction of a step's
+budget each, so an update arriving meanwhile is delayed little): a burst makes the
+model fall behind for a while instead of losing what users did, and freshness is
+never traded for it.
 
 Sequences with new targets always come before the learner's replay (the learner only
-replays within what is left of the limit), and this step's sequences before older
-ones. A user queued again, or trained fresh while queued, is merged into one window
-whose new events cover both (windows of one user are consecutive). The queue is
-bounded: past ``capacity`` the oldest sequence is dropped for good, and counted.
+replays within what is left of the limit). A user queued again, or trained fresh
+while queued, is merged into one window whose new events cover both (windows of one
+user are consecutive). The queue is bounded: past ``capacity`` the oldest sequence is
+dropped for good, and counted.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from dataclasses import dataclass, replace
 
 from model.contract import UserSequence
 
-# Sequences a step takes from the queue when no budget is known yet (the first steps)
-# or when it learns nothing else.
+# A step that only catches up learns this share of a full step's limit: an update that
+# arrives meanwhile waits at most about that share of the training budget.
+CATCH_UP_SHARE = 0.25
+# ... or this many sequences while no budget is known yet (the first steps).
 UNBOUNDED_TAKE = 256
 
 
@@ -32,7 +36,8 @@ def merged(newer: UserSequence, older: UserSequence) -> UserSequence:
 
 @dataclass
 class Choice:
-    """What one step learns: ``train`` (this step's first, then queued ones)."""
+    """What one step learns: ``train`` (this step's own, or queued ones when it only
+    catches up)."""
 
     train: list[UserSequence]
     deferred: int  # of this step's sequences, queued for later
@@ -49,24 +54,22 @@ class CatchUpQueue:
         return len(self._waiting)
 
     def choose(self, fresh: Sequence[UserSequence], limit: int | None) -> Choice:
-        """Split a step's sequences into learned now and queued, and top the step up
-        from the queue while ``limit`` (sequences; None: unknown) leaves room."""
-        room = len(fresh) + UNBOUNDED_TAKE if limit is None else max(limit, 0)
+        """Split a step's sequences into learned now (at most ``limit``; None: all) and
+        queued for later. A user learned now takes its queued events along."""
+        room = len(fresh) if limit is None else max(limit, 0)
         now, later = list(fresh[:room]), fresh[room:]
         for index, sequence in enumerate(now):
             queued = self._waiting.pop(sequence.user_id, None)
             if queued is not None:
                 now[index] = merged(sequence, queued)
-        caught_up = 0
-        while len(now) < room and self._waiting:
-            now.append(self._waiting.popitem(last=False)[1])
-            caught_up += 1
         dropped = sum(self._queue(sequence) for sequence in later)
-        return Choice(now, len(later), caught_up, dropped)
+        return Choice(now, len(later), 0, dropped)
 
     def take(self, limit: int | None) -> Choice:
-        """A step with nothing new: learn the oldest queued sequences."""
-        return self.choose([], limit if limit is not None else UNBOUNDED_TAKE)
+        """A step with nothing new: the oldest queued sequences, a share of ``limit``."""
+        size = UNBOUNDED_TAKE if limit is None else max(1, int(limit * CATCH_UP_SHARE))
+        now = [self._waiting.popitem(last=False)[1] for _ in range(min(size, len(self)))]
+        return Choice(now, 0, len(now), 0)
 
     def give_back(self, sequences: Sequence[UserSequence]) -> int:
         """Queue again sequences a failed step did not learn; returns how many were dropped."""

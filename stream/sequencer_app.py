@@ -124,12 +124,17 @@ def build_sequencer_app(
         # max_messages (100) the conductor throttles every message in 0.1 s waits. One
         # batch writes up to batch_max_events windows, so allow a few batches in flight.
         app.producer.buffer.max_messages = max(100, 4 * seq.batch_max_events)
+        stage_cpu = {stage: metrics.stage_cpu.labels(stage=stage)
+                     for stage in ("process", "table", "publish")}  # fmt: skip
         async for events in stream.take_events(seq.batch_max_events, within=within):
+            started = time.thread_time()  # CPU of this thread: the event loop's
             batch = [_raw_message(event) for event in events]
             now = clock()
             result = process_batch(
                 batch, actions_by_topic, windows.get, settings.events, settings.window, now
             )
+            processed = time.thread_time()
+            stage_cpu["process"].inc(processed - started)
             for write in result.writes:
                 # faust-streaming #497: take() leaves no current event, and a table write
                 # needs one to pick the changelog partition (and the rocksdb partition).
@@ -137,7 +142,10 @@ def build_sequencer_app(
                 stream._set_current_event(events[write.message_index])
                 windows[write.user_id] = write.state
             stream._set_current_event(None)
+            written = time.thread_time()
+            stage_cpu["table"].inc(written - processed)
             await publish(result)
+            stage_cpu["publish"].inc(time.thread_time() - written)
             record(result, batch, clock())
 
     return app

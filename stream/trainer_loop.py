@@ -223,7 +223,9 @@ class TrainerLoop:
         the learner learns the whole batch (a retried part of a failed step)."""
         loop = asyncio.get_running_loop()
         sequences = [m.sequence for m in batch]
-        choice = self.catch_up.choose(sequences, limit) if catch_up else None
+        choice = None
+        if catch_up:
+            choice = self.catch_up.choose(sequences, limit) if batch else self.catch_up.take(limit)
         started = time.perf_counter()
         sent: list[tuple[Future[None], list[RecommendationMessage], float]] = []
 

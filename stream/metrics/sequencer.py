@@ -23,6 +23,7 @@ class SequencerMetrics:
     processing_latency: Histogram
     consumer_lag: Gauge
     rewinds: Counter
+    stage_cpu: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> SequencerMetrics:
@@ -72,6 +73,14 @@ class SequencerMetrics:
                 "Events not yet committed by the sequencer group, by topic and partition "
                 "(log end offset - committed offset, asked from the broker).",
                 ["topic", "partition"],
+                registry=registry,
+            ),
+            stage_cpu=Counter(
+                "recstream_sequencer_stage_cpu_seconds",
+                "CPU seconds of the agent's thread per stage of a micro-batch: process (parse, "
+                "validate, read and update windows), table (window writes and their changelog "
+                "messages), publish (dead letters and sequence updates to the producer).",
+                ["stage"],
                 registry=registry,
             ),
             rewinds=Counter(
