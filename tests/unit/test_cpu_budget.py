@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from bench.cpu_budget import cpu_budget
+from stream.metrics.scrape import Samples
 
 
 def test_stages_split_each_process_and_the_rest_is_the_framework() -> None:
-    seq = {
+    seq: Samples = {
         ("recstream_sequencer_stage_cpu_seconds_total", (("stage", "process"),)): 0.5,
         ("recstream_sequencer_stage_cpu_seconds_total", (("stage", "table"),)): 0.25,
         ("recstream_sequencer_stage_cpu_seconds_total", (("stage", "publish"),)): 0.25,
     }
-    trainer = {
+    trainer: Samples = {
         ("recstream_trainer_step_seconds_sum", (("phase", "rank"),)): 2.0,
         ("recstream_trainer_step_seconds_sum", (("phase", "train"),)): 1.0,
         ("recstream_trainer_step_seconds_sum", (("phase", "total"),)): 3.5,
