@@ -4,8 +4,9 @@ Process CPU comes from /proc (sequencer, trainer, broker; the benchmark's own
 producer is left out). Inside the sequencer, its agent thread's CPU per stage
 (``recstream_sequencer_stage_cpu_seconds``); the rest of the process is Faust's
 intake, its producer and commit paths, and the metrics. Inside the trainer, the
-learner thread's ranking and training seconds (one torch thread: wall ~ CPU); the
-rest is the Faust intake, decoding, publishing and acknowledging. Messages per event
+learner thread's CPU (``recstream_trainer_learner_cpu_seconds``), split between ranking
+and training by their wall seconds; the rest is the Faust intake, decoding,
+publishing and acknowledging. Messages per event
 come from the topics' end offsets, so every Kafka message the loop wrote is counted.
 """
 
@@ -86,8 +87,13 @@ def cpu_budget(
     per = 1e6 / max(events, 1)
     stage = {s: metric_sum(seq, "recstream_sequencer_stage_cpu_seconds_total", stage=s)
              for s in ("process", "table", "publish")}  # fmt: skip
-    rank_s = metric_sum(trainer, "recstream_trainer_step_seconds_sum", phase="rank")
-    train_s = metric_sum(trainer, "recstream_trainer_step_seconds_sum", phase="train")
+    rank_wall = metric_sum(trainer, "recstream_trainer_step_seconds_sum", phase="rank")
+    train_wall = metric_sum(trainer, "recstream_trainer_step_seconds_sum", phase="train")
+    # Wall seconds include waits for a core; the learner thread's CPU is split between
+    # the phases in proportion to their wall time.
+    cpu = metric_sum(trainer, "recstream_trainer_learner_cpu_seconds_total")
+    share = cpu / (rank_wall + train_wall) if cpu and rank_wall + train_wall else 1.0
+    rank_s, train_s = rank_wall * share, train_wall * share
     users = metric_sum(trainer, "recstream_trainer_batch_users_sum")
     trained = (
         users

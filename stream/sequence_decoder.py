@@ -91,8 +91,9 @@ def _inconsistency(wire: _Wire, limits: UpdateLimits) -> str | None:
         return f"{n} events (limit window.max_events = {limits.max_events})"
     if not 0 <= wire.new_count <= n:
         return f"new_count {wire.new_count} outside 0..{n}"
-    ids = (wire.user_id, wire.event_id, *wire.items, *wire.event_ids)
-    if any(not 1 <= len(i) <= limits.max_id_length for i in ids):
+    lengths = [len(wire.user_id), len(wire.event_id), *map(len, wire.items),
+               *map(len, wire.event_ids)]  # fmt: skip
+    if min(lengths) < 1 or max(lengths) > limits.max_id_length:
         return f"an id that is empty or longer than {limits.max_id_length} characters"
     unknown = set(wire.actions).difference(limits.actions)
     if unknown:
@@ -111,4 +112,9 @@ def decode_update(raw: bytes | None, limits: UpdateLimits) -> SequenceUpdate | U
     problem = _inconsistency(wire, limits)
     if problem is not None:
         return UpdateRejection(UpdateReason.INCONSISTENT, problem)
-    return SequenceUpdate(**wire.model_dump())
+    # The validated lists themselves, not model_dump()'s copies: one decode per update.
+    return SequenceUpdate(
+        user_id=wire.user_id, items=wire.items, actions=wire.actions, ts=wire.ts,
+        event_ids=wire.event_ids, new_count=wire.new_count, event_id=wire.event_id,
+        event_ts=wire.event_ts, ingest_ts=wire.ingest_ts, emitted_ts=wire.emitted_ts,
+    )  # fmt: skip

@@ -318,7 +318,11 @@ class TrainerLoop:
             self.quality = RecentQuality(self.settings.quality_window_events)
 
     def _learn(self, sequences: Any, sink: Any, limit: int | None, train: Any) -> StepReport:
-        return self.learner.learn(sequences, self.settings.top_k, sink, limit, train)
+        started = time.thread_time()  # this (learner) thread's CPU: wall time counts waits
+        try:
+            return self.learner.learn(sequences, self.settings.top_k, sink, limit, train)
+        finally:
+            self.metrics.learner_cpu.inc(time.thread_time() - started)
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)

@@ -26,6 +26,7 @@ class TrainerMetrics:
     steps: Counter
     batch_users: Histogram
     step_seconds: Histogram
+    learner_cpu: Counter
     loss: Gauge
     online_hr10: Gauge
     online_ndcg10: Gauge
@@ -68,6 +69,9 @@ class TrainerMetrics:
                           "(learned, or skipped by a guard).", ["outcome"], registry=r),
             batch_users=Histogram("recstream_trainer_batch_users", "Users per step.",
                                   buckets=_BATCH_BUCKETS, registry=r),
+            learner_cpu=Counter("recstream_trainer_learner_cpu_seconds",
+                                "CPU seconds of the learner thread in steps (ranking and "
+                                "training; the step seconds are wall time).", registry=r),
             step_seconds=Histogram("recstream_trainer_step_seconds", "Seconds per step, by "
                                    "phase (rank: forward pass + top-k; train: optimiser "
                                    "step; total).", ["phase"], buckets=_STEP_BUCKETS,
