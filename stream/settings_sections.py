@@ -258,7 +258,7 @@ class ModelSettings(_Section):
     """Gradient norm clip per step."""
     time_gaps: bool = True
     """Feed the time between events as an input feature."""
-    full_softmax_max_items: int = Field(50_000, ge=1)
+    full_softmax_max_items: int = Field(5_000, ge=1)
     """Full softmax up to this many items, sampled softmax beyond."""
     num_negatives: int = Field(1_024, ge=1)
     """Negatives per step for the sampled softmax."""
