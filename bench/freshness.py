@@ -93,6 +93,8 @@ class RateResult:
     machine_busy_fraction: float  # of all cores, over produce + settle
     sequencer_latency_p99_s: float | None  # Kafka timestamp -> sequence update handed over
     trainer_since_ingest_p99_s: float | None  # Kafka timestamp -> recommendation
+    checkpoints: float = 0.0  # written during the run (each stalls the next step)
+    checkpoint_s: float = 0.0  # seconds spent writing them
     cpu_budget: dict[str, Any] = field(default_factory=dict)  # bench.cpu_budget.CpuBudget
 
 
@@ -229,6 +231,8 @@ def run_rate(
         trainer_since_ingest_p99_s=quantile(
             0.99, buckets(trainer, "recstream_trainer_freshness_seconds", since="ingest")
         ),
+        checkpoints=metric_sum(trainer, "recstream_trainer_checkpoint_seconds_count"),
+        checkpoint_s=metric_sum(trainer, "recstream_trainer_checkpoint_seconds_sum"),
         cpu_budget=asdict(budget),
     )
 
