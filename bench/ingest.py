@@ -14,7 +14,9 @@ times it from its first to its last message (start-up excluded):
   the read: the control for the sequencer's stall after a rebalance (bench/NOTES.md);
   its events/s includes that rebalance, so it is no scaling figure;
 * ``sequencer``: recstream's worker (validation, window table, dead letters, updates);
-* ``sequencer x2``: two workers in one group, to show scaling over partitions.
+* ``sequencer x2``: two workers in one group, to show scaling over partitions;
+* ``quixstreams peer``: the sequencer's job on quixstreams (librdkafka + RocksDB), the
+  library a user would weigh us against (``bench/quix_peer.py``, its own environment).
 
 Each row has events/s, CPU microseconds per event and peak RSS of the consumer
 process(es). Prints a table and writes bench/results/ingest-<time>.json.
@@ -39,6 +41,7 @@ from rich.table import Table
 
 from bench.common import REPO_ROOT, cpu_seconds, peak_rss_mb, write_result
 from bench.profiles import PROFILES
+from bench.quix_env import quix_python
 from stream.kafka_config import kafka_python_options
 from stream.metrics.scrape import metric_sum
 from stream.sandbox import free_port_pair, isolated_settings, running_broker, scrape
@@ -47,7 +50,8 @@ from stream.topics import create_topics
 from stream.worker_process import WorkerProcess
 
 console = Console(width=200)
-RUNNERS = ("raw aiokafka", "empty faust agent", "empty faust agent x2", "sequencer", "sequencer x2")
+RUNNERS = ("raw aiokafka", "empty faust agent", "empty faust agent x2", "sequencer",
+           "sequencer x2", "quixstreams peer")  # fmt: skip
 COUNTERS = {
     "raw aiokafka": "bench_raw_consumer_events_total",
     "empty faust agent": "bench_empty_agent_events_total",
@@ -122,6 +126,14 @@ def produce(settings: Settings, limit: int, profile: str = "taobao") -> int:
 
 
 def start(runner: str, config: Path, settings: Settings, tag: str, workdir: Path) -> Consumers:
+    if runner == "quixstreams peer":
+        port = free_port_pair()
+        command = [str(quix_python()), str(REPO_ROOT / "bench" / "quix_peer.py"),
+                   settings.kafka.bootstrap_servers, ",".join(settings.topics.events.values()),
+                   f"{tag}.windows", tag, str(port), str(workdir / tag)]  # fmt: skip
+        log = (workdir / f"{tag}.log").open("wb")
+        peer = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+        return Consumers([peer], [port], "bench_quix_peer_events_total", poll_s=0.05)
     if runner in COUNTERS:
         module = "bench.raw_consumer" if runner == "raw aiokafka" else "bench.empty_agent"
         ports = [free_port_pair() for _ in range(2 if runner.endswith("x2") else 1)]
