@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help install test test-unit test-integration lint format docs demo sequencer trainer bench bench-quick bench-ingest \
         bench-trainer bench-quality bench-rebalance bench-faults \
-        bench-freshness bench-checkpoints replay-taobao \
+        bench-freshness bench-burst bench-checkpoints replay-taobao \
         broker-start broker-stop broker-status topics clean \
         prometheus-install prometheus-start prometheus-stop
 
@@ -75,13 +75,16 @@ bench-rebalance: install ## Two sequencers, the 2nd joining mid-backlog: finishe
 bench-faults: install ## Every fault scenario (joins, leaves, kills, poison, broker outage) 3x, with accounting
 	$(PY) -m bench.faults --runs $(or $(RUNS),3)
 
+bench-burst: install ## A 60 s burst above what the trainer learns, then calm: is anything dropped from learning?
+	$(PY) -m bench.burst --config $(CONFIG)
+
 bench-trainer: install ## Trainer samples/s, ranking users/s and FLOP utilisation on the CPU
 	$(PY) -m bench.trainer --config $(CONFIG)
 
 bench-quality: install ## Prequential NDCG@10 vs compute seconds, transformer vs five alternatives
 	$(PY) -m bench.quality --config $(CONFIG)
 
-bench-freshness: install ## Event -> recommendation freshness at 200-2000 events/s (bench/results/)
+bench-freshness: install ## Event -> recommendation freshness at 250-2000 events/s, both traffic profiles (bench/results/)
 	$(PY) -m bench.freshness --config $(CONFIG)
 
 bench-checkpoints: install ## Full snapshot vs delta sizes and write/restore times (bench/results/)
