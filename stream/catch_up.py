@@ -10,8 +10,9 @@ never traded for it.
 Sequences with new targets always come before the learner's replay (the learner only
 replays within what is left of the limit). A user queued again, or trained fresh
 while queued, is merged into one window whose new events cover both (windows of one
-user are consecutive). The queue is bounded: past ``capacity`` the oldest sequence is
-dropped for good, and counted.
+user are consecutive). The queue is bounded by the events its windows hold (memory
+follows window length, not users: a Taobao window has one or two events, a session's
+up to 50): past ``max_events`` the oldest sequences are dropped for good, and counted.
 """
 
 from __future__ import annotations
@@ -46,8 +47,9 @@ class Choice:
 
 
 class CatchUpQueue:
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
+    def __init__(self, max_events: int) -> None:
+        self.max_events = max_events
+        self.events = 0  # window events held by the waiting sequences
         self._waiting: OrderedDict[str, UserSequence] = OrderedDict()
 
     def __len__(self) -> int:
@@ -59,7 +61,7 @@ class CatchUpQueue:
         room = len(fresh) if limit is None else max(limit, 0)
         now, later = list(fresh[:room]), fresh[room:]
         for index, sequence in enumerate(now):
-            queued = self._waiting.pop(sequence.user_id, None)
+            queued = self._pop(sequence.user_id)
             if queued is not None:
                 now[index] = merged(sequence, queued)
         dropped = sum(self._queue(sequence) for sequence in later)
@@ -68,7 +70,7 @@ class CatchUpQueue:
     def take(self, limit: int | None) -> Choice:
         """A step with nothing new: the oldest queued sequences, a share of ``limit``."""
         size = UNBOUNDED_TAKE if limit is None else max(1, int(limit * CATCH_UP_SHARE))
-        now = [self._waiting.popitem(last=False)[1] for _ in range(min(size, len(self)))]
+        now = [self._pop_oldest() for _ in range(min(size, len(self)))]
         return Choice(now, 0, len(now), 0)
 
     def give_back(self, sequences: Sequence[UserSequence]) -> int:
@@ -76,11 +78,25 @@ class CatchUpQueue:
         return sum(self._queue(sequence) for sequence in sequences)
 
     def _queue(self, sequence: UserSequence) -> int:
-        """Queue ``sequence`` (merged with the user's waiting one); 1 if that pushed the
-        oldest out of a full queue."""
-        queued = self._waiting.pop(sequence.user_id, None)
-        self._waiting[sequence.user_id] = merged(sequence, queued) if queued else sequence
-        if len(self._waiting) > self.capacity:
-            self._waiting.popitem(last=False)
-            return 1
-        return 0
+        """Queue ``sequence`` (merged with the user's waiting one); returns how many of
+        the oldest that pushed out of a full queue."""
+        queued = self._pop(sequence.user_id)
+        waiting = merged(sequence, queued) if queued else sequence
+        self._waiting[sequence.user_id] = waiting
+        self.events += len(waiting.items)
+        dropped = 0
+        while self.events > self.max_events and self._waiting:
+            self._pop_oldest()
+            dropped += 1
+        return dropped
+
+    def _pop(self, user_id: str) -> UserSequence | None:
+        sequence = self._waiting.pop(user_id, None)
+        if sequence is not None:
+            self.events -= len(sequence.items)
+        return sequence
+
+    def _pop_oldest(self) -> UserSequence:
+        sequence = self._waiting.popitem(last=False)[1]
+        self.events -= len(sequence.items)
+        return sequence

@@ -212,12 +212,12 @@ class TrainerSettings(_Section):
     reading (consumer lag)."""
     train_budget_ms: int | None = Field(250, ge=1, le=600_000)
     """Learn from at most as many sequences as fit this budget (measured cost per sequence); the
-    rest of a step is recommended for now and learned later (catch_up_max_sequences). null: learn
+    rest of a step is recommended for now and learned later (catch_up_max_events). null: learn
     everything, however long it takes."""
-    catch_up_max_sequences: int = Field(20_000, ge=0, le=10_000_000)
-    """Over-budget sequences wait for a step with room (or for a pause in the stream) in a queue
-    of at most this many users; past it the oldest are dropped from learning (counted in
-    recstream_trainer_dropped_sequences_total). 0: learn only what fits each step."""
+    catch_up_max_events: int = Field(1_000_000, ge=0, le=100_000_000)
+    """Over-budget sequences wait in a queue for steps that run while no update waits, up to this
+    many window events in all (~150 bytes each); past it the oldest are dropped from learning
+    (counted in recstream_trainer_dropped_sequences_total). 0: learn only what fits each step."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """auto (CUDA when present), cpu or cuda."""
     torch_threads: int = Field(1, ge=0, le=1_024)

@@ -113,7 +113,7 @@ class TrainerLoop:
         self._continue_above(published_version)
         self._rejected_in_a_row = 0
         self.pending = PendingUpdates()
-        self.catch_up = CatchUpQueue(settings.catch_up_max_sequences)
+        self.catch_up = CatchUpQueue(settings.catch_up_max_events)
         self.quality = RecentQuality(settings.quality_window_events)
         self.budget = TrainBudget(
             settings.train_budget_ms / 1000 if settings.train_budget_ms is not None else None

@@ -96,7 +96,7 @@ class TrainerMetrics:
                                         registry=r),
             dropped_sequences=Counter("recstream_trainer_dropped_sequences",
                                       "Over-budget sequences never learned: pushed out of a "
-                                      "full catch-up queue (trainer.catch_up_max_sequences).",
+                                      "full catch-up queue (trainer.catch_up_max_events).",
                                       registry=r),
             catch_up_queue=Gauge("recstream_trainer_catch_up_queue",
                                  "Over-budget sequences waiting to be learned.", registry=r),

@@ -292,8 +292,7 @@ def test_a_full_catch_up_queue_drops_the_oldest_and_counts_them() -> None:
 
     async def scenario() -> TrainerLoop:
         loop = make_loop(learner, published, acked, max_batch_size=30)
-        loop.settings = loop.settings.model_copy(update={"catch_up_max_sequences": 5})
-        loop.catch_up.capacity = 5
+        loop.catch_up.max_events = 5  # one-event windows: five users
         loop.budget = FixedBudget(10)  # type: ignore[assignment]
         loop.add([(update(f"u{n}", ["a"], 1), n) for n in range(30)])
         await loop.step_once()
