@@ -48,14 +48,15 @@ class BurstResult:
     caught_up: float  # of those, learned by a later step
     dropped: float  # pushed out of a full catch-up queue: never learned
     queued_at_end: float
-    learned_share: float  # (read - deferred + caught up) / read
+    learned_share: float  # (read - deferred + caught up) / read; merged ones count each
     drained_s: float | None  # seconds after the calm phase until the queue was empty
 
 
 def _trainer_counts(port: int) -> dict[str, float]:
     samples = scrape(port)
     return {
-        "read": metric_sum(samples, "recstream_trainer_batch_users_sum"),
+        "read": metric_sum(samples, "recstream_trainer_batch_users_sum"),  # users in steps
+        "updates": metric_sum(samples, "recstream_trainer_sequence_updates_total"),
         "deferred": metric_sum(samples, "recstream_trainer_untrained_sequences_total"),
         "caught_up": metric_sum(samples, "recstream_trainer_caught_up_sequences_total"),
         "dropped": metric_sum(samples, "recstream_trainer_dropped_sequences_total"),
@@ -86,7 +87,9 @@ def run_burst(
         with console.status(f"{source}: waiting for the catch-up queue"):
             while time.monotonic() - calm_ended < settle:
                 counts = _trainer_counts(port)
-                if counts["queued"] == 0 and counts["read"] >= sent * 0.9:
+                emitted = metric_sum(scrape(settings.metrics.sequencer_port),
+                                     "recstream_sequencer_sequences_emitted_total")  # fmt: skip
+                if counts["queued"] == 0 and counts["updates"] >= emitted > 0:
                     drained_s = time.monotonic() - calm_ended
                     break
                 time.sleep(1.0)

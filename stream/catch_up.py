@@ -42,15 +42,17 @@ class Choice:
 
     train: list[UserSequence]
     deferred: int  # of this step's sequences, queued for later
-    caught_up: int  # queued sequences learned now
-    dropped: int  # queued sequences pushed out of a full queue (never learned)
+    caught_up: int  # deferred sequences learned now (alone, or inside a newer window)
+    dropped: int  # deferred sequences pushed out of a full queue (never learned)
+    taken: int = 0  # entries of ``train`` taken from the queue (at its end)
 
 
 class CatchUpQueue:
     def __init__(self, max_events: int) -> None:
         self.max_events = max_events
         self.events = 0  # window events held by the waiting sequences
-        self._waiting: OrderedDict[str, UserSequence] = OrderedDict()
+        # user -> (window, deferred sequences it stands for: merged ones count each)
+        self._waiting: OrderedDict[str, tuple[UserSequence, int]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._waiting)
@@ -60,18 +62,21 @@ class CatchUpQueue:
         queued for later. A user learned now takes its queued events along."""
         room = len(fresh) if limit is None else max(limit, 0)
         now, later = list(fresh[:room]), fresh[room:]
+        caught_up = 0
         for index, sequence in enumerate(now):
             queued = self._pop(sequence.user_id)
             if queued is not None:
-                now[index] = merged(sequence, queued)
+                now[index] = merged(sequence, queued[0])
+                caught_up += queued[1]
         dropped = sum(self._queue(sequence) for sequence in later)
-        return Choice(now, len(later), 0, dropped)
+        return Choice(now, len(later), caught_up, dropped)
 
     def take(self, limit: int | None) -> Choice:
         """A step with nothing new: the oldest queued sequences, a share of ``limit``."""
         size = UNBOUNDED_TAKE if limit is None else max(1, int(limit * CATCH_UP_SHARE))
-        now = [self._pop_oldest() for _ in range(min(size, len(self)))]
-        return Choice(now, 0, len(now), 0)
+        taken = [self._pop_oldest() for _ in range(min(size, len(self)))]
+        return Choice([sequence for sequence, _ in taken], 0, sum(n for _, n in taken), 0,
+                      taken=len(taken))  # fmt: skip
 
     def give_back(self, sequences: Sequence[UserSequence]) -> int:
         """Queue again sequences a failed step did not learn; returns how many were dropped."""
@@ -81,22 +86,21 @@ class CatchUpQueue:
         """Queue ``sequence`` (merged with the user's waiting one); returns how many of
         the oldest that pushed out of a full queue."""
         queued = self._pop(sequence.user_id)
-        waiting = merged(sequence, queued) if queued else sequence
+        waiting = (merged(sequence, queued[0]), queued[1] + 1) if queued else (sequence, 1)
         self._waiting[sequence.user_id] = waiting
-        self.events += len(waiting.items)
+        self.events += len(waiting[0].items)
         dropped = 0
         while self.events > self.max_events and self._waiting:
-            self._pop_oldest()
-            dropped += 1
+            dropped += self._pop_oldest()[1]
         return dropped
 
-    def _pop(self, user_id: str) -> UserSequence | None:
-        sequence = self._waiting.pop(user_id, None)
-        if sequence is not None:
-            self.events -= len(sequence.items)
-        return sequence
+    def _pop(self, user_id: str) -> tuple[UserSequence, int] | None:
+        entry = self._waiting.pop(user_id, None)
+        if entry is not None:
+            self.events -= len(entry[0].items)
+        return entry
 
-    def _pop_oldest(self) -> UserSequence:
-        sequence = self._waiting.popitem(last=False)[1]
-        self.events -= len(sequence.items)
-        return sequence
+    def _pop_oldest(self) -> tuple[UserSequence, int]:
+        entry = self._waiting.popitem(last=False)[1]
+        self.events -= len(entry[0].items)
+        return entry

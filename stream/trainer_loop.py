@@ -246,11 +246,11 @@ class TrainerLoop:
                 choice.train if choice is not None else None,
             )  # fmt: skip
         except BaseException:
-            if choice is not None and choice.caught_up:
+            if choice is not None and choice.taken:
                 # The isolation that follows learns this step's own sequences; the queued
                 # ones it took wait again (their merge into fresh windows is not undone).
                 self.metrics.dropped_sequences.inc(
-                    self.catch_up.give_back(choice.train[-choice.caught_up :])
+                    self.catch_up.give_back(choice.train[-choice.taken :])
                 )
             raise
         finally:

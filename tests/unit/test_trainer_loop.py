@@ -279,6 +279,11 @@ def test_a_burst_twice_the_budget_is_learned_later_not_dropped() -> None:
             outcome = await loop.step_once()
             assert outcome is not None and len(learner.trained[-1]) <= 2
         assert len(loop.catch_up) == 0
+        # Every deferred sequence was learned: alone, or inside the user's newer window.
+        metrics = loop.metrics
+        assert metrics.untrained_sequences._value.get() == 60
+        assert metrics.caught_up_sequences._value.get() == 60
+        assert metrics.dropped_sequences._value.get() == 0
         loop.close()
 
     asyncio.run(scenario())
