@@ -4,8 +4,8 @@ When the stream outruns training, a step ranks and recommends for every user it 
 but learns only what fits its budget. The rest waits here, oldest first, and is
 learned by small steps that run only while no update waits (a fraction of a step's
 budget each, so an update arriving meanwhile is delayed little): a burst makes the
-model fall behind for a while instead of losing what users did, and freshness is
-never traded for it.
+model fall behind for a while instead of losing what users did. Catching up still
+takes CPU the sequencer and the broker could use on a small machine (bench/NOTES.md).
 
 Sequences with new targets always come before the learner's replay (the learner only
 replays within what is left of the limit). A user queued again, or trained fresh
