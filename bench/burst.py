@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.common import write_result
+from bench.learning import Learning
 from bench.profiles import PROFILES
 from stream.consumer_groups import wait_until_workers_ready
 from stream.event_files import REPO_ROOT
@@ -43,25 +44,13 @@ class BurstResult:
     burst_rate: float
     calm_rate: float
     produced: int
-    read: float  # sequence updates the trainer read
+    read: float  # users in the trainer's steps (bench/learning.py)
     deferred: float  # left out of their own step by the budget
     caught_up: float  # of those, learned by a later step
     dropped: float  # pushed out of a full catch-up queue: never learned
     queued_at_end: float
     learned_share: float  # (read - deferred + caught up) / read; merged ones count each
     drained_s: float | None  # seconds after the calm phase until the queue was empty
-
-
-def _trainer_counts(port: int) -> dict[str, float]:
-    samples = scrape(port)
-    return {
-        "read": metric_sum(samples, "recstream_trainer_batch_users_sum"),  # users in steps
-        "updates": metric_sum(samples, "recstream_trainer_sequence_updates_total"),
-        "deferred": metric_sum(samples, "recstream_trainer_untrained_sequences_total"),
-        "caught_up": metric_sum(samples, "recstream_trainer_caught_up_sequences_total"),
-        "dropped": metric_sum(samples, "recstream_trainer_dropped_sequences_total"),
-        "queued": metric_sum(samples, "recstream_trainer_catch_up_queue"),
-    }
 
 
 def run_burst(
@@ -86,23 +75,22 @@ def run_burst(
         drained_s = None
         with console.status(f"{source}: waiting for the catch-up queue"):
             while time.monotonic() - calm_ended < settle:
-                counts = _trainer_counts(port)
+                trainer = scrape(port)
+                read = metric_sum(trainer, "recstream_trainer_sequence_updates_total")
                 emitted = metric_sum(scrape(settings.metrics.sequencer_port),
                                      "recstream_sequencer_sequences_emitted_total")  # fmt: skip
-                if counts["queued"] == 0 and counts["updates"] >= emitted > 0:
+                if Learning.from_samples(trainer).queued == 0 and read >= emitted > 0:
                     drained_s = time.monotonic() - calm_ended
                     break
                 time.sleep(1.0)
-        counts = _trainer_counts(port)
+        learning = Learning.from_samples(scrape(port))
     finally:
         for worker in workers:
             worker.stop()
-    read = max(counts["read"], 1.0)
     return BurstResult(
-        source=source, burst_rate=burst, calm_rate=calm, produced=sent, read=counts["read"],
-        deferred=counts["deferred"], caught_up=counts["caught_up"], dropped=counts["dropped"],
-        queued_at_end=counts["queued"],
-        learned_share=(counts["read"] - counts["deferred"] + counts["caught_up"]) / read,
+        source=source, burst_rate=burst, calm_rate=calm, produced=sent, read=learning.read,
+        deferred=learning.deferred, caught_up=learning.caught_up, dropped=learning.dropped,
+        queued_at_end=learning.queued, learned_share=learning.learned_share,
         drained_s=drained_s,
     )  # fmt: skip
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
 
+from bench.learning import Learning
 from stream.kafka_config import kafka_python_options
 from stream.metrics.scrape import Samples, metric_sum
 from stream.settings import Settings
@@ -94,12 +95,7 @@ def cpu_budget(
     cpu = metric_sum(trainer, "recstream_trainer_learner_cpu_seconds_total")
     share = cpu / (rank_wall + train_wall) if cpu and rank_wall + train_wall else 1.0
     rank_s, train_s = rank_wall * share, train_wall * share
-    users = metric_sum(trainer, "recstream_trainer_batch_users_sum")
-    trained = (
-        users
-        - metric_sum(trainer, "recstream_trainer_untrained_sequences_total")
-        + (metric_sum(trainer, "recstream_trainer_caught_up_sequences_total"))
-    )
+    learning = Learning.from_samples(trainer)
     total = sum(cpu_s.values())
     return CpuBudget(
         events=events,
@@ -113,8 +109,8 @@ def cpu_budget(
         trainer_rank_us=rank_s * per,
         trainer_train_us=train_s * per,
         trainer_faust_us=(cpu_s["trainer"] - rank_s - train_s) * per,
-        rank_us_per_user=1e6 * rank_s / max(users, 1),
-        train_us_per_sequence=1e6 * train_s / max(trained, 1),
+        rank_us_per_user=1e6 * rank_s / max(learning.read, 1),
+        train_us_per_sequence=1e6 * train_s / max(learning.learned, 1),
         total_us=total * per,
         messages_per_event={role: n / max(events, 1) for role, n in messages.items()},
     )

@@ -39,6 +39,7 @@ from rich.table import Table
 
 from bench.common import cpu_seconds, machine_ticks, peak_rss_mb, percentile, write_result
 from bench.cpu_budget import ROWS, broker_pid, cpu_budget, messages_by_topic
+from bench.learning import Learning
 from bench.profiles import PROFILES, shape
 from stream.consumer_groups import wait_until_workers_ready
 from stream.event_files import REPO_ROOT, RawEvent
@@ -138,7 +139,7 @@ def caught_up(seq: Samples, trainer: Samples, produced: int) -> bool:
     emitted = metric_sum(seq, "recstream_sequencer_sequences_emitted_total")
     read = metric_sum(trainer, "recstream_trainer_sequence_updates_total")
     learned = metric_sum(trainer, "recstream_trainer_freshness_seconds_count", since="event")
-    queued = metric_sum(trainer, "recstream_trainer_catch_up_queue")
+    queued = Learning.from_samples(trainer).queued
     # No step still running, and what was over budget learned since.
     return seen >= produced and read >= emitted and learned >= read and queued == 0
 
@@ -191,8 +192,7 @@ def run_rate(
     late = ordered + [math.inf] * unreflected
     within = sum(1 for f in ordered if f <= 1.0)
     steps = metric_sum(trainer, "recstream_trainer_batch_users_count")  # steps that ranked
-    users = metric_sum(trainer, "recstream_trainer_batch_users_sum")
-    untrained = metric_sum(trainer, "recstream_trainer_untrained_sequences_total")
+    learning = Learning.from_samples(trainer)
     return RateResult(
         source=source,
         target_rate=rate,
@@ -210,13 +210,10 @@ def run_rate(
         sustained_rate=within / max(report.seconds - args.warmup, 1e-9),
         caught_up=settled,
         steps=steps,
-        mean_batch_users=users / max(steps, 1),
-        untrained_fraction=untrained / max(users, 1),
-        trained_share=(
-            users - untrained + metric_sum(trainer, "recstream_trainer_caught_up_sequences_total")
-        )
-        / max(users, 1),
-        dropped_sequences=metric_sum(trainer, "recstream_trainer_dropped_sequences_total"),
+        mean_batch_users=learning.read / max(steps, 1),
+        untrained_fraction=learning.deferred_share,
+        trained_share=learning.learned_share,
+        dropped_sequences=learning.dropped,
         mean_step_ms=1000
         * metric_sum(trainer, "recstream_trainer_step_seconds_sum", phase="total")
         / max(steps, 1),
