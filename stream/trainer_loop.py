@@ -166,7 +166,7 @@ class TrainerLoop:
             if batch:
                 return await self._step(batch)
             if len(self.catch_up):
-                return await self._attempt([], self.budget.limit(), set(), catch_up=True)
+                return await self._attempt([], self.budget.limit(), set(), through_queue=True)
             return None
         finally:
             if self.pending.count or len(self.catch_up):
@@ -178,7 +178,7 @@ class TrainerLoop:
     async def _step(self, batch: list[MergedUpdate]) -> StepOutcome | None:
         published: set[str] = set()  # users already sent a recommendation in this step
         try:
-            return await self._attempt(batch, self.budget.limit(), published, catch_up=True)
+            return await self._attempt(batch, self.budget.limit(), published, through_queue=True)
         except Exception as exc:  # noqa: BLE001 - whatever the learner raised, isolate it
             log.error("step of %d users failed (%r); isolating the updates it fails on",
                       len(batch), exc)  # fmt: skip
@@ -216,15 +216,16 @@ class TrainerLoop:
 
     async def _attempt(
         self, batch: list[MergedUpdate], limit: int | None, published: set[str],
-        catch_up: bool = False,
+        through_queue: bool = False,
     ) -> StepOutcome:  # fmt: skip
         """One learner call on ``batch``: rank, publish, learn, acknowledge, record. With
-        ``catch_up`` the queue chooses what is learned (see :mod:`stream.catch_up`); else
-        the learner learns the whole batch (a retried part of a failed step)."""
+        ``through_queue`` the catch-up queue chooses what is learned (:mod:`stream.catch_up`):
+        the batch's own sequences within the limit, or, with no batch, queued ones. Without
+        it the learner learns the whole batch (a retried part of a failed step)."""
         loop = asyncio.get_running_loop()
         sequences = [m.sequence for m in batch]
         choice = None
-        if catch_up:
+        if through_queue:
             choice = self.catch_up.choose(sequences, limit) if batch else self.catch_up.take(limit)
         started = time.perf_counter()
         sent: list[tuple[Future[None], list[RecommendationMessage], float]] = []
