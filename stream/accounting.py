@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from stream.events import Event
-from stream.sequence_update import SequenceUpdate
+from stream.sequence_batch import read_updates
 from stream.settings import Settings, WindowSettings
 from stream.topic_reader import read_topic
 from stream.window import Window, apply_events
@@ -82,8 +82,7 @@ def account(
     dead = {i for i in map(_dead_letter_event_id, dead_letters) if i is not None}
     seen: set[str] = set()
     final: dict[str, list[str]] = {}
-    for value in sequences:
-        update = SequenceUpdate.from_json(value)
+    for update in (update for value in sequences for update in read_updates(value)):
         seen.update(update.event_ids)
         final[update.user_id] = update.event_ids
         if len(set(update.event_ids)) != len(update.event_ids):

@@ -1,20 +1,23 @@
-"""The trainer's typed decoder of ``recstream.sequences`` messages.
+"""The trainer's typed decoder of ``recstream.sequences`` messages (batches of updates,
+:mod:`stream.sequence_batch`, or one bare update).
 
 Anyone who can write the topic controls what the trainer reads, and a window the
 learner cannot take (a timestamp as a string, ``new_count`` 1.5, ±1.7e308) used to
 stop the step loop for good. Every field is checked here, by type (strict: no
 string-to-number coercion), finiteness, range and size, and a message that fails
 becomes an :class:`UpdateRejection` with a stable reason code for the dead-letter
-topic; it never reaches the learner. pydantic parses the JSON bytes directly.
+topic; it never reaches the learner. pydantic parses the JSON bytes directly. A bad
+update in a batch is refused alone: the others of its message are learned.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
 from stream.sequence_update import SequenceUpdate
@@ -64,6 +67,21 @@ class _Wire(BaseModel):
     emitted_ts: Timestamp
 
 
+class _WireBatch(BaseModel):
+    model_config = ConfigDict(strict=True, allow_inf_nan=False, extra="ignore")
+
+    updates: list[_Wire]
+
+
+@dataclass
+class DecodedMessage:
+    """What one message of the topic holds: the updates to learn, and each refused
+    part with the bytes to dead-letter."""
+
+    updates: list[SequenceUpdate] = field(default_factory=list)
+    rejected: list[tuple[bytes, UpdateRejection]] = field(default_factory=list)
+
+
 _RANGE_ERRORS = {"finite_number", "greater_than_equal", "less_than_equal", "greater_than",
                  "less_than"}  # fmt: skip
 
@@ -104,11 +122,61 @@ def _inconsistency(wire: _Wire, limits: UpdateLimits) -> str | None:
 
 
 def decode_update(raw: bytes | None, limits: UpdateLimits) -> SequenceUpdate | UpdateRejection:
-    """A message's value as a :class:`SequenceUpdate`, or why it cannot be one."""
+    """One update's JSON as a :class:`SequenceUpdate`, or why it cannot be one."""
     try:
         wire = _Wire.model_validate_json(raw or b"")
     except ValidationError as exc:
         return _from_validation_error(exc)
+    return _checked(wire, limits)
+
+
+def decode_message(raw: bytes | None, limits: UpdateLimits) -> DecodedMessage:
+    """A message's value: a batch ``{"updates": [...]}`` or one bare update."""
+    out = DecodedMessage()
+    try:
+        # The common case in one pass of pydantic's parser: a batch that is all good.
+        batch = _WireBatch.model_validate_json(raw or b"")
+    except ValidationError:
+        return _decode_slowly(raw or b"", limits)
+    for wire in batch.updates:
+        decoded = _checked(wire, limits)
+        if isinstance(decoded, UpdateRejection):
+            out.rejected.append((orjson.dumps(wire.model_dump()), decoded))
+        else:
+            out.updates.append(decoded)
+    return out
+
+
+def _decode_slowly(raw: bytes, limits: UpdateLimits) -> DecodedMessage:
+    """A message that is not a valid batch: one bare update, or a batch with bad
+    updates in it (each decoded alone, so only those are refused), or neither."""
+    out = DecodedMessage()
+    try:
+        data: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        data = None
+    if not (isinstance(data, dict) and "updates" in data):
+        single = decode_update(raw, limits)  # names the problem of a non-batch precisely
+        if isinstance(single, UpdateRejection):
+            out.rejected.append((raw, single))
+        else:
+            out.updates.append(single)
+        return out
+    if not isinstance(data["updates"], list):
+        out.rejected.append((raw, UpdateRejection(UpdateReason.WRONG_TYPE,
+                                                  "updates: not a list")))  # fmt: skip
+        return out
+    for element in data["updates"]:
+        part = orjson.dumps(element)
+        decoded = decode_update(part, limits)
+        if isinstance(decoded, UpdateRejection):
+            out.rejected.append((part, decoded))
+        else:
+            out.updates.append(decoded)
+    return out
+
+
+def _checked(wire: _Wire, limits: UpdateLimits) -> SequenceUpdate | UpdateRejection:
     problem = _inconsistency(wire, limits)
     if problem is not None:
         return UpdateRejection(UpdateReason.INCONSISTENT, problem)

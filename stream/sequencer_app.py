@@ -22,6 +22,7 @@ from stream.faust_config import faust_app_options
 from stream.lag_timer import install_lag_timer
 from stream.lossless_consumer import lossless_app
 from stream.metrics.sequencer import SequencerMetrics
+from stream.sequence_batch import encode_batches
 from stream.sequencer_core import BatchResult, RawMessage, process_batch
 from stream.settings import Settings
 from stream.topics import SEQUENCER_WINDOWS_TABLE
@@ -84,10 +85,11 @@ def build_sequencer_app(
         producer = app.producer
         for letter in result.dead_letters:
             await producer.send(deadletter_topic, letter.key, letter.record, None, None, None)
-        for update in result.updates:
-            await producer.send(
-                sequences_topic, update.user_id.encode(), update.to_json(), None, None, None
-            )
+        # One message per partition of the batch (stream.sequence_batch), in the
+        # partition its events came from: a user's updates stay in one partition.
+        for partition, updates in result.updates_by_partition().items():
+            for value in encode_batches(updates):
+                await producer.send(sequences_topic, None, value, partition, None, None)
 
     progress = [0]  # messages processed: the stuck-partition check needs idle periods
 

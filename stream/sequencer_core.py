@@ -54,8 +54,15 @@ class BatchResult:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     writes: list[WindowWrite] = field(default_factory=list)
     updates: list[SequenceUpdate] = field(default_factory=list)
+    partitions: list[int] = field(default_factory=list)  # of each update: its events' partition
     accepted: Counter[str] = field(default_factory=Counter)  # by source topic
     duplicates: int = 0
+
+    def updates_by_partition(self) -> dict[int, list[SequenceUpdate]]:
+        out: dict[int, list[SequenceUpdate]] = {}
+        for partition, update in zip(self.partitions, self.updates, strict=True):
+            out.setdefault(partition, []).append(update)
+        return out
 
 
 def _validate(
@@ -118,4 +125,5 @@ def process_batch(
                     user_id, change.window, change.new_count, ingest_ts[user_id], now
                 )
             )
+            result.partitions.append(messages[last_index[user_id]].partition)
     return result

@@ -1,13 +1,14 @@
 """The trainer Faust app: ``recstream.sequences`` -> learner steps -> ``recstream.recommendations``.
 
-The agent only reads micro-batches (``take_events``: at most ``batch_size`` updates or
-``batch_timeout_ms``), decodes them and queues them on the :class:`TrainerLoop`; the
-loop's task runs the steps. Each message is acknowledged only once learned: the agent
-takes an extra reference on it (``Message.incref``) so Faust's own ack at the end of
-the take does not mark it done, and the loop releases that reference after the step
-(``Event.ack``). Faust commits an offset only when every message up to it is acked
-and flushes the producer before committing, so a crash re-reads (never skips) what
-was not yet learned and published.
+The agent only reads micro-batches (``take_events``: at most ``batch_size`` messages,
+each a batch of updates, or ``batch_timeout_ms``), decodes them and queues the updates
+on the :class:`TrainerLoop`; the loop's task runs the steps. Each message is
+acknowledged only once all its updates are learned: the agent takes one extra
+reference per update (``Message.incref``) so Faust's own ack at the end of the take
+does not mark it done, and the loop releases one per learned update (``Event.ack``).
+Faust commits an offset only when every message up to it is acked and flushes the
+producer before committing, so a crash re-reads (never skips) what was not yet
+learned and published.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from stream.lossless_consumer import lossless_app
 from stream.metrics.trainer import TrainerMetrics
 from stream.model_lifecycle import ModelLifecycle
 from stream.recommendation_message import RecommendationMessage
-from stream.sequence_decoder import UpdateLimits, UpdateRejection, decode_update
+from stream.sequence_decoder import UpdateLimits, UpdateRejection, decode_message
+from stream.sequence_update import SequenceUpdate
 from stream.settings import Settings
 from stream.trainer_loop import TrainerLoop
 
@@ -81,15 +83,16 @@ def build_trainer_app(
         for event in events:
             event.ack()  # drops the reference the agent took: now safe to commit
 
-    async def reject(events: list[Any], rejection: UpdateRejection) -> None:
-        """Dead-letter the messages behind ``events`` (raw bytes + reason) and count them:
-        the one path of every refused update, undecodable or failing a step."""
-        metrics.invalid_updates.labels(reason=str(rejection.reason)).inc(len(events))
-        for event in events:
+    async def reject(refused: list[tuple[Any, bytes | None]], rejection: UpdateRejection) -> None:
+        """Dead-letter refused updates (each: the event of its message, and its own bytes)
+        with the reason and count them: the one path of every refused update,
+        undecodable or failing a step."""
+        metrics.invalid_updates.labels(reason=str(rejection.reason)).inc(len(refused))
+        for event, raw in refused:
             message = event.message
             origin = MessageOrigin(message.topic, message.partition, message.offset,
                                    message.timestamp)  # fmt: skip
-            record = dead_letter_record(rejection, message.value, origin,
+            record = dead_letter_record(rejection, raw, origin,
                                         settings.events.deadletter_raw_max_bytes)  # fmt: skip
             await app.producer.send(deadletter_topic, message.key, record, None, None, None)
 
@@ -109,20 +112,23 @@ def build_trainer_app(
         assert isinstance(stream, faust.Stream)
         within = cfg.batch_timeout_ms / 1000
         async for events in stream.take_events(cfg.batch_size, within=within):
-            queued = []
+            queued: list[tuple[SequenceUpdate, Any]] = []
             for event in events:
-                decoded = decode_update(event.message.value, limits)
-                if isinstance(decoded, UpdateRejection):
-                    # Only the sequencer should write this topic: a bad message is a bug
+                message = event.message
+                decoded = decode_message(message.value, limits)
+                for raw, rejection in decoded.rejected:
+                    # Only the sequencer should write this topic: a bad update is a bug
                     # or a foreign producer. Dead-letter it loudly; learning goes on.
-                    message = event.message
                     log.error("refused sequence update at %s[%d]@%d: %s (%s)", message.topic,
-                              message.partition, message.offset, decoded.reason,
-                              decoded.detail)  # fmt: skip
-                    await reject([event], decoded)
-                    continue  # acked by take_events like any other message
-                event.message.incref()  # held until the step that learns it is done
-                queued.append((decoded, event))
+                              message.partition, message.offset, rejection.reason,
+                              rejection.detail)  # fmt: skip
+                    await reject([(event, raw)], rejection)
+                if decoded.updates:
+                    # One reference per update, each released by the step that learns it:
+                    # the message is done (and its offset committable) with its last update.
+                    # A message with none left is acked by take_events like any other.
+                    message.incref(len(decoded.updates))
+                    queued.extend((update, event) for update in decoded.updates)
             metrics.updates.inc(len(queued))
             loop.add(queued)
             await loop.wait_for_room()

@@ -38,15 +38,17 @@ log = logging.getLogger(__name__)
 Publish = Callable[[list[RecommendationMessage]], Coroutine[Any, Any, None]]
 Acknowledge = Callable[[list[Any]], None]
 Position = Callable[[Any], tuple[int, int] | None]  # a tag -> (partition, offset)
-# Dead-letters the updates behind these tags (their messages) with the reason.
-Reject = Callable[[list[Any], UpdateRejection], Coroutine[Any, Any, None]]
+# Dead-letters refused updates, each given as (its tag, its bytes), with the reason.
+Reject = Callable[[list[tuple[Any, bytes | None]], UpdateRejection], Coroutine[Any, Any, None]]
 
 # A learner that fails on this many updates in a row, each alone, is broken, not fed
 # poison: the worker stops (and is restarted) rather than dead-letter the whole stream.
 MAX_REJECTED_IN_A_ROW = 50
 
 
-async def _no_dead_letters(_tags: list[Any], rejection: UpdateRejection) -> None:
+async def _no_dead_letters(
+    _refused: list[tuple[Any, bytes | None]], rejection: UpdateRejection
+) -> None:
     log.error("no dead-letter topic wired; update dropped: %s", rejection.detail)
 
 
@@ -210,7 +212,9 @@ class TrainerLoop:
         rejection = UpdateRejection(UpdateReason.STEP_FAILED, f"{type(exc).__name__}: {exc}"[:500])
         log.error("dead-lettering %d update(s) of user %r: the step fails on them alone (%s)",
                   len(merged.updates), merged.newest.user_id, rejection.detail)  # fmt: skip
-        await self.reject(list(merged.tags), rejection)
+        await self.reject([(tag, update.to_json())
+                           for update, tag in zip(merged.updates, merged.tags, strict=True)],
+                          rejection)  # fmt: skip
         self.acknowledge(list(merged.tags))
         self._mark_learned(list(merged.tags))
 

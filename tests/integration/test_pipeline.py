@@ -20,6 +20,7 @@ from kafka import KafkaProducer
 from stream.consumer_groups import wait_until_workers_ready
 from stream.kafka_config import kafka_python_options
 from stream.recommendation_message import RecommendationMessage
+from stream.sequence_batch import read_updates
 from stream.settings import Settings
 from stream.topics import create_topics
 from tests.integration.processes import (
@@ -152,7 +153,8 @@ def test_every_user_gets_a_recommendation_reflecting_their_newest_event(
     assert final_version > 1
 
     # Both processes' metrics agree with the topics and with each other.
-    sequences = list(read_topic(settings, settings.topics.sequences))
+    sequences = [update for _k, value, _p, _o in read_topic(settings, settings.topics.sequences)
+                 for update in read_updates(value)]  # fmt: skip
     assert metric_sum(seq_samples, "recstream_sequencer_events_total", outcome="accepted") == (
         produced
     )

@@ -14,7 +14,7 @@ from kafka import KafkaProducer
 
 from stream.kafka_config import kafka_python_options
 from stream.sandbox import broker_running
-from stream.sequence_update import SequenceUpdate
+from stream.sequence_batch import read_updates
 from stream.settings import Settings, load_settings
 from tests.conftest import TEST_CONFIG, free_port_pair
 from tests.integration.processes import (
@@ -90,8 +90,9 @@ def test_authenticated_clients_run_the_sequencer_end_to_end(
             90, "the sequencer to accept 5 events over SASL and publish", worker,
         )  # fmt: skip
         updates = [
-            SequenceUpdate.from_json(value)
+            update
             for _key, value, _p, _o in read_topic(settings, settings.topics.sequences)
+            for update in read_updates(value)
         ]
         assert updates and updates[-1].user_id == "ada"
         assert updates[-1].event_ids[-1] == "s4"

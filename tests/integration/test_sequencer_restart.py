@@ -14,7 +14,7 @@ from kafka import KafkaProducer
 
 from stream.events import Event
 from stream.kafka_config import kafka_python_options
-from stream.sequence_update import SequenceUpdate
+from stream.sequence_batch import read_updates
 from stream.settings import Settings, load_settings
 from stream.topics import create_topics
 from stream.window import Window, apply_events
@@ -36,8 +36,8 @@ USERS, PER_USER = 400, 50  # 20,000 events; windows hold 20, so trimming is exer
 def _final_windows(settings: Settings, topic: str) -> dict[str, list[str]]:
     latest: dict[str, list[str]] = {}
     for _k, value, _p, _o in read_topic(settings, topic):
-        update = SequenceUpdate.from_json(value)
-        latest[update.user_id] = update.event_ids
+        for update in read_updates(value):
+            latest[update.user_id] = update.event_ids
     return latest
 
 

@@ -13,6 +13,7 @@ from kafka import KafkaProducer
 
 from stream.events import Event
 from stream.kafka_config import kafka_python_options
+from stream.sequence_batch import read_updates
 from stream.sequence_update import SequenceUpdate
 from stream.settings import Settings
 from stream.topics import create_topics
@@ -79,8 +80,8 @@ def test_two_workers_split_the_partitions(kafka_settings: Settings, tmp_path: Pa
     assert all(count > 0 for count in per_worker), f"one worker got no partition: {per_worker}"
     latest: dict[str, SequenceUpdate] = {}
     for _k, value, _p, _o in read_topic(settings, settings.topics.sequences):
-        update = SequenceUpdate.from_json(value)
-        latest[update.user_id] = update
+        for update in read_updates(value):
+            latest[update.user_id] = update
     assert set(latest) == set(sent)
     for user, update in latest.items():
         expected = apply_events(

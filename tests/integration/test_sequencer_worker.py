@@ -13,6 +13,7 @@ import pytest
 from kafka import KafkaProducer
 
 from stream.kafka_config import kafka_python_options
+from stream.sequence_batch import read_updates
 from stream.sequence_update import SequenceUpdate
 from stream.settings import Settings
 from stream.topics import create_topics
@@ -119,10 +120,10 @@ def test_valid_events_reach_windows_and_bad_ones_the_dead_letter_topic(
     # (a) every valid event appears in its user's latest window, in ts order, exactly once.
     latest: dict[str, SequenceUpdate] = {}
     for _key, value, _p, _o in read_topic(settings, settings.topics.sequences):
-        update = SequenceUpdate.from_json(value)
-        assert update.ts == sorted(update.ts)
-        assert len(set(update.event_ids)) == len(update.event_ids)
-        latest[update.user_id] = update
+        for update in read_updates(value):
+            assert update.ts == sorted(update.ts)
+            assert len(set(update.event_ids)) == len(update.event_ids)
+            latest[update.user_id] = update
     assert "mallory" not in latest, "dead letters must not reach the windows"
     expected_ids: dict[str, set[str]] = defaultdict(set)
     for event in valid:

@@ -42,6 +42,15 @@ def test_a_clean_run_accounts_for_every_event() -> None:
     assert (result.in_windows, result.dead_lettered, result.users) == (4, 1, 2)
 
 
+def test_batched_messages_are_read_update_by_update() -> None:
+    batch = b'{"updates":[' + b",".join(GOOD_SEQUENCES[:2]) + b"]}"
+    result = account(EVENTS, [batch, GOOD_SEQUENCES[2]], DEAD, GOOD_RECS, WINDOW)
+    assert result.ok, result.summary()
+    # The same batch without its last update loses e2, as the bare messages would.
+    result = account(EVENTS, [batch], DEAD, GOOD_RECS, WINDOW)
+    assert result.missing == ["e2"] and not result.ok
+
+
 def test_a_lost_event_is_missing_and_its_window_wrong() -> None:
     result = account(EVENTS, GOOD_SEQUENCES[:2], DEAD, GOOD_RECS, WINDOW)
     assert result.missing == ["e2"] and result.wrong_windows == ["u1"] and not result.ok

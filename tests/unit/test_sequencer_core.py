@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -85,3 +86,14 @@ def test_redelivered_batch_changes_nothing_but_republishes() -> None:
 def test_sequence_update_round_trips_through_json() -> None:
     update = run([msg(0, {"user_id": "a", "item_id": "i", "ts": NOW - 1})]).updates[0]
     assert SequenceUpdate.from_json(update.to_json()) == update
+
+
+def test_updates_go_to_the_partition_their_events_came_from() -> None:
+    messages = [
+        replace(msg(0, {"user_id": "a", "item_id": "i1", "ts": NOW - 30}), partition=2),
+        replace(msg(0, {"user_id": "b", "item_id": "i2", "ts": NOW - 20}), partition=0),
+        replace(msg(1, {"user_id": "c", "item_id": "i3", "ts": NOW - 10}), partition=2),
+    ]
+    by_partition = run(messages).updates_by_partition()
+    assert {p: [u.user_id for u in us] for p, us in by_partition.items()} == {
+        2: ["a", "c"], 0: ["b"]}  # fmt: skip

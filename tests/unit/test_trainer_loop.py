@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from model.contract import Recommendation, RecommendationSink, StepReport, UserSequence
 from stream.metrics.trainer import TrainerMetrics
 from stream.recommendation_message import RecommendationMessage
+from stream.sequence_update import SequenceUpdate
 from stream.settings import TrainerSettings
 from stream.trainer_loop import TrainerLoop
 from tests.unit.test_trainer_batching import update
@@ -164,9 +165,13 @@ def test_a_step_that_fails_is_retried_without_the_updates_it_fails_on() -> None:
     published: list[RecommendationMessage] = []
     acked: list[Any] = []
     rejected: list[tuple[list[Any], str]] = []
+    dead_lettered_users: list[str] = []
 
-    async def reject(tags: list[Any], rejection: Any) -> None:
-        rejected.append((tags, str(rejection.reason)))
+    async def reject(refused: list[tuple[Any, bytes | None]], rejection: Any) -> None:
+        rejected.append(([tag for tag, _raw in refused], str(rejection.reason)))
+        # The update's own bytes, not its message's: a message carries many users.
+        dead_lettered_users.extend(SequenceUpdate.from_json(raw or b"").user_id
+                                   for _tag, raw in refused)  # fmt: skip
 
     async def scenario() -> None:
         loop = make_loop(learner, published, acked)
@@ -179,6 +184,7 @@ def test_a_step_that_fails_is_retried_without_the_updates_it_fails_on() -> None:
 
     asyncio.run(scenario())
     assert rejected == [(["m3"], "sequence_step_failed"), (["m6"], "sequence_step_failed")]
+    assert dead_lettered_users == ["u3", "u6"]
     assert sorted(acked) == sorted(f"m{n}" for n in range(10) if n != 8)
     learned = {s.user_id for batch in learner.batches for s in batch}
     assert learned == {f"u{n}" for n in (0, 1, 2, 4, 5, 7, 9)}
