@@ -179,14 +179,13 @@ class TransformerLearner(ItemTableState):
             excluded = [[r for r in rows if r >= RESERVED] for rows in excluded]
         scores, rows = top_k(queries, table, valid, k, excluded, history, self._bonus_weight)
         out = []
+        id_of, isfinite = self.vocab.id_of, math.isfinite  # locals: this runs per item
+        size = len(id_of)
         for seq, s, r in zip(batch, scores.tolist(), rows.tolist(), strict=True):
-            kept = [(row, score) for row, score in zip(r, s, strict=True)
-                    if math.isfinite(score) and self.vocab.item_at(row)]  # fmt: skip
-            out.append(Recommendation(
-                seq.user_id,
-                [self.vocab.id_of[row] or "" for row, _ in kept],
-                [sc for _, sc in kept],
-            ))  # fmt: skip
+            kept = [(item, score) for row, score in zip(r, s, strict=True)
+                    if isfinite(score) and 0 <= row < size and (item := id_of[row])]  # fmt: skip
+            out.append(Recommendation(seq.user_id, [item for item, _ in kept],
+                                      [score for _, score in kept]))  # fmt: skip
         return out
 
     def recommend(

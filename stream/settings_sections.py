@@ -126,7 +126,7 @@ class TopicsSettings(_Section):
     deadletter: str = Field("events.deadletter", min_length=1, max_length=249)
     """Where rejected messages go, with a reason."""
     sequences: str = Field("recstream.sequences", min_length=1, max_length=249)
-    """Internal topic from the sequencers to the trainer (key = user)."""
+    """Internal topic from the sequencers to the trainer (many users' windows per message)."""
     recommendations: str = Field("recstream.recommendations", min_length=1, max_length=249)
     """Output topic: each user's latest top-k (log-compacted, key = user)."""
     partitions: int = Field(4, ge=1, le=1024)
