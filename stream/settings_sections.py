@@ -223,6 +223,10 @@ class TrainerSettings(_Section):
     torch_threads: int = Field(1, ge=0, le=1_024)
     """CPU threads for the model's kernels; 0: PyTorch's default (all cores). One by default: on a
     small machine the sequencer and the broker need the other cores."""
+    learner_nice: int = Field(10, ge=0, le=19)
+    """How much lower the learner thread's CPU priority is than the rest of the worker (Linux nice,
+    per thread). On a box shared with sequencers and the broker, their short, latency-bound work
+    runs first and the model takes the remaining CPU; 0: same priority."""
     top_k: int = Field(20, ge=1, le=1_000)
     """Items per published recommendation."""
     quality_window_events: int = Field(2_000, ge=1, le=10_000_000)

@@ -30,6 +30,7 @@ from stream.recommendation_message import RecommendationMessage
 from stream.sequence_decoder import UpdateReason, UpdateRejection
 from stream.sequence_update import SequenceUpdate
 from stream.settings import TrainerSettings
+from stream.thread_priority import lower_thread_priority
 from stream.train_budget import TrainBudget
 from stream.trainer_batching import MergedUpdate, PendingUpdates
 
@@ -122,7 +123,10 @@ class TrainerLoop:
         )
         # One thread, for the life of the process: it owns the model (and its CUDA
         # context), so no lock is needed around the weights.
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recstream-learner")
+        self.executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="recstream-learner",
+            initializer=lower_thread_priority, initargs=(settings.learner_nice,),
+        )  # fmt: skip
         self._work = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
