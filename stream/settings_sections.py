@@ -203,7 +203,8 @@ class TrainerSettings(_Section):
     """Once the trainer stops (SIGTERM, a crash), the process ends at most this much later,
     non-zero if the stop did not finish (a running step and checkpoint get this long)."""
     batch_size: int = Field(256, ge=1, le=65_536)
-    """A micro-batch closes at this many sequence updates ..."""
+    """A micro-batch closes at this many messages of the sequences topic (each carries a
+    sequencer micro-batch of updates) ..."""
     batch_timeout_ms: int = Field(200, ge=1, le=60_000)
     """... or after this long, whichever comes first."""
     max_batch_size: int = Field(2_048, ge=1, le=262_144)
