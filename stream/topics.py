@@ -12,7 +12,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import TopicAlreadyExistsError
 
 from stream.kafka_config import kafka_python_options
-from stream.settings import Settings
+from stream.settings import Settings, SettingsError
 
 SEQUENCER_WINDOWS_TABLE = "windows"
 
@@ -119,6 +119,26 @@ def describe_topics(settings: Settings, names: list[str]) -> list[TopicState]:
         values = {key: str(data["value"]) for key, data in configs.get(name, {}).items()}
         states.append(TopicState(name, len(entry["partitions"]), values))
     return states
+
+
+def check_sequences_partitions(settings: Settings) -> None:
+    """Fail when ``topics.sequences`` has fewer partitions than an event topic: the
+    sequencer sends each batch to the partition number its events came from
+    (:mod:`stream.sequence_batch`). Topics not created yet are left to the workers."""
+    t = settings.topics
+    states = {
+        s.name: s.partitions for s in describe_topics(settings, [*t.events.values(), t.sequences])
+    }
+    have = states.get(t.sequences)
+    short = [(name, n) for name, n in states.items() if name != t.sequences and have is not None
+             and n > have]  # fmt: skip
+    if short:
+        name, count = max(short, key=lambda item: item[1])
+        raise SettingsError(
+            f"topics.sequences: {t.sequences} has {have} partitions, fewer than {name}'s {count}; "
+            "it needs at least as many as the event topics (a batch goes to its events' "
+            "partition number). Add partitions with your Kafka tools, or use a new topic name."
+        )
 
 
 def delete_topics_with_prefix(settings: Settings, prefix: str) -> list[str]:

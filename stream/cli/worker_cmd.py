@@ -40,9 +40,11 @@ def sequencer(
     metrics.host:metrics.sequencer_port (/metrics). Stops cleanly on SIGTERM or Ctrl-C.
     """
     from stream.sequencer_app import build_sequencer_app
+    from stream.topics import check_sequences_partitions
 
     with user_errors():
         settings = kafka_settings_from(config)
+        check_sequences_partitions(settings)
         registry = CollectorRegistry()
         port = serve_metrics(registry, settings.metrics.host, settings.metrics.sequencer_port)
         console.print(f"sequencer metrics on http://{settings.metrics.host}:{port}/metrics")
