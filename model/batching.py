@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from model.contract import UserSequence
-from model.vocabulary import BOS, PAD, UNK, ItemVocabulary
+from model.vocabulary import BOS, PAD, ItemVocabulary
 
 
 @dataclass(frozen=True)
@@ -36,13 +36,12 @@ def to_tensors(
     width = 1 + max(min(len(s.items), max_len) for s in sequences)
     # Rows of Python lists, then one tensor per field: a torch.tensor call per user and
     # field was a fifth of the ranking pass at 150 users a step (bench/NOTES.md).
-    row_of = vocab.row_of
     item_rows: list[list[int]] = []
     action_rows: list[list[int]] = []
     ts_rows: list[list[float]] = []
     lengths, target_rows, target_actions = [], [], []
     for seq in sequences:
-        rows = [row_of.get(item, UNK) for item in seq.items[-max_len:]]
+        rows = vocab.lookup(seq.items[-max_len:])
         acts = [action_ids.get(a, 0) for a in seq.actions[-max_len:]]
         times = [float(t) for t in seq.ts[-max_len:]]
         n = len(rows)

@@ -179,11 +179,10 @@ class TransformerLearner(ItemTableState):
             excluded = [[r for r in rows if r >= RESERVED] for rows in excluded]
         scores, rows = top_k(queries, table, valid, k, excluded, history, self._bonus_weight)
         out = []
-        id_of, isfinite = self.vocab.id_of, math.isfinite  # locals: this runs per item
-        size = len(id_of)
+        item_at, isfinite = self.vocab.item_at, math.isfinite  # locals: this runs per item
         for seq, s, r in zip(batch, scores.tolist(), rows.tolist(), strict=True):
             kept = [(item, score) for row, score in zip(r, s, strict=True)
-                    if isfinite(score) and 0 <= row < size and (item := id_of[row])]  # fmt: skip
+                    if isfinite(score) and (item := item_at(row))]  # fmt: skip
             out.append(Recommendation(seq.user_id, [item for item, _ in kept],
                                       [score for _, score in kept]))  # fmt: skip
         return out

@@ -81,6 +81,13 @@ class DecodedMessage:
     updates: list[SequenceUpdate] = field(default_factory=list)
     rejected: list[tuple[bytes, UpdateRejection]] = field(default_factory=list)
 
+    def add(self, raw: bytes, decoded: SequenceUpdate | UpdateRejection) -> None:
+        """File one decoded update (``raw``: its bytes, dead-lettered if refused)."""
+        if isinstance(decoded, UpdateRejection):
+            self.rejected.append((raw, decoded))
+        else:
+            self.updates.append(decoded)
+
 
 _RANGE_ERRORS = {"finite_number", "greater_than_equal", "less_than_equal", "greater_than",
                  "less_than"}  # fmt: skip
@@ -140,7 +147,7 @@ def decode_message(raw: bytes | None, limits: UpdateLimits) -> DecodedMessage:
         return _decode_slowly(raw or b"", limits)
     for wire in batch.updates:
         decoded = _checked(wire, limits)
-        if isinstance(decoded, UpdateRejection):
+        if isinstance(decoded, UpdateRejection):  # its bytes only when they are dead-lettered
             out.rejected.append((orjson.dumps(wire.model_dump()), decoded))
         else:
             out.updates.append(decoded)
@@ -156,11 +163,7 @@ def _decode_slowly(raw: bytes, limits: UpdateLimits) -> DecodedMessage:
     except orjson.JSONDecodeError:
         data = None
     if not (isinstance(data, dict) and "updates" in data):
-        single = decode_update(raw, limits)  # names the problem of a non-batch precisely
-        if isinstance(single, UpdateRejection):
-            out.rejected.append((raw, single))
-        else:
-            out.updates.append(single)
+        out.add(raw, decode_update(raw, limits))  # names the problem of a non-batch precisely
         return out
     if not isinstance(data["updates"], list):
         out.rejected.append((raw, UpdateRejection(UpdateReason.WRONG_TYPE,
@@ -168,11 +171,7 @@ def _decode_slowly(raw: bytes, limits: UpdateLimits) -> DecodedMessage:
         return out
     for element in data["updates"]:
         part = orjson.dumps(element)
-        decoded = decode_update(part, limits)
-        if isinstance(decoded, UpdateRejection):
-            out.rejected.append((part, decoded))
-        else:
-            out.updates.append(decoded)
+        out.add(part, decode_update(part, limits))
     return out
 
 

@@ -129,11 +129,11 @@ def check_sequences_partitions(settings: Settings) -> None:
     states = {
         s.name: s.partitions for s in describe_topics(settings, [*t.events.values(), t.sequences])
     }
-    have = states.get(t.sequences)
-    short = [(name, n) for name, n in states.items() if name != t.sequences and have is not None
-             and n > have]  # fmt: skip
-    if short:
-        name, count = max(short, key=lambda item: item[1])
+    have = states.pop(t.sequences, None)
+    if have is None or not states:
+        return
+    name, count = max(states.items(), key=lambda item: item[1])  # the widest event topic
+    if count > have:
         raise SettingsError(
             f"topics.sequences: {t.sequences} has {have} partitions, fewer than {name}'s {count}; "
             "it needs at least as many as the event topics (a batch goes to its events' "
