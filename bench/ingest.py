@@ -10,9 +10,12 @@ times it from its first to its last message (start-up excluded):
 
 * ``raw aiokafka``: ``getmany`` + JSON decode, the client's ceiling;
 * ``empty faust agent``: ``async for event in stream.events()``, the framework's floor;
-* ``empty faust agent x2``: the same, the second process joining the group 2.5 s into
-  the read: the control for the sequencer's stall after a rebalance (bench/NOTES.md);
-  its events/s includes that rebalance, so it is no scaling figure;
+* ``empty agent, batches``: the same agent on the sequencer's consumer, which hands it
+  one message per partition and fetch (stream/partition_batch.py): the floor of the
+  sequencer's own path;
+* ``empty faust agent x2``: the per-record agent, the second process joining the group
+  2.5 s into the read: the control for the sequencer's stall after a rebalance
+  (bench/NOTES.md); its events/s includes that rebalance, so it is no scaling figure;
 * ``sequencer``: recstream's worker (validation, window table, dead letters, updates);
 * ``sequencer x2``: two workers in one group, to show scaling over partitions;
 * ``quixstreams peer``: the sequencer's job on quixstreams (librdkafka + RocksDB), the
@@ -50,11 +53,12 @@ from stream.topics import create_topics
 from stream.worker_process import WorkerProcess
 
 console = Console(width=200)
-RUNNERS = ("raw aiokafka", "empty faust agent", "empty faust agent x2", "sequencer",
-           "sequencer x2", "quixstreams peer")  # fmt: skip
+RUNNERS = ("raw aiokafka", "empty faust agent", "empty agent, batches", "empty faust agent x2",
+           "sequencer", "sequencer x2", "quixstreams peer")  # fmt: skip
 COUNTERS = {
     "raw aiokafka": "bench_raw_consumer_events_total",
     "empty faust agent": "bench_empty_agent_events_total",
+    "empty agent, batches": "bench_empty_agent_events_total",
     "empty faust agent x2": "bench_empty_agent_events_total",
 }
 
@@ -143,8 +147,9 @@ def start(runner: str, config: Path, settings: Settings, tag: str, workdir: Path
                 time.sleep(2.5)  # joins while the first reads: the rebalance of a scale-out
             log = (workdir / f"{tag}-{index}.log").open("wb")
             data_dir = [str(workdir / f"{tag}-{index}")] if module == "bench.empty_agent" else []
+            batched = ["batched"] if runner == "empty agent, batches" else []
             processes.append(subprocess.Popen(
-                [sys.executable, "-m", module, str(config), tag, str(port), *data_dir],
+                [sys.executable, "-m", module, str(config), tag, str(port), *data_dir, *batched],
                 cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
             ))  # fmt: skip
         return Consumers(processes, ports, COUNTERS[runner], poll_s=0.02,

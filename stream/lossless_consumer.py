@@ -38,6 +38,12 @@ What this consumer does instead:
 
 Windows and the trainer deduplicate by event id, so a record read twice is harmless;
 one never read is what this module exists to prevent.
+
+For the topics an app names in ``batched_topics`` the consumer also hands each
+partition's records of a fetch to the streams as one message
+(:mod:`stream.partition_batch`); everything above then works per batch: a batch not
+handed over or passed over is re-read from its first record, and acking it acks all
+of its records' offsets.
 """
 
 from __future__ import annotations
@@ -52,6 +58,15 @@ import faust
 from aiokafka.errors import IllegalStateError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+from faust.types.tuples import ack_lock
+
+from stream.partition_batch import (
+    FoldedRecords,
+    PartitionBatch,
+    first_offset,
+    fold_partitions,
+    offsets_in,
+)
 
 Callback = Callable[[Any], Awaitable[None]]
 AUDIT_EVERY_S = 1.0  # how often the messages handed to the streams are checked
@@ -100,9 +115,11 @@ class LosslessConsumer(faust_aiokafka.Consumer):
     """faust's aiokafka consumer with the three changes in the module docstring."""
 
     fill_offset_gaps: ClassVar[bool] = False
+    batched_topics: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, *args: Any, callback: Callback, **kwargs: Any) -> None:
         self._batch: Mapping[TP, Sequence[Any]] = {}
+        self._folded_first: dict[TP, int] = {}  # first offset of the batch being handed over
         self._last_handed: dict[TP, int] = {}  # offset of the newest record handed over
         self._in_streams: deque[Any] = deque()  # handed over, not yet acked, oldest first
         self._audited_at = 0.0
@@ -120,7 +137,42 @@ class LosslessConsumer(faust_aiokafka.Consumer):
     async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
         records, active = await super()._wait_next_records(timeout)
         self._batch = records or {}
+        if records and self.batched_topics:
+            records = fold_partitions(records, self.batched_topics)
+            self._folded_first = {
+                tp: int(batch[0].records[0].offset)
+                for tp, batch in records.items() if batch and isinstance(batch[0], FoldedRecords)
+            }  # fmt: skip
         return records, active
+
+    def _to_message(self, tp: TP, record: Any) -> Any:
+        if isinstance(record, FoldedRecords):
+            return PartitionBatch(tp, record.records, self.app.consumer_generation_id)
+        return super()._to_message(tp, record)
+
+    def ack(self, message: Any) -> bool:
+        if isinstance(message, PartitionBatch):
+            with ack_lock:  # Faust's own ack takes it too (reentrant): one step for both
+                if not message.acked:
+                    self._ack_records_before_newest(message)
+                return bool(super().ack(message))
+        return bool(super().ack(message))
+
+    def _ack_records_before_newest(self, batch: PartitionBatch) -> None:
+        """Faust's ``ack`` files one offset per message: the batch's newest. The others
+        are filed here the way it would file them, one by one."""
+        if not self.app.topics.acks_enabled_for(batch.topic):
+            return
+        tp = batch.tp
+        committed = self._committed_offset[tp]
+        acked_index, acked = self._acked_index[tp], self._acked[tp]
+        for offset in offsets_in(batch, self.fill_offset_gaps):
+            if offset == batch.offset or offset in acked_index:
+                continue
+            if committed is None or offset >= committed:
+                acked_index.add(offset)
+                acked.append(offset)
+                self._n_acked += 1
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
         handled_to: dict[TP, int] = {}
@@ -160,7 +212,8 @@ class LosslessConsumer(faust_aiokafka.Consumer):
         skipped = skipped_by_streams(handed)
         rewind: dict[TP, int] = {}
         for message in skipped:
-            rewind[message.tp] = min(message.offset, rewind.get(message.tp, message.offset))
+            offset = first_offset(message)
+            rewind[message.tp] = min(offset, rewind.get(message.tp, offset))
         if rewind:  # everything of those partitions is read again from there
             self._in_streams = deque(m for m in handed if m.tp not in rewind and not m.acked)
         return rewind
@@ -196,8 +249,15 @@ class LosslessConsumer(faust_aiokafka.Consumer):
         return committed
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
-        if self.fill_offset_gaps:
-            await super()._add_gap(tp, offset_from, offset_to)
+        if not self.fill_offset_gaps:
+            return
+        if tp.topic in self.batched_topics:
+            # Faust's gap runs to the batch's newest offset (inclusive); the records of
+            # the batch are not missing, only the offsets before its first one are.
+            offset_to = min(offset_to, self._folded_first.get(tp, offset_to + 1) - 1)
+            if offset_to < offset_from:
+                return
+        await super()._add_gap(tp, offset_from, offset_to)
 
     def _new_offset(self, tp: TP) -> int | None:
         if not self.fill_offset_gaps and not commit_may_advance(
@@ -217,6 +277,7 @@ class LosslessApp(faust.App):
     crash the worker when they fail."""
 
     fill_offset_gaps: ClassVar[bool] = False
+    batched_topics: ClassVar[frozenset[str]] = frozenset()
 
     async def _on_agent_error(self, agent: Any, exc: BaseException) -> None:
         # Faust's default only commits, and its supervisor then restarts the agent, which
@@ -228,13 +289,21 @@ class LosslessApp(faust.App):
     def _new_transport(self) -> Any:
         # faust.App._new_transport picks the driver by URL scheme; ours is the same driver.
         consumer = type("LosslessConsumer", (LosslessConsumer,),
-                        {"fill_offset_gaps": self.fill_offset_gaps})  # fmt: skip
+                        {"fill_offset_gaps": self.fill_offset_gaps,
+                         "batched_topics": self.batched_topics})  # fmt: skip
         transport = type("LosslessTransport", (LosslessTransport,), {"Consumer": consumer})
         return transport(self.conf.broker_consumer, self)
 
 
-def lossless_app(app_id: str, fill_offset_gaps: bool, **options: Any) -> faust.App:
-    """``faust.App(app_id, **options)`` reading through :class:`LosslessConsumer`."""
-    app_class = type("LosslessApp", (LosslessApp,), {"fill_offset_gaps": fill_offset_gaps})
+def lossless_app(
+    app_id: str,
+    fill_offset_gaps: bool,
+    batched_topics: frozenset[str] = frozenset(),
+    **options: Any,
+) -> faust.App:
+    """``faust.App(app_id, **options)`` reading through :class:`LosslessConsumer`; the
+    agents of ``batched_topics`` get one :class:`PartitionBatch` per partition and fetch."""
+    options_of_class = {"fill_offset_gaps": fill_offset_gaps, "batched_topics": batched_topics}
+    app_class = type("LosslessApp", (LosslessApp,), options_of_class)
     app: faust.App = app_class(app_id, **options)
     return app

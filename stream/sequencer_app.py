@@ -1,10 +1,12 @@
 """The sequencer Faust app: event topics -> per-user windows -> ``recstream.sequences``.
 
-The agent only wires Kafka to :func:`stream.sequencer_core.process_batch`. It reads
-micro-batches with ``stream.take_events`` (Faust's per-message path costs ~200 µs;
-batching is what lets one worker keep up) and acks them only after their outputs
-are handed to the producer; Faust flushes the producer before it commits offsets,
-so every accepted event is in a published window or is read again after a crash.
+The agent only wires Kafka to :func:`stream.sequencer_core.process_batch`. Its
+consumer hands it each partition's records of a fetch as one message
+(:mod:`stream.partition_batch`: Faust's per-message path is paid per batch, not per
+event); ``stream.take_events`` gathers those for ``window.coalesce_ms``, and they are
+acked only after their outputs are handed to the producer. Faust flushes the producer
+before it commits offsets, so every accepted event is in a published window or is
+read again after a crash.
 """
 
 from __future__ import annotations
@@ -22,27 +24,34 @@ from stream.faust_config import faust_app_options
 from stream.lag_timer import install_lag_timer
 from stream.lossless_consumer import lossless_app
 from stream.metrics.sequencer import SequencerMetrics
+from stream.partition_batch import PartitionBatch
 from stream.sequence_batch import encode_batches
 from stream.sequencer_core import BatchResult, RawMessage, process_batch
 from stream.settings import Settings
 from stream.topics import SEQUENCER_WINDOWS_TABLE
 
+PARTITION_BATCHES_BUFFERED = 64
 _RAW: faust.Schema[bytes, bytes] = faust.Schema(
     key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
 )
 
 
-def _raw_message(event: Any) -> RawMessage:
+def _raw_messages(event: Any) -> list[RawMessage]:
+    """The Kafka records an event of the agent stands for: a partition batch's records
+    (aiokafka ConsumerRecords, timestamps in ms), or the message itself."""
     message = event.message
-    # message.value/key are the bytes off the wire: parsing them ourselves is what
-    # lets malformed payloads reach the dead-letter topic instead of Faust's decoder.
+    if not isinstance(message, PartitionBatch):
+        return [RawMessage(message.topic, message.partition, message.offset,
+                           message.timestamp or None, message.key, message.value)]  # fmt: skip
+    # The bytes off the wire: parsing them ourselves is what lets malformed payloads
+    # reach the dead-letter topic instead of Faust's decoder.
+    return [_raw_record(record) for record in message.records]
+
+
+def _raw_record(record: Any) -> RawMessage:
+    timestamp_s = record.timestamp / 1000 if record.timestamp else None  # aiokafka: ms
     return RawMessage(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        timestamp_s=message.timestamp if message.timestamp else None,
-        key=message.key,
-        value=message.value,
+        record.topic, record.partition, record.offset, timestamp_s, record.key, record.value
     )
 
 
@@ -54,16 +63,22 @@ def build_sequencer_app(
 ) -> faust.App:
     """A Faust app for one sequencer worker; nothing happens until a Worker runs it."""
     seq = settings.sequencer
+    actions_by_topic = {topic: action for action, topic in settings.topics.events.items()}
     app = lossless_app(
         seq.app_id,
         settings.kafka.fill_offset_gaps,
+        batched_topics=frozenset(actions_by_topic),
         store="rocksdb://" if seq.store == "rocksdb" else "memory://",
+        # A fetch brings at most one micro-batch of records, and the stream buffers a few
+        # fetches' partition batches (Faust's default of 4096 messages would now be
+        # millions of events held in memory).
+        broker_max_poll_records=seq.batch_max_events,
+        stream_buffer_maxsize=PARTITION_BATCHES_BUFFERED,
         **faust_app_options(settings, data_dir or seq.data_dir),
     )
     app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "faust_sequencer"))
     metrics = SequencerMetrics.create(registry)
 
-    actions_by_topic = {topic: action for action, topic in settings.topics.events.items()}
     # Series exist at 0 before the first event, so Prometheus's rate() sees the first ones.
     for topic in actions_by_topic:
         for outcome in ("accepted", "deadlettered"):
@@ -128,9 +143,10 @@ def build_sequencer_app(
         app.producer.buffer.max_messages = max(100, 4 * seq.batch_max_events)
         stage_cpu = {stage: metrics.stage_cpu.labels(stage=stage)
                      for stage in ("process", "table", "publish")}  # fmt: skip
-        async for events in stream.take_events(seq.batch_max_events, within=within):
+
+        async def step(batch: list[RawMessage], owners: list[Any]) -> None:
+            """One micro-batch; ``owners[i]``: the agent's event that carried ``batch[i]``."""
             started = time.thread_time()  # CPU of this thread: the event loop's
-            batch = [_raw_message(event) for event in events]
             now = clock()
             result = process_batch(
                 batch, actions_by_topic, windows.get, settings.events, settings.window, now
@@ -141,7 +157,7 @@ def build_sequencer_app(
                 # faust-streaming #497: take() leaves no current event, and a table write
                 # needs one to pick the changelog partition (and the rocksdb partition).
                 # Restore the context of a message of that user before writing.
-                stream._set_current_event(events[write.message_index])
+                stream._set_current_event(owners[write.message_index])
                 windows[write.user_id] = write.state
             stream._set_current_event(None)
             written = time.thread_time()
@@ -149,5 +165,18 @@ def build_sequencer_app(
             await publish(result)
             stage_cpu["publish"].inc(time.thread_time() - written)
             record(result, batch, clock())
+
+        async for events in stream.take_events(seq.batch_max_events, within=within):
+            batch: list[RawMessage] = []
+            owners: list[Any] = []
+            for event in events:  # partition batches, each at most batch_max_events records
+                records = _raw_messages(event)
+                if batch and len(batch) + len(records) > seq.batch_max_events:
+                    await step(batch, owners)
+                    batch, owners = [], []
+                batch.extend(records)
+                owners.extend([event] * len(records))
+            if batch:
+                await step(batch, owners)
 
     return app

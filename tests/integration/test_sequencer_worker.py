@@ -148,4 +148,5 @@ def test_valid_events_reach_windows_and_bad_ones_the_dead_letter_topic(
         assert metric_sum(samples, "recstream_sequencer_dead_letters_total", reason=reason) == count
     assert metric_sum(samples, "recstream_sequencer_duplicate_events_total") == resent
     assert metric_sum(samples, "recstream_sequencer_sequences_emitted_total") >= len(latest)
-    assert metric_sum(samples, "faust_sequencer_messages_received_total") >= produced
+    # Faust hands the agent one message per partition and fetch (stream/partition_batch.py).
+    assert 1 <= metric_sum(samples, "faust_sequencer_messages_received_total") < produced

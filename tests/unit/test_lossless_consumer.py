@@ -39,6 +39,8 @@ PINNED: dict[str, tuple[Any, str]] = {
     "Consumer._add_gap": (Consumer._add_gap, "4df2573ded7c1c2c"),
     "Consumer.perform_seek": (Consumer.perform_seek, "0e8c130ff4b0afd8"),
     "Consumer.__init__": (Consumer.__init__, "302410d59e6972d1"),
+    "Consumer.ack": (Consumer.ack, "5fcf41cf45153475"),  # partition batches file the rest
+    "aiokafka Consumer._to_message": (faust_aiokafka.Consumer._to_message, "7c24f6511b2fcef7"),
     "AIOKafkaConsumerThread.seek_to_committed": (
         faust_aiokafka.AIOKafkaConsumerThread.seek_to_committed, "775ab0adc4b052ab"),
     "App._new_transport": (App._new_transport, "42db531312dd776f"),
