@@ -10,7 +10,7 @@ times it from its first to its last message (start-up excluded):
 
 * ``raw aiokafka``: ``getmany`` + JSON decode, the client's ceiling;
 * ``empty faust agent``: ``async for event in stream.events()``, the framework's floor;
-* ``empty agent, batches``: the same agent on the sequencer's consumer, which hands it
+* ``empty agent on batches``: the same agent on the sequencer's consumer, which hands it
   one message per partition and fetch (stream/partition_batch.py): the floor of the
   sequencer's own path;
 * ``empty faust agent x2``: the per-record agent, the second process joining the group
@@ -53,12 +53,12 @@ from stream.topics import create_topics
 from stream.worker_process import WorkerProcess
 
 console = Console(width=200)
-RUNNERS = ("raw aiokafka", "empty faust agent", "empty agent, batches", "empty faust agent x2",
+RUNNERS = ("raw aiokafka", "empty faust agent", "empty agent on batches", "empty faust agent x2",
            "sequencer", "sequencer x2", "quixstreams peer")  # fmt: skip
 COUNTERS = {
     "raw aiokafka": "bench_raw_consumer_events_total",
     "empty faust agent": "bench_empty_agent_events_total",
-    "empty agent, batches": "bench_empty_agent_events_total",
+    "empty agent on batches": "bench_empty_agent_events_total",
     "empty faust agent x2": "bench_empty_agent_events_total",
 }
 
@@ -83,6 +83,7 @@ class Consumers:
     processes: list[subprocess.Popen[bytes] | WorkerProcess]
     ports: list[int]
     counter: str
+    logs: list[Path]
     # Each scrape renders every metric of the process: the sequencer's registry is large,
     # so poll it gently; a reference exposes one counter and reads a backlog in ~1 s.
     poll_s: float = 0.25
@@ -137,7 +138,8 @@ def start(runner: str, config: Path, settings: Settings, tag: str, workdir: Path
                    f"{tag}.windows", tag, str(port), str(workdir / tag)]  # fmt: skip
         log = (workdir / f"{tag}.log").open("wb")
         peer = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
-        return Consumers([peer], [port], "bench_quix_peer_events_total", poll_s=0.05)
+        return Consumers([peer], [port], "bench_quix_peer_events_total",
+                         [workdir / f"{tag}.log"], poll_s=0.05)  # fmt: skip
     if runner in COUNTERS:
         module = "bench.raw_consumer" if runner == "raw aiokafka" else "bench.empty_agent"
         ports = [free_port_pair() for _ in range(2 if runner.endswith("x2") else 1)]
@@ -147,12 +149,13 @@ def start(runner: str, config: Path, settings: Settings, tag: str, workdir: Path
                 time.sleep(2.5)  # joins while the first reads: the rebalance of a scale-out
             log = (workdir / f"{tag}-{index}.log").open("wb")
             data_dir = [str(workdir / f"{tag}-{index}")] if module == "bench.empty_agent" else []
-            batched = ["batched"] if runner == "empty agent, batches" else []
+            batched = ["batched"] if runner == "empty agent on batches" else []
             processes.append(subprocess.Popen(
                 [sys.executable, "-m", module, str(config), tag, str(port), *data_dir, *batched],
                 cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
             ))  # fmt: skip
-        return Consumers(processes, ports, COUNTERS[runner], poll_s=0.02,
+        logs = [workdir / f"{tag}-{index}.log" for index in range(len(ports))]
+        return Consumers(processes, ports, COUNTERS[runner], logs, poll_s=0.02,
                          self_timed=runner == "raw aiokafka")  # fmt: skip
     workers = 2 if runner == "sequencer x2" else 1
     ports = [free_port_pair() for _ in range(workers)]
@@ -164,7 +167,8 @@ def start(runner: str, config: Path, settings: Settings, tag: str, workdir: Path
         }
         log_path = workdir / f"{tag}-{worker}.log"
         processes.append(WorkerProcess("sequencer", config, log_path, str(worker), env).start())
-    return Consumers(processes, ports, "recstream_sequencer_events_total")
+    logs = [workdir / f"{tag}-{worker}.log" for worker in range(workers)]
+    return Consumers(processes, ports, "recstream_sequencer_events_total", logs)
 
 
 class StalledError(Exception):
@@ -179,7 +183,8 @@ def measure(consumers: Consumers, total: int) -> tuple[int, float, float, float]
     last_change, last_value = time.monotonic(), -1.0
     while time.monotonic() - last_change < 90:
         if not consumers.alive():
-            raise RuntimeError("a consumer process exited")
+            tails = "\n".join(log.read_text(errors="replace")[-12_000:] for log in consumers.logs)
+            raise RuntimeError(f"a consumer process exited; its log ends:\n{tails}")
         counts = consumers.counts()
         value, now = sum(counts), time.perf_counter()
         if value != last_value:

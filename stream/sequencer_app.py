@@ -153,6 +153,10 @@ def build_sequencer_app(
             )
             processed = time.thread_time()
             stage_cpu["process"].inc(processed - started)
+            # The stream's own task may hold a new message between setting it current and
+            # take()'s buffer, which reads it once this iteration ends (faust/streams.py
+            # _c_aiter, take_events): hand it back what it set.
+            theirs = stream.current_event
             for write in result.writes:
                 # faust-streaming #497: take() leaves no current event, and a table write
                 # needs one to pick the changelog partition (and the rocksdb partition).
@@ -160,6 +164,7 @@ def build_sequencer_app(
                 stream._set_current_event(owners[write.message_index])
                 windows[write.user_id] = write.state
             stream._set_current_event(None)
+            stream.current_event = theirs
             written = time.thread_time()
             stage_cpu["table"].inc(written - processed)
             await publish(result)

@@ -42,12 +42,16 @@ def _final_windows(settings: Settings, topic: str) -> dict[str, list[str]]:
 
 
 def _second_app(config: Path, tmp_path: Path) -> Path:
-    """Same input topics, another consumer group, state folder, output topic and port."""
+    """Same input topics, another consumer group, state folder, output topic, port and
+    micro-batch size."""
     data = yaml.safe_load(config.read_text())
     data["sequencer"]["app_id"] += "-reference"
     data["sequencer"]["data_dir"] = str(tmp_path / "reference-state")
     data["topics"]["sequences"] += "-reference"
     data["metrics"]["sequencer_port"] = free_port_pair()
+    # Small fetches: each take() iteration of the agent then holds several micro-batches
+    # (stream/sequencer_app.py), and both runs must still agree window for window.
+    data["sequencer"]["batch_max_events"] = 64
     path = tmp_path / "reference.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
