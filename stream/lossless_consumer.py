@@ -71,6 +71,7 @@ from stream.partition_batch import (
 Callback = Callable[[Any], Awaitable[None]]
 AUDIT_EVERY_S = 1.0  # how often the messages handed to the streams are checked
 POSITION_WAIT_S = 5.0
+FULL_FETCH_BYTES = 512 * 1024  # a backlog fills it at once; a live stream waits fetch_wait_ms
 
 
 def first_undelivered(
@@ -111,11 +112,32 @@ def commit_may_advance(acked: Sequence[int], committed: int | None) -> bool:
     return min(acked) <= committed
 
 
+class _FetchTunedThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """Faust's consumer thread; its aiokafka consumer waits for fuller fetches.
+
+    faust's ``_create_worker_consumer`` fixes ``fetch_max_wait_ms`` at 1500 and leaves
+    ``fetch_min_bytes`` at 1, so the broker answers as soon as any record arrives;
+    aiokafka reads both from the consumer when its fetcher starts (``AIOKafkaConsumer.
+    start``), so setting them on the new consumer takes effect."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        created = super()._create_worker_consumer(transport)
+        wait_ms: int | None = getattr(self.consumer, "fetch_wait_ms", None)
+        if wait_ms is not None:
+            created._fetch_max_wait_ms = wait_ms
+            created._fetch_min_bytes = FULL_FETCH_BYTES if wait_ms else 1
+        return created
+
+
 class LosslessConsumer(faust_aiokafka.Consumer):
     """faust's aiokafka consumer with the three changes in the module docstring."""
 
     fill_offset_gaps: ClassVar[bool] = False
     batched_topics: ClassVar[frozenset[str]] = frozenset()
+    fetch_wait_ms: ClassVar[int | None] = None  # None: Faust's fetch settings
+
+    def _new_consumer_thread(self) -> Any:
+        return _FetchTunedThread(self, loop=self.loop, beacon=self.beacon)
 
     def __init__(self, *args: Any, callback: Callback, **kwargs: Any) -> None:
         self._batch: Mapping[TP, Sequence[Any]] = {}
@@ -278,6 +300,7 @@ class LosslessApp(faust.App):
 
     fill_offset_gaps: ClassVar[bool] = False
     batched_topics: ClassVar[frozenset[str]] = frozenset()
+    fetch_wait_ms: ClassVar[int | None] = None
 
     async def _on_agent_error(self, agent: Any, exc: BaseException) -> None:
         # Faust's default only commits, and its supervisor then restarts the agent, which
@@ -290,7 +313,8 @@ class LosslessApp(faust.App):
         # faust.App._new_transport picks the driver by URL scheme; ours is the same driver.
         consumer = type("LosslessConsumer", (LosslessConsumer,),
                         {"fill_offset_gaps": self.fill_offset_gaps,
-                         "batched_topics": self.batched_topics})  # fmt: skip
+                         "batched_topics": self.batched_topics,
+                         "fetch_wait_ms": self.fetch_wait_ms})  # fmt: skip
         transport = type("LosslessTransport", (LosslessTransport,), {"Consumer": consumer})
         return transport(self.conf.broker_consumer, self)
 
@@ -299,11 +323,14 @@ def lossless_app(
     app_id: str,
     fill_offset_gaps: bool,
     batched_topics: frozenset[str] = frozenset(),
+    fetch_wait_ms: int | None = None,
     **options: Any,
 ) -> faust.App:
     """``faust.App(app_id, **options)`` reading through :class:`LosslessConsumer`; the
-    agents of ``batched_topics`` get one :class:`PartitionBatch` per partition and fetch."""
-    options_of_class = {"fill_offset_gaps": fill_offset_gaps, "batched_topics": batched_topics}
+    agents of ``batched_topics`` get one :class:`PartitionBatch` per partition and fetch,
+    and with ``fetch_wait_ms`` the broker may hold a fetch that long to fill it."""
+    options_of_class = {"fill_offset_gaps": fill_offset_gaps, "batched_topics": batched_topics,
+                        "fetch_wait_ms": fetch_wait_ms}  # fmt: skip
     app_class = type("LosslessApp", (LosslessApp,), options_of_class)
     app: faust.App = app_class(app_id, **options)
     return app

@@ -68,6 +68,7 @@ def build_sequencer_app(
         seq.app_id,
         settings.kafka.fill_offset_gaps,
         batched_topics=frozenset(actions_by_topic),
+        fetch_wait_ms=seq.fetch_wait_ms,
         store="rocksdb://" if seq.store == "rocksdb" else "memory://",
         # A fetch brings at most one micro-batch of records, and the stream buffers a few
         # fetches' partition batches (Faust's default of 4096 messages would now be

@@ -176,6 +176,12 @@ class SequencerSettings(_Section):
     """Local state of sequencer workers (one folder per --worker-id)."""
     batch_max_events: int = Field(2_000, ge=1, le=100_000)
     """Most messages one sequencer micro-batch processes."""
+    fetch_wait_ms: int = Field(20, ge=0, le=1_500)
+    """How long the broker may hold a fetch of events to fill it (Kafka's
+    ``fetch.max.wait.ms`` with a large ``fetch.min.bytes``): a live stream then arrives
+    in a few full fetches a second instead of hundreds of small ones, each of which
+    costs the worker and the broker CPU. 0 answers every fetch as soon as any record is
+    there."""
     stop_grace_s: float = Field(20.0, ge=1.0, le=600.0)
     """Once a worker stops (SIGTERM, a crash), the process ends at most this much later,
     non-zero if the stop did not finish, so a supervisor can restart it."""

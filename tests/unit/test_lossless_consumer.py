@@ -41,6 +41,10 @@ PINNED: dict[str, tuple[Any, str]] = {
     "Consumer.__init__": (Consumer.__init__, "302410d59e6972d1"),
     "Consumer.ack": (Consumer.ack, "5fcf41cf45153475"),  # partition batches file the rest
     "aiokafka Consumer._to_message": (faust_aiokafka.Consumer._to_message, "7c24f6511b2fcef7"),
+    "AIOKafkaConsumerThread._create_worker_consumer": (  # fetch_wait_ms sets two of its
+        faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer, "c2701bfc3e6f6cad"),
+    "aiokafka.AIOKafkaConsumer.start": (  # which hands them to the fetcher
+        aiokafka.AIOKafkaConsumer.start, "2f1ba70443327538"),
     "AIOKafkaConsumerThread.seek_to_committed": (
         faust_aiokafka.AIOKafkaConsumerThread.seek_to_committed, "775ab0adc4b052ab"),
     "App._new_transport": (App._new_transport, "42db531312dd776f"),

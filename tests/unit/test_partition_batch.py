@@ -1,5 +1,6 @@
 """Partition batches: the lossless consumer folds a fetch per partition, and acking a
-batch moves the commit past its records only (stream/partition_batch.py)."""
+batch moves the commit past its records only (stream/partition_batch.py); and the
+fetch settings that let the broker fill a fetch first."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 
-from stream.lossless_consumer import LosslessConsumer, lossless_app
+from stream.lossless_consumer import FULL_FETCH_BYTES, LosslessConsumer, lossless_app
 from stream.partition_batch import FoldedRecords, PartitionBatch, first_offset, fold_partitions
 from stream.sequencer_app import _raw_messages
 
@@ -131,3 +132,20 @@ def test_the_sequencer_reads_every_record_of_a_batch_with_its_own_timestamp() ->
     raw = _raw_messages(SimpleNamespace(message=batch))
     assert [(m.offset, m.timestamp_s, m.value) for m in raw] == [
         (10, 1_700_000_000.0, b"{}"), (11, 1_700_000_000.5, b"{}")]  # fmt: skip
+
+
+def test_the_broker_may_hold_a_fetch_of_a_tuned_app_to_fill_it() -> None:
+    async def fetch_settings(fetch_wait_ms: int | None) -> tuple[int, int]:
+        app = lossless_app("fetch-test", False, fetch_wait_ms=fetch_wait_ms,
+                           broker="kafka://127.0.0.1:1")  # fmt: skip
+        consumer = app.consumer
+        assert isinstance(consumer, LosslessConsumer)
+        created = consumer._thread._create_worker_consumer(app.transport)  # type: ignore[arg-type]
+        try:
+            return created._fetch_max_wait_ms, created._fetch_min_bytes
+        finally:
+            await created.stop()  # never started: releases what the constructor made
+
+    assert asyncio.run(fetch_settings(20)) == (20, FULL_FETCH_BYTES)
+    assert asyncio.run(fetch_settings(0)) == (0, 1)  # answer as soon as a record is there
+    assert asyncio.run(fetch_settings(None)) == (1500, 1)  # Faust's own settings
