@@ -29,6 +29,7 @@ from stream.sequence_batch import encode_batches
 from stream.sequencer_core import BatchResult, RawMessage, process_batch
 from stream.settings import Settings
 from stream.topics import SEQUENCER_WINDOWS_TABLE
+from stream.window_table import WindowTable
 
 PARTITION_BATCHES_BUFFERED = 64
 _RAW: faust.Schema[bytes, bytes] = faust.Schema(
@@ -90,12 +91,13 @@ def build_sequencer_app(
     deadletter_topic = settings.topics.deadletter
     # Co-partitioned with the event topics (same key, same partition count): a
     # user's window lives in the partition that carries the user's events.
-    windows = app.Table(
-        SEQUENCER_WINDOWS_TABLE,
-        default=None,
+    # What app.Table does, with the table class whose changelog the agent sends per batch.
+    windows = app.tables.add(WindowTable(
+        app, name=SEQUENCER_WINDOWS_TABLE, default=None, beacon=app.tables.beacon,
         partitions=settings.topics.partitions,
         schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer="json"),
-    )
+    ))  # fmt: skip
+    assert isinstance(windows, WindowTable)
 
     async def publish(result: BatchResult) -> None:
         producer = app.producer
@@ -138,10 +140,6 @@ def build_sequencer_app(
         # Agents receive a faust.Stream; take_events and _set_current_event live there.
         assert isinstance(stream, faust.Stream)
         within = settings.window.coalesce_ms / 1000 or 0.001
-        # Table writes queue changelog messages in Faust's producer buffer; above
-        # max_messages (100) the conductor throttles every message in 0.1 s waits. One
-        # batch writes up to batch_max_events windows, so allow a few batches in flight.
-        app.producer.buffer.max_messages = max(100, 4 * seq.batch_max_events)
         stage_cpu = {stage: metrics.stage_cpu.labels(stage=stage)
                      for stage in ("process", "table", "publish")}  # fmt: skip
 
@@ -166,6 +164,7 @@ def build_sequencer_app(
                 windows[write.user_id] = write.state
             stream._set_current_event(None)
             stream.current_event = theirs
+            await windows.send_queued_changelog()
             written = time.thread_time()
             stage_cpu["table"].inc(written - processed)
             await publish(result)
