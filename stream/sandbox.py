@@ -81,10 +81,12 @@ def isolated_settings(base: Settings, tmp_path: Path, prefix: str) -> tuple[Path
     for name in ("deadletter", "sequences", "recommendations"):
         data["topics"][name] = f"{prefix}.{name}"
     data["sequencer"]["app_id"] = f"{prefix}-sequencer"
-    data["sequencer"]["data_dir"] = str(tmp_path / "sequencer")
+    # State folders per prefix too: a trainer started under another prefix in the same
+    # folder would restore that run's checkpoint (its model and catalogue).
+    data["sequencer"]["data_dir"] = str(tmp_path / prefix / "sequencer")
     data["trainer"]["app_id"] = f"{prefix}-trainer"
-    data["trainer"]["data_dir"] = str(tmp_path / "trainer")
-    data["checkpoints"]["dir"] = str(tmp_path / "checkpoints")
+    data["trainer"]["data_dir"] = str(tmp_path / prefix / "trainer")
+    data["checkpoints"]["dir"] = str(tmp_path / prefix / "checkpoints")
     data["metrics"]["sequencer_port"] = free_port_pair()
     data["metrics"]["trainer_port"] = free_port_pair()
     path = tmp_path / f"{prefix}.yaml"
