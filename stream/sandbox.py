@@ -83,6 +83,7 @@ def isolated_settings(base: Settings, tmp_path: Path, prefix: str) -> tuple[Path
     data["sequencer"]["app_id"] = f"{prefix}-sequencer"
     # State folders per prefix too: a trainer started under another prefix in the same
     # folder would restore that run's checkpoint (its model and catalogue).
+    (tmp_path / prefix).mkdir(parents=True, exist_ok=True)
     data["sequencer"]["data_dir"] = str(tmp_path / prefix / "sequencer")
     data["trainer"]["app_id"] = f"{prefix}-trainer"
     data["trainer"]["data_dir"] = str(tmp_path / prefix / "trainer")
