@@ -19,6 +19,7 @@ from stream.faust_config import faust_app_options
 from stream.lossless_consumer import lossless_app
 from stream.metrics.server import serve_metrics
 from stream.partition_batch import PartitionBatch
+from stream.sequencer_app import consumer_options
 from stream.settings import load_settings
 
 
@@ -32,8 +33,7 @@ def main(config: str, app_id: str, port: int, data_dir: str, batched: bool) -> N
     options = faust_app_options(settings, Path(data_dir))
     topics = frozenset(settings.topics.events.values())
     if batched:
-        app = lossless_app(app_id, False, topics, broker_max_poll_records=2_000,
-                           stream_buffer_maxsize=64, **options)  # fmt: skip
+        app = lossless_app(app_id, False, **consumer_options(settings), **options)
     else:
         app = faust.App(app_id, **options)
     raw: faust.Schema[bytes, bytes] = faust.Schema(

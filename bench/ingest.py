@@ -136,38 +136,37 @@ def start(runner: str, config: Path, settings: Settings, tag: str, workdir: Path
         command = [str(quix_python()), str(REPO_ROOT / "bench" / "quix_peer.py"),
                    settings.kafka.bootstrap_servers, ",".join(settings.topics.events.values()),
                    f"{tag}.windows", tag, str(port), str(workdir / tag)]  # fmt: skip
-        log = (workdir / f"{tag}.log").open("wb")
+        log_path = workdir / f"{tag}.log"
+        log = log_path.open("wb")
         peer = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
-        return Consumers([peer], [port], "bench_quix_peer_events_total",
-                         [workdir / f"{tag}.log"], poll_s=0.05)  # fmt: skip
+        return Consumers([peer], [port], "bench_quix_peer_events_total", [log_path], poll_s=0.05)
     if runner in COUNTERS:
         module = "bench.raw_consumer" if runner == "raw aiokafka" else "bench.empty_agent"
         ports = [free_port_pair() for _ in range(2 if runner.endswith("x2") else 1)]
         processes: list[subprocess.Popen[bytes] | WorkerProcess] = []
+        logs = [workdir / f"{tag}-{index}.log" for index in range(len(ports))]
         for index, port in enumerate(ports):
             if index:
                 time.sleep(2.5)  # joins while the first reads: the rebalance of a scale-out
-            log = (workdir / f"{tag}-{index}.log").open("wb")
+            log = logs[index].open("wb")
             data_dir = [str(workdir / f"{tag}-{index}")] if module == "bench.empty_agent" else []
             batched = ["batched"] if runner == "empty agent on batches" else []
             processes.append(subprocess.Popen(
                 [sys.executable, "-m", module, str(config), tag, str(port), *data_dir, *batched],
                 cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
             ))  # fmt: skip
-        logs = [workdir / f"{tag}-{index}.log" for index in range(len(ports))]
         return Consumers(processes, ports, COUNTERS[runner], logs, poll_s=0.02,
                          self_timed=runner == "raw aiokafka")  # fmt: skip
     workers = 2 if runner == "sequencer x2" else 1
     ports = [free_port_pair() for _ in range(workers)]
     processes = []
+    logs = [workdir / f"{tag}-{worker}.log" for worker in range(workers)]
     for worker, port in enumerate(ports):
         env = {
             "RECSTREAM_SEQUENCER__APP_ID": tag,
             "RECSTREAM_METRICS__SEQUENCER_PORT": str(port),
         }
-        log_path = workdir / f"{tag}-{worker}.log"
-        processes.append(WorkerProcess("sequencer", config, log_path, str(worker), env).start())
-    logs = [workdir / f"{tag}-{worker}.log" for worker in range(workers)]
+        processes.append(WorkerProcess("sequencer", config, logs[worker], str(worker), env).start())
     return Consumers(processes, ports, "recstream_sequencer_events_total", logs)
 
 

@@ -141,7 +141,6 @@ class LosslessConsumer(faust_aiokafka.Consumer):
 
     def __init__(self, *args: Any, callback: Callback, **kwargs: Any) -> None:
         self._batch: Mapping[TP, Sequence[Any]] = {}
-        self._folded_first: dict[TP, int] = {}  # first offset of the batch being handed over
         self._last_handed: dict[TP, int] = {}  # offset of the newest record handed over
         self._in_streams: deque[Any] = deque()  # handed over, not yet acked, oldest first
         self._audited_at = 0.0
@@ -161,10 +160,6 @@ class LosslessConsumer(faust_aiokafka.Consumer):
         self._batch = records or {}
         if records and self.batched_topics:
             records = fold_partitions(records, self.batched_topics)
-            self._folded_first = {
-                tp: int(batch[0].records[0].offset)
-                for tp, batch in records.items() if batch and isinstance(batch[0], FoldedRecords)
-            }  # fmt: skip
         return records, active
 
     def _to_message(self, tp: TP, record: Any) -> Any:
@@ -275,8 +270,11 @@ class LosslessConsumer(faust_aiokafka.Consumer):
             return
         if tp.topic in self.batched_topics:
             # Faust's gap runs to the batch's newest offset (inclusive); the records of
-            # the batch are not missing, only the offsets before its first one are.
-            offset_to = min(offset_to, self._folded_first.get(tp, offset_to + 1) - 1)
+            # the batch (this fetch's, in self._batch) are not missing, only the offsets
+            # before its first one are.
+            fetched = self._batch.get(tp)
+            if fetched:
+                offset_to = min(offset_to, int(fetched[0].offset) - 1)
             if offset_to < offset_from:
                 return
         await super()._add_gap(tp, offset_from, offset_to)

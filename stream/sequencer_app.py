@@ -37,13 +37,26 @@ _RAW: faust.Schema[bytes, bytes] = faust.Schema(
 )
 
 
+def consumer_options(settings: Settings) -> dict[str, Any]:
+    """:func:`stream.lossless_consumer.lossless_app` options of the sequencer's consumer:
+    every event topic read as partition batches."""
+    seq = settings.sequencer
+    return {
+        "batched_topics": frozenset(settings.topics.events.values()),
+        "fetch_wait_ms": seq.fetch_wait_ms,
+        # A fetch brings at most one micro-batch of records, and the stream buffers a few
+        # fetches' partition batches (Faust's default of 4096 messages would now be
+        # millions of events held in memory).
+        "broker_max_poll_records": seq.batch_max_events,
+        "stream_buffer_maxsize": PARTITION_BATCHES_BUFFERED,
+    }
+
+
 def _raw_messages(event: Any) -> list[RawMessage]:
-    """The Kafka records an event of the agent stands for: a partition batch's records
-    (aiokafka ConsumerRecords, timestamps in ms), or the message itself."""
+    """The Kafka records a partition batch of the agent carries (aiokafka
+    ConsumerRecords, timestamps in ms): every event topic is read in batches."""
     message = event.message
-    if not isinstance(message, PartitionBatch):
-        return [RawMessage(message.topic, message.partition, message.offset,
-                           message.timestamp or None, message.key, message.value)]  # fmt: skip
+    assert isinstance(message, PartitionBatch)
     # The bytes off the wire: parsing them ourselves is what lets malformed payloads
     # reach the dead-letter topic instead of Faust's decoder.
     return [_raw_record(record) for record in message.records]
@@ -68,14 +81,10 @@ def build_sequencer_app(
     app = lossless_app(
         seq.app_id,
         settings.kafka.fill_offset_gaps,
-        batched_topics=frozenset(actions_by_topic),
-        fetch_wait_ms=seq.fetch_wait_ms,
         store="rocksdb://" if seq.store == "rocksdb" else "memory://",
-        # A fetch brings at most one micro-batch of records, and the stream buffers a few
-        # fetches' partition batches (Faust's default of 4096 messages would now be
-        # millions of events held in memory).
-        broker_max_poll_records=seq.batch_max_events,
-        stream_buffer_maxsize=PARTITION_BATCHES_BUFFERED,
+        # Faust's setting for the class app.Table makes: the agent sends its changelog.
+        Table=WindowTable,
+        **consumer_options(settings),
         **faust_app_options(settings, data_dir or seq.data_dir),
     )
     app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "faust_sequencer"))
@@ -91,12 +100,12 @@ def build_sequencer_app(
     deadletter_topic = settings.topics.deadletter
     # Co-partitioned with the event topics (same key, same partition count): a
     # user's window lives in the partition that carries the user's events.
-    # What app.Table does, with the table class whose changelog the agent sends per batch.
-    windows = app.tables.add(WindowTable(
-        app, name=SEQUENCER_WINDOWS_TABLE, default=None, beacon=app.tables.beacon,
+    windows = app.Table(
+        SEQUENCER_WINDOWS_TABLE,
+        default=None,
         partitions=settings.topics.partitions,
         schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer="json"),
-    ))  # fmt: skip
+    )
     assert isinstance(windows, WindowTable)
 
     async def publish(result: BatchResult) -> None:

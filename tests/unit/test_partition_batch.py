@@ -110,10 +110,10 @@ def test_offsets_missing_inside_a_batch_count_only_when_gap_filling_is_on() -> N
 
 def test_the_gap_before_a_batch_ends_at_its_first_record_not_its_newest() -> None:
     c = consumer(fill_offset_gaps=True)
-    c._folded_first[VIEW] = 20  # the batch being handed over holds offsets 20-25
+    c._batch = {VIEW: records(20, 21, 22, 23, 24, 25)}  # the fetch being handed over
     asyncio.run(c._add_gap(VIEW, 15, 25))  # Faust's call: read offset 14, message at 25
     assert [(gap.begin, gap.end) for gap in c._gap[VIEW]] == [(15, 20)]  # 15-19, end excluded
-    c._folded_first[VIEW] = 26  # the next batch follows without a hole
+    c._batch = {VIEW: records(26, 27, 28, 29, 30)}  # the next fetch follows without a hole
     asyncio.run(c._add_gap(VIEW, 26, 30))
     assert len(c._gap[VIEW]) == 1
 
