@@ -73,7 +73,7 @@ def run_dataset(base: Settings, data: Dataset) -> list[QualityRow]:
     events = read_events(shared_data_dir() / data.path, data.file_format, data.limit)
     rows = []
     for model in MODEL_NAMES:
-        learner = learner_from_settings(model, settings)
+        learner = learner_from_settings(model, settings, rank_every_event=True)
         with console.status(f"{data.name}: {model} over {len(events):,} events"):
             result = replay(learner, events, data.batch_events, settings.window.max_events,
                             settings.window.max_age_s)  # fmt: skip

@@ -18,6 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import LlamaConfig, LlamaModel
 
+from model.length_buckets import bucket_rows, plan_buckets
+
 # Small initial item vectors (as GPT-2 and SASRec do): random scores of unseen-in-history
 # items stay well below the repeat prior until training gives them meaning.
 EMBEDDING_STD = 0.02
@@ -103,8 +105,37 @@ class SequentialRecommender(nn.Module):
         """Embedding rows with a sparse gradient: (...,) -> (..., H)."""
         return F.embedding(rows, self.item_embeddings, sparse=True)
 
-    def encode(self, items: torch.Tensor, actions: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
-        """(B, L) rows, action ids, seconds -> (B, L, H) hidden states."""
+    def encode(
+        self, items: torch.Tensor, actions: torch.Tensor, ts: torch.Tensor,
+        lengths: torch.Tensor | None = None,
+    ) -> torch.Tensor:  # fmt: skip
+        """(B, L) rows, action ids, seconds -> (B, L, H) hidden states.
+
+        With ``lengths`` (items per row: row b's last input is at index lengths[b]) rows
+        of similar length are encoded together, each group only as wide as it needs
+        (:mod:`model.length_buckets`). Every real position's output is the same either
+        way (right padding and the causal mask: no position sees the padding after it);
+        outputs past a row's last input differ, and are padding either way."""
+        if lengths is None:
+            return self._encode(items, actions, ts)
+        widths = (lengths + 1).tolist()
+        groups = bucket_rows(widths, plan_buckets(widths))
+        if len(groups) == 1 and groups[0][1] == items.shape[1]:
+            return self._encode(items, actions, ts)
+        parts, order = [], []
+        for rows, width in groups:
+            at = torch.tensor(rows, device=items.device)
+            hidden = self._encode(items[at, :width], actions[at, :width], ts[at, :width])
+            parts.append(F.pad(hidden, (0, 0, 0, items.shape[1] - width)))
+            order.extend(rows)
+        # Rows come out grouped; put each back at its own index.
+        back = torch.empty(len(order), dtype=torch.long, device=items.device)
+        back[torch.tensor(order, device=items.device)] = torch.arange(
+            len(order), device=items.device
+        )
+        return torch.cat(parts)[back]
+
+    def _encode(self, items: torch.Tensor, actions: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
         x = self.item_rows(items) + self.action_embeddings(actions)
         if self.config.time_gaps:
             x = x + self.gap_embeddings(time_gap_buckets(ts))

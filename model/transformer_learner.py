@@ -99,6 +99,12 @@ class TransformerLearner(ItemTableState):
         self._valid_cache = (key, valid)
         return valid
 
+    def _ranked_table(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Item vectors and validity of the rows in use: the table has room to grow (its
+        capacity doubles), and scoring the unused rows was up to half of the ranking."""
+        rows = self.vocab.num_rows
+        return self.model.item_embeddings.detach()[:rows].float(), self._valid_rows()[:rows]
+
     def _autocast(self) -> Any:
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
 
@@ -121,9 +127,8 @@ class TransformerLearner(ItemTableState):
         counts = [min(s.new_count, self.config.model.max_len) for s in batch]
         positions = trailing_positions(tensors, counts, self.device)
         with self._autocast():
-            hidden = self.model.encode(tensors.items, tensors.actions, tensors.ts)
-        table = self.model.item_embeddings.detach().float()
-        valid = self._valid_rows()
+            hidden = self.model.encode(tensors.items, tensors.actions, tensors.ts, tensors.lengths)
+        table, valid = self._ranked_table()
         kept = self._ranked_sample(positions.target.shape[0])
         at = torch.tensor(kept, dtype=torch.long, device=self.device)
         user, index, target = positions.user[at], positions.index[at], positions.target[at]
@@ -194,10 +199,8 @@ class TransformerLearner(ItemTableState):
         if not histories:
             return []
         queries, history = self._next_item_queries(histories)
-        table = self.model.item_embeddings.detach().float()
-        return self._to_recommendations(
-            histories, queries, table, self._valid_rows(), k, exclude, history
-        )
+        table, valid = self._ranked_table()
+        return self._to_recommendations(histories, queries, table, valid, k, exclude, history)
 
     @torch.no_grad()
     def _next_item_queries(
@@ -209,7 +212,7 @@ class TransformerLearner(ItemTableState):
             histories, self.vocab, self.action_ids, self.config.model.max_len, self.device
         )
         with self._autocast():
-            hidden = self.model.encode(tensors.items, tensors.actions, tensors.ts)
+            hidden = self.model.encode(tensors.items, tensors.actions, tensors.ts, tensors.lengths)
         users = torch.arange(len(histories), device=self.device)
         queries = self._queries(hidden[users, tensors.lengths])
         return queries, self._history(hidden, tensors.items, users, tensors.lengths)
@@ -278,12 +281,14 @@ class TransformerLearner(ItemTableState):
         counts = [min(s.new_count, cfg.model.max_len) for s in batch]
         counts += [cfg.replay_positions] * len(replayed)
         tensors = to_tensors(sequences, self.vocab, self.action_ids, cfg.model.max_len, self.device)
-        for b, rows in enumerate(tensors.target_rows):  # popularity for the sampler
-            new = rows[len(rows) - counts[b] :] if b < len(batch) else []
-            if new:
-                rows_seen = torch.tensor(new, device=self.device)
-                self.counts.index_add_(0, rows_seen, torch.ones(len(new), device=self.device))
-                self.dirty_rows[rows_seen] = True
+        # Popularity for the sampler: the batch's new items, in one scatter (index_add_
+        # adds up repeated rows).
+        new = [row for rows, count in zip(tensors.target_rows[: len(batch)], counts, strict=False)
+               for row in rows[len(rows) - count :]]  # fmt: skip
+        if new:
+            rows_seen = torch.tensor(new, device=self.device)
+            self.counts.index_add_(0, rows_seen, torch.ones(len(new), device=self.device))
+            self.dirty_rows[rows_seen] = True
         positions = trailing_positions(tensors, counts, self.device)
         positions = self._known_targets(positions)
         if positions.target.numel() == 0:
@@ -291,7 +296,7 @@ class TransformerLearner(ItemTableState):
             return
         self.model.train()
         with self._autocast():
-            hidden = self.model.encode(tensors.items, tensors.actions, tensors.ts)
+            hidden = self.model.encode(tensors.items, tensors.actions, tensors.ts, tensors.lengths)
             states = hidden[positions.user, positions.index]
             history = self._history(hidden, tensors.items, positions.user, positions.index)
             losses = self._losses(states, positions, history)

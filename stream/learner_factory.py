@@ -11,7 +11,9 @@ from model.vocabulary import VocabularyConfig
 from stream.settings import Settings
 
 
-def learner_config(settings: Settings) -> LearnerConfig:
+def learner_config(settings: Settings, rank_every_event: bool = False) -> LearnerConfig:
+    """``rank_every_event``: offline quality (replay, evaluation) ranks every new event;
+    only the live trainer measures its online HR/NDCG on a sample (``eval_max_events``)."""
     m = settings.model
     return LearnerConfig(
         model=RecommenderConfig(
@@ -28,7 +30,8 @@ def learner_config(settings: Settings) -> LearnerConfig:
         learning_rate=m.learning_rate, weight_decay=m.weight_decay,
         full_softmax_max_items=m.full_softmax_max_items, num_negatives=m.num_negatives,
         replay_capacity=m.replay_capacity, replay_ratio=m.replay_ratio,
-        replay_positions=m.replay_positions, eval_max_events=m.eval_max_events,
+        replay_positions=m.replay_positions,
+        eval_max_events=None if rank_every_event else m.eval_max_events,
         task_weights=m.task_weights,
         rank_weights=m.rank_weights, grad_clip=m.grad_clip,
         device=settings.trainer.device, seed=m.seed,
@@ -46,5 +49,6 @@ def baseline_options(settings: Settings) -> BaselineOptions:
     )
 
 
-def learner_from_settings(name: str, settings: Settings) -> Learner:
-    return build_learner(name, learner_config(settings), baseline_options(settings))
+def learner_from_settings(name: str, settings: Settings, rank_every_event: bool = False) -> Learner:
+    config = learner_config(settings, rank_every_event)
+    return build_learner(name, config, baseline_options(settings))

@@ -279,7 +279,7 @@ class ModelSettings(_Section):
     """Replayed sequences per new sequence in a step."""
     replay_positions: int = Field(5, ge=1)
     """Trailing positions of a replayed sequence that are trained."""
-    eval_max_events: int | None = Field(512, ge=1)
+    eval_max_events: int | None = Field(128, ge=1)
     """New events a step ranks for online HR/NDCG (a uniform sample above it); each ranked event
     is a pass over the catalogue, so a large step under load measures a sample. null: all."""
     task_weights: tuple[float, float, float] = (1.0, 0.5, 0.2)

@@ -36,7 +36,7 @@ def evaluate_command(
         from model.transformer_learner import TransformerLearner
         from stream.learner_factory import learner_config
 
-        learner = TransformerLearner(learner_config(settings))
+        learner = TransformerLearner(learner_config(settings, rank_every_event=True))
 
         def show(epoch: int, valid: SplitMetrics, seconds: float) -> None:
             full, sampled = valid.full.means(), valid.sampled.means()

@@ -53,7 +53,7 @@ def replay_command(
         from stream.learner_factory import learner_from_settings
 
         events = read_events(file, file_format, limit)
-        learner = learner_from_settings(model, settings)
+        learner = learner_from_settings(model, settings, rank_every_event=True)
         with Progress(
             TextColumn(f"[bold]{model}[/]"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[rate]:>8.0f} ev/s  NDCG@10 {task.fields[ndcg]:.4f}"),

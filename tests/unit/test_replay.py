@@ -90,3 +90,18 @@ def test_a_replay_checkpoint_warm_starts_the_trainer(tmp_path: Path) -> None:
     fresh = prepare_learner(elsewhere, "transformer", metrics)
     assert getattr(fresh.learner, "version", -1) == 0 and fresh.origin == "fresh"
     assert fresh.from_start  # no checkpoint: the group's commits are not what it learned
+
+
+def test_offline_replay_ranks_every_event_where_the_live_trainer_samples() -> None:
+    from stream.learner_factory import learner_from_settings
+    from stream.settings import load_settings
+
+    settings = load_settings(Path("configs/test.yaml"))
+    settings = settings.model_copy(
+        update={"model": settings.model.model_copy(update={"eval_max_events": 4})}
+    )
+    stream = events(200)
+    live = replay(learner_from_settings("transformer", settings), stream, 40, 12, 1e9)
+    offline = learner_from_settings("transformer", settings, rank_every_event=True)
+    assert live.evaluated == 4 * live.steps < len(stream)
+    assert replay(offline, stream, 40, 12, 1e9).evaluated == len(stream)

@@ -58,3 +58,13 @@ def test_a_full_vocabulary_refuses_new_ids_until_eviction_frees_rows() -> None:
     assert len(vocab) == 3
     restored = ItemVocabulary.from_state(vocab.to_state())
     assert restored.config.max_items == 3 and restored.full
+
+
+def test_live_rows_stay_below_num_rows_so_ranking_can_skip_the_spare_capacity() -> None:
+    vocab = ItemVocabulary(VocabularyConfig(initial_capacity=8, evict_after_s=10.0))
+    vocab.observe([f"i{n}" for n in range(20)], now=0.0)
+    vocab.observe([f"i{n}" for n in range(15, 20)], now=20.0)
+    vocab.evict_stale(now=20.0)  # frees i0..i14
+    vocab.observe([f"new{n}" for n in range(10)], now=21.0)  # reuses freed rows
+    assert vocab.capacity == 32 > vocab.num_rows
+    assert max(vocab.live_rows()) < vocab.num_rows
