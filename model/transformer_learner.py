@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -92,10 +93,10 @@ class TransformerLearner(ItemTableState):
         if self._valid_cache is not None and self._valid_cache[0] == key:
             return self._valid_cache[1]
         size = self.model.item_embeddings.shape[0]
-        valid = torch.zeros(size, dtype=torch.bool, device=self.device)
-        live = self.vocab.live_rows()
-        if live:
-            valid[torch.tensor(live, device=self.device)] = True
+        flags = np.frombuffer(self.vocab.live_flags, dtype=np.bool_)
+        valid = torch.zeros(size, dtype=torch.bool)
+        valid[: len(flags)] = torch.from_numpy(flags.copy())  # a copy: the flags keep growing
+        valid = valid.to(self.device)
         self._valid_cache = (key, valid)
         return valid
 

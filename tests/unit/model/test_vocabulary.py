@@ -68,3 +68,7 @@ def test_live_rows_stay_below_num_rows_so_ranking_can_skip_the_spare_capacity() 
     vocab.observe([f"new{n}" for n in range(10)], now=21.0)  # reuses freed rows
     assert vocab.capacity == 32 > vocab.num_rows
     assert max(vocab.live_rows()) < vocab.num_rows
+    flags = [row for row, flag in enumerate(vocab.live_flags) if flag]
+    assert flags == vocab.live_rows()  # kept in step through admission, eviction and reuse
+    restored = ItemVocabulary.from_state(vocab.to_state())
+    assert restored.live_flags == vocab.live_flags
