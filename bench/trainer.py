@@ -2,11 +2,13 @@
 
     python -m bench.trainer [--quick] [--config configs/default.yaml]
 
-Two cases, both with the model of ``--config``:
+Three cases, all with the model of ``--config``:
 
 * ``taobao``: the Taobao 96k sample streamed through the learner in micro-batches of
   256 events, exactly as a replay does; the first part warms the vocabulary and the
   weights, the rest is timed (a real catalogue of ~75,000 items, real windows).
+* ``sessions``: the same with the sessions profile (bench/profiles.py: YOOCHOOSE
+  sessions, 10,000 open at a time), whose windows grow while a session is open.
 * ``1M items``: a catalogue of 1,000,000 items and random windows (50 events, 2 new),
   256 users per step.
 
@@ -37,6 +39,7 @@ from rich.table import Table
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench.common import REPO_ROOT, write_result
+from bench.profiles import PROFILES
 from model.contract import StepReport, UserSequence
 from model.runtime import configure_threads
 from model.transformer_learner import TransformerLearner
@@ -86,6 +89,14 @@ def matmul_peak_gflops(seconds: float = 1.0) -> float:
 def taobao_batches(limit: int) -> list[list[UserSequence]]:
     events = read_taobao(shared_data_dir() / "taobao-userbehavior-96k" / "UserBehavior.csv")
     return [batch for batch, _n in micro_batches(events[:limit], 256, 50, 30 * 86_400.0)]
+
+
+def sessions_batches(limit: int) -> list[list[UserSequence]]:
+    """The sessions profile (bench/profiles.py), one event per second of stream time."""
+    events = PROFILES["sessions"].events(limit)
+    for event in events:
+        event["ts"] = 1.7e9 + event["ts"]
+    return [batch for batch, _n in micro_batches(events, 256, 50, 30 * 86_400.0)]
 
 
 def random_batches(count: int, users: int, catalogue: int, seed: int) -> list[list[UserSequence]]:
@@ -186,6 +197,12 @@ def run(settings: Settings, quick: bool) -> list[TrainerCase]:
     warm_count = len(batches) // 2
     timed = batches[warm_count:][: 20 if quick else 120]
     results.append(measure("taobao", TransformerLearner(config), batches[:warm_count], timed, k,
+                           peak, floor))  # fmt: skip
+
+    batches = sessions_batches(30_000 if quick else 96_000)
+    warm_count = len(batches) // 2
+    timed = batches[warm_count:][: 20 if quick else 120]
+    results.append(measure("sessions", TransformerLearner(config), batches[:warm_count], timed, k,
                            peak, floor))  # fmt: skip
 
     catalogue = 200_000 if quick else 1_000_000

@@ -156,15 +156,23 @@ def build_sequencer_app(
             """One micro-batch; ``owners[i]``: the agent's event that carried ``batch[i]``."""
             started = time.thread_time()  # CPU of this thread: the event loop's
             now = clock()
-            result = process_batch(
-                batch, actions_by_topic, windows.get, settings.events, settings.window, now
-            )
-            processed = time.thread_time()
-            stage_cpu["process"].inc(processed - started)
             # The stream's own task may hold a new message between setting it current and
             # take()'s buffer, which reads it once this iteration ends (faust/streams.py
             # _c_aiter, take_events): hand it back what it set.
             theirs = stream.current_event
+
+            def load_window(user_id: str, index: int) -> Any:
+                # With a message of the user as the current event, RocksDB reads the one
+                # partition store that holds the window; without one Faust looks the key
+                # up in every partition's store (faust/stores/rocksdb.py Store._get).
+                stream._set_current_event(owners[index])
+                return windows.get(user_id)
+
+            result = process_batch(
+                batch, actions_by_topic, load_window, settings.events, settings.window, now
+            )
+            processed = time.thread_time()
+            stage_cpu["process"].inc(processed - started)
             for write in result.writes:
                 # faust-streaming #497: take() leaves no current event, and a table write
                 # needs one to pick the changelog partition (and the rocksdb partition).

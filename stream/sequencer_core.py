@@ -83,12 +83,15 @@ def _validate(
 def process_batch(
     messages: Sequence[RawMessage],
     actions_by_topic: Mapping[str, str],
-    load_window: Callable[[str], dict[str, Any] | None],
+    load_window: Callable[[str, int], dict[str, Any] | None],
     limits: EventLimitsSettings,
     window_settings: WindowSettings,
     now: float,
 ) -> BatchResult:
-    """Validate every message, update each touched user's window once, emit one update each."""
+    """Validate every message, update each touched user's window once, emit one update each.
+
+    ``load_window(user_id, index)``: the user's stored window state, or None; ``index`` is
+    one of that user's messages in ``messages`` (its partition holds the window)."""
     result = BatchResult()
     by_user: dict[str, list[Event]] = defaultdict(list)
     last_index: dict[str, int] = {}
@@ -109,7 +112,7 @@ def process_batch(
 
     for user_id, events in by_user.items():
         change = apply_events(
-            Window.from_state(load_window(user_id)),
+            Window.from_state(load_window(user_id, last_index[user_id])),
             events,
             window_settings.max_events,
             window_settings.max_age_s,

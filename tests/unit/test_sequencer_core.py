@@ -24,8 +24,15 @@ def msg(offset: int, value: Any, topic: str = "events.view", key: str | None = N
 
 def run(messages: list[RawMessage], store: dict[str, Any] | None = None) -> Any:
     store = {} if store is None else store
+    loaded: dict[str, Any] = store
+
+    def load(user_id: str, index: int) -> Any:
+        # The index is one of the user's own messages: its partition holds the window.
+        assert orjson.loads(messages[index].value or b"{}")["user_id"] == user_id
+        return loaded.get(user_id)
+
     result = process_batch(
-        messages, ACTIONS, store.get, EventLimitsSettings(), WindowSettings(max_events=5), NOW
+        messages, ACTIONS, load, EventLimitsSettings(), WindowSettings(max_events=5), NOW
     )
     for write in result.writes:
         store[write.user_id] = write.state

@@ -115,3 +115,42 @@ def test_a_refused_record_crashes_the_worker() -> None:
 
     asyncio.run(scenario())
     assert [str(reason) for reason in crashed] == ["not leader"]
+
+
+def test_one_read_per_get_and_the_persisted_offset_once_per_partition_and_batch() -> None:
+    async def scenario() -> tuple[list[tuple[TopicPartition, int]], int, Any, Any]:
+        producer = Producer()
+        table, persisted = table_with(producer)
+        reads = 0  # store look-ups: a read or a membership test each
+        store = type(table.data)
+
+        def counted(method: Any) -> Any:
+            def look_up(self: Any, key: Any) -> Any:
+                nonlocal reads
+                reads += 1
+                return method(self, key)
+
+            return look_up
+
+        table.data.__class__ = type("Counted", (store,), {
+            "__getitem__": counted(store.__getitem__),
+            "__contains__": counted(store.__contains__),
+        })  # fmt: skip
+        held = as_current_event_of(2)
+        for user in ("a", "b", "c"):
+            table[user] = {"ids": [user]}
+        held = as_current_event_of(0)
+        table["d"] = {"ids": ["d"]}
+        found, missing = table.get("b"), table.get("nobody")
+        await table.send_queued_changelog()
+        for offset, future in enumerate(producer.futures):
+            tp = TopicPartition(CHANGELOG, producer.sent[offset][3])
+            future.set_result(RecordMetadata(tp.topic, tp.partition, tp, 10 + offset, 0, 0, 0))
+        await asyncio.sleep(0)
+        del held
+        return persisted, reads, found, missing
+
+    persisted, reads, found, missing = asyncio.run(scenario())
+    assert found == {"ids": ["b"]} and missing is None and reads == 2
+    # Partition 2 took offsets 10-12, partition 0 offset 13: one RocksDB write each.
+    assert [(tp.partition, offset) for tp, offset in persisted] == [(2, 12), (0, 13)]
