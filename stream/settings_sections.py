@@ -213,6 +213,12 @@ class TrainerSettings(_Section):
     sequencer micro-batch of updates) ..."""
     batch_timeout_ms: int = Field(200, ge=1, le=60_000)
     """... or after this long, whichever comes first."""
+    fetch_wait_ms: int = Field(50, ge=0, le=1_500)
+    """How long the broker may hold a fetch of ``recstream.sequences`` to fill it (as
+    ``sequencer.fetch_wait_ms``): the trainer gathers a micro-batch for
+    ``batch_timeout_ms`` anyway, so fewer, fuller fetches cost it nothing in freshness
+    and save the trainer and the broker a fetch round per sequencer batch. 0 answers
+    every fetch as soon as any update is there."""
     max_batch_size: int = Field(2_048, ge=1, le=262_144)
     """While a step runs, waiting micro-batches merge (newest window per user) into one step of at
     most this many users: bursts make batches grow instead of queues. Beyond it the agent stops

@@ -63,7 +63,7 @@ def build_trainer_app(
     cfg = settings.trainer
     app = lossless_app(
         cfg.app_id, settings.kafka.fill_offset_gaps, store="memory://",
-        **faust_app_options(settings, data_dir or cfg.data_dir),
+        fetch_wait_ms=cfg.fetch_wait_ms, **faust_app_options(settings, data_dir or cfg.data_dir),
     )  # fmt: skip
     app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "faust_trainer"))
     metrics = metrics or TrainerMetrics.create(registry)
