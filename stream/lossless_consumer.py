@@ -123,9 +123,12 @@ class _FetchTunedThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> Any:
         created = super()._create_worker_consumer(transport)
         wait_ms: int | None = getattr(self.consumer, "fetch_wait_ms", None)
-        if wait_ms is not None:
+        # 0 keeps Faust's settings: a max wait of 0 with fetch.min.bytes 1 would have the
+        # broker answer every fetch at once, records or not, and the fetcher ask again
+        # straight away (a busy loop on both sides).
+        if wait_ms:
             created._fetch_max_wait_ms = wait_ms
-            created._fetch_min_bytes = FULL_FETCH_BYTES if wait_ms else 1
+            created._fetch_min_bytes = FULL_FETCH_BYTES
         return created
 
 
