@@ -286,8 +286,9 @@ class ModelSettings(_Section):
     replay_positions: int = Field(5, ge=1)
     """Trailing positions of a replayed sequence that are trained."""
     eval_max_events: int | None = Field(128, ge=1)
-    """New events a step ranks for online HR/NDCG (a uniform sample above it); each ranked event
-    is a pass over the catalogue, so a large step under load measures a sample. null: all."""
+    """New events a live trainer's step ranks for online HR/NDCG (a uniform sample above it);
+    each ranked event is a pass over the catalogue, so a large step under load measures a
+    sample. ``recstream replay`` and ``evaluate`` always rank every event. null: all."""
     task_weights: tuple[float, float, float] = (1.0, 0.5, 0.2)
     """Loss weights: next item, next purchased item, next action."""
     rank_weights: tuple[float, float] = (1.0, 0.2)
