@@ -43,7 +43,7 @@ from bench.profiles import PROFILES
 from model.contract import StepReport, UserSequence
 from model.runtime import configure_threads
 from model.transformer_learner import TransformerLearner
-from stream.event_files import read_taobao, shared_data_dir
+from stream.event_files import RawEvent, read_taobao, shared_data_dir
 from stream.learner_factory import learner_config
 from stream.replay import micro_batches
 from stream.settings import Settings, load_settings
@@ -93,9 +93,10 @@ def taobao_batches(limit: int) -> list[list[UserSequence]]:
 
 def sessions_batches(limit: int) -> list[list[UserSequence]]:
     """The sessions profile (bench/profiles.py), one event per second of stream time."""
-    events = PROFILES["sessions"].events(limit)
-    for event in events:
-        event["ts"] = 1.7e9 + event["ts"]
+    # New events, not the profile's re-timed in place: a profile shorter than ``limit``
+    # repeats the same event objects, which would be shifted twice.
+    events = [RawEvent(user_id=e["user_id"], item_id=e["item_id"], action=e["action"],
+                       ts=1.7e9 + e["ts"]) for e in PROFILES["sessions"].events(limit)]  # fmt: skip
     return [batch for batch, _n in micro_batches(events, 256, 50, 30 * 86_400.0)]
 
 
