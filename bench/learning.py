@@ -4,7 +4,8 @@
 ``deferred`` of those were left out of their own step by the training budget and
 ``caught_up`` were learned later (alone, or inside the user's newer window), so
 ``learned = read - deferred + caught_up``; ``dropped`` were pushed out of a full
-catch-up queue and ``queued`` still wait.
+catch-up queue and ``queued`` still wait (over budget, or held for the next training
+step by ``trainer.train_every_ms``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ class Learning:
             deferred=total("untrained_sequences_total"),
             caught_up=total("caught_up_sequences_total"),
             dropped=total("dropped_sequences_total"),
-            queued=total("catch_up_queue"),
+            # Waiting to be learned: over budget, or held for the next training step.
+            queued=total("catch_up_queue") + total("held_sequences"),
         )
 
     @property

@@ -24,14 +24,19 @@ class ItemTableState:
     counts: torch.Tensor
     dirty_rows: torch.Tensor
     sparse_optimizer: torch.optim.SparseAdam
+    _dense: list[torch.nn.Parameter]
     dense_optimizer: torch.optim.AdamW
     _snapshot: dict[str, Any]
 
     def _dense_parameters(self) -> list[torch.nn.Parameter]:
-        return [p for n, p in self.model.named_parameters() if n != "item_embeddings"]
+        # Built once per optimiser build: walking named_parameters twice a step was
+        # ~0.5 ms of a CPU step. Only the item table is ever replaced (growth), and the
+        # dense parameters keep their identity through load_state_dict.
+        return self._dense
 
     def _build_optimizers(self) -> None:
         cfg = self.config
+        self._dense = [p for n, p in self.model.named_parameters() if n != "item_embeddings"]
         self.sparse_optimizer = torch.optim.SparseAdam(
             [self.model.item_embeddings], lr=cfg.learning_rate
         )

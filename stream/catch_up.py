@@ -35,6 +35,15 @@ def merged(newer: UserSequence, older: UserSequence) -> UserSequence:
     return replace(newer, new_count=min(len(newer.items), newer.new_count + older.new_count))
 
 
+def merge_by_user(oldest_first: Sequence[UserSequence]) -> list[UserSequence]:
+    """One window per user: its newest, with the new events of all (first-seen order)."""
+    by_user: dict[str, UserSequence] = {}
+    for sequence in oldest_first:
+        older = by_user.get(sequence.user_id)
+        by_user[sequence.user_id] = sequence if older is None else merged(sequence, older)
+    return list(by_user.values())
+
+
 @dataclass
 class Choice:
     """What one step learns: ``train`` (this step's own, or queued ones when it only

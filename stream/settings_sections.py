@@ -223,6 +223,12 @@ class TrainerSettings(_Section):
     """While a step runs, waiting micro-batches merge (newest window per user) into one step of at
     most this many users: bursts make batches grow instead of queues. Beyond it the agent stops
     reading (consumer lag)."""
+    train_every_ms: int = Field(500, ge=0, le=60_000)
+    """Learn at most this often: steps in between rank and publish for their users (freshness
+    does not wait) and hold their sequences, unacknowledged, for the next training step, which
+    learns them together (one user's windows merged). A training call costs a fixed part
+    (optimiser, Python; 15-25 ms on a CPU) besides its part per sequence. A full budget's worth
+    of held sequences trains at once. 0: learn in every step."""
     train_budget_ms: int | None = Field(250, ge=1, le=600_000)
     """Learn from at most as many sequences as fit this budget (measured cost per sequence); the
     rest of a step is recommended for now and learned later (catch_up_max_events). null: learn

@@ -8,11 +8,18 @@ per user, at most ``max_batch_size`` users): a burst makes steps larger, not que
 longer. When that much is waiting the agent stops reading, which shows as consumer
 lag. An update is acknowledged only after its step has learned it and its
 recommendation has been handed to the producer (at least once).
+
+Learning has its own cadence (``trainer.train_every_ms``): a step in between only
+ranks and publishes, and holds its updates, unacknowledged, for the next training
+step, which learns them together with its own. A training call has a fixed cost
+(the optimiser, Python, many small kernels) that five steps a second paid five
+times; freshness does not wait for learning.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -21,8 +28,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from model.contract import Learner, Recommendation, StepReport
-from stream.catch_up import CatchUpQueue, Choice
+from model.contract import Learner, Recommendation, StepReport, UserSequence
+from stream.catch_up import CatchUpQueue, Choice, merge_by_user
 from stream.metrics.trainer import TrainerMetrics
 from stream.model_lifecycle import ModelLifecycle
 from stream.recent_quality import RecentQuality
@@ -127,6 +134,8 @@ class TrainerLoop:
             max_workers=1, thread_name_prefix="recstream-learner",
             initializer=lower_thread_priority, initargs=(settings.learner_nice,),
         )  # fmt: skip
+        self._held: list[MergedUpdate] = []  # ranked, to learn at the next training step
+        self._last_trained = time.monotonic()
         self._work = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
@@ -157,8 +166,33 @@ class TrainerLoop:
     async def run(self) -> None:
         """Take whatever is waiting, learn it, publish, acknowledge; forever."""
         while True:
-            await self._work.wait()
+            await self._wait_for_work()
             await self.step_once()
+
+    async def _wait_for_work(self) -> None:
+        """Until an update waits, or held or queued sequences are due to be learned."""
+        if self.pending.count:
+            return
+        if not self._held and not len(self.catch_up):
+            await self._work.wait()
+            return
+        delay = self._training_due_in()
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._work.wait(), delay)
+
+    def _held_users(self) -> int:
+        return len({merged.newest.user_id for merged in self._held})
+
+    def _training_due_in(self) -> float:
+        """Seconds until the next step may learn (0: this one)."""
+        every = self.settings.train_every_ms / 1000
+        if every <= 0:
+            return 0.0
+        limit = self.budget.limit()
+        if limit is not None and self._held_users() >= limit:
+            return 0.0  # a full training step is waiting
+        return max(0.0, self._last_trained + every - time.monotonic())
 
     async def step_once(self) -> StepOutcome | None:
         """One step over what is waiting (or, when no update waits, over over-budget
@@ -171,24 +205,34 @@ class TrainerLoop:
         try:
             if batch:
                 return await self._step(batch)
-            if len(self.catch_up):
-                return await self._attempt([], self.budget.limit(), set(), through_queue=True)
+            if (self._held or len(self.catch_up)) and self._training_due_in() <= 0:
+                return await self._step([])
             return None
         finally:
-            if self.pending.count or len(self.catch_up):
+            if self.pending.count:
                 self._work.set()
             else:
                 self._work.clear()
             self.metrics.catch_up_queue.set(len(self.catch_up))
+            self.metrics.held_sequences.set(self._held_users())
 
     async def _step(self, batch: list[MergedUpdate]) -> StepOutcome | None:
+        """One step: it learns when training is due (its own and the held updates, or
+        queued ones when it has none), else it only ranks and holds ``batch``."""
         published: set[str] = set()  # users already sent a recommendation in this step
+        learns = self._training_due_in() <= 0
+        released: list[MergedUpdate] = []
+        if learns:
+            released, self._held = self._held, []
         try:
-            return await self._attempt(batch, self.budget.limit(), published, through_queue=True)
+            return await self._attempt(
+                batch, self.budget.limit(), published, True, learns, released
+            )
         except Exception as exc:  # noqa: BLE001 - whatever the learner raised, isolate it
+            suspects = released + batch  # a held update may be what the step fails on
             log.error("step of %d users failed (%r); isolating the updates it fails on",
-                      len(batch), exc)  # fmt: skip
-            outcomes = await self._isolate(batch, published, exc)
+                      len(suspects), exc)  # fmt: skip
+            outcomes = await self._isolate(suspects, published, exc)
             return outcomes[-1] if outcomes else None
 
     async def _isolate(
@@ -224,17 +268,27 @@ class TrainerLoop:
 
     async def _attempt(
         self, batch: list[MergedUpdate], limit: int | None, published: set[str],
-        through_queue: bool = False,
+        through_queue: bool = False, learns: bool = True,
+        released: list[MergedUpdate] | None = None,
     ) -> StepOutcome:  # fmt: skip
         """One learner call on ``batch``: rank, publish, learn, acknowledge, record. With
         ``through_queue`` the catch-up queue chooses what is learned (:mod:`stream.catch_up`):
-        the batch's own sequences within the limit, or, with no batch, queued ones. Without
-        it the learner learns the whole batch (a retried part of a failed step)."""
+        the ``released`` held sequences and the batch's own within the limit, or, with none,
+        queued ones. Without it the learner learns the whole batch (a retried part of a
+        failed step). Unless it ``learns``, it only ranks and holds the batch."""
         loop = asyncio.get_running_loop()
         sequences = [m.sequence for m in batch]
+        released = released or []
         choice = None
-        if through_queue:
-            choice = self.catch_up.choose(sequences, limit) if batch else self.catch_up.take(limit)
+        train: list[UserSequence] | None = None  # None: the whole batch
+        if not learns:
+            train = []
+        elif through_queue:
+            learnable = merge_by_user([m.sequence for m in released] + sequences)
+            queue = self.catch_up
+            choice = queue.choose(learnable, limit) if learnable else queue.take(limit)
+            train = choice.train
+            self._last_trained = time.monotonic()
         started = time.perf_counter()
         sent: list[tuple[Future[None], list[RecommendationMessage], float]] = []
 
@@ -251,9 +305,8 @@ class TrainerLoop:
 
         try:
             report = await loop.run_in_executor(
-                self.executor, self._learn, sequences, on_recommendations, limit,
-                choice.train if choice is not None else None,
-            )  # fmt: skip
+                self.executor, self._learn, sequences, on_recommendations, limit, train
+            )
         except BaseException:
             if choice is not None and choice.taken:
                 # The isolation that follows learns this step's own sequences; the queued
@@ -272,15 +325,19 @@ class TrainerLoop:
         for _future, messages, published_ts in sent:
             outcome.messages.extend(messages)
             outcome.published_ts = published_ts
-        tags = [tag for merged in batch for tag in merged.tags]
-        self.acknowledge(tags)
-        learned = len(choice.train) if choice is not None else len(batch)
-        self.budget.observe(
-            report.train_s, learned - report.untrained_sequences + report.replayed_sequences
-        )
+        tags = [tag for merged in [*released, *batch] for tag in merged.tags]
+        if learns:
+            self.acknowledge(tags)
+            learned = len(choice.train) if choice is not None else len(batch)
+            self.budget.observe(
+                report.train_s, learned - report.untrained_sequences + report.replayed_sequences
+            )
+        else:
+            self._held.extend(batch)  # acknowledged once a training step has learned them
         self._record(outcome, limit)
         if self.lifecycle is not None:
-            self._mark_learned(tags)
+            if learns:
+                self._mark_learned(tags)
             await self._lifecycle(report)
         return outcome
 

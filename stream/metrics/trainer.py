@@ -35,6 +35,7 @@ class TrainerMetrics:
     caught_up_sequences: Counter
     dropped_sequences: Counter
     catch_up_queue: Gauge
+    held_sequences: Gauge
     train_limit: Gauge
     model_version: Gauge
     vocabulary_size: Gauge
@@ -100,6 +101,10 @@ class TrainerMetrics:
                                       registry=r),
             catch_up_queue=Gauge("recstream_trainer_catch_up_queue",
                                  "Over-budget sequences waiting to be learned.", registry=r),
+            held_sequences=Gauge("recstream_trainer_held_sequences",
+                                 "Users ranked and published for, their sequences waiting "
+                                 "for the next training step (trainer.train_every_ms).",
+                                 registry=r),
             train_limit=Gauge("recstream_trainer_train_limit",
                               "Sequences a step may learn within the training budget.",
                               registry=r),

@@ -68,7 +68,9 @@ def update(user: str, items: list[str], ts: float) -> SequenceUpdate:
 
 def test_the_loop_checkpoints_and_rolls_back_when_a_guard_trips(tmp_path: Path) -> None:
     settings = Settings().model_copy(update={
-        "trainer": Settings().trainer.model_copy(update={"train_budget_ms": None}),
+        "trainer": Settings().trainer.model_copy(
+            update={"train_budget_ms": None, "train_every_ms": 0}  # every step learns
+        ),
         "checkpoints": Settings().checkpoints.model_copy(
             update={"dir": tmp_path / "ckpt", "every_steps": 2, "every_s": 3600.0}),
     })  # fmt: skip

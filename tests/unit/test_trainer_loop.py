@@ -60,12 +60,13 @@ class RecordingLearner:
 
 def make_loop(
     learner: RecordingLearner, published: list[RecommendationMessage], acked: list[Any],
-    max_batch_size: int = 100,
+    max_batch_size: int = 100, train_every_ms: int = 0,
 ) -> TrainerLoop:  # fmt: skip
     async def publish(messages: list[RecommendationMessage]) -> None:
         published.extend(messages)
 
-    settings = TrainerSettings(batch_size=1, max_batch_size=max_batch_size, train_budget_ms=None)
+    settings = TrainerSettings(batch_size=1, max_batch_size=max_batch_size, train_budget_ms=None,
+                               train_every_ms=train_every_ms)  # fmt: skip
     metrics = TrainerMetrics.create(CollectorRegistry())
     return TrainerLoop(learner, settings, metrics, publish, acked.extend, clock=lambda: 100.0)
 
@@ -281,7 +282,7 @@ def test_a_burst_twice_the_budget_is_learned_later_not_dropped() -> None:
             assert {s.user_id for s in learner.trained[-1]} <= fresh
             assert outcome.choice.deferred == 10
         assert len(loop.catch_up) > 0
-        while loop._work.is_set():  # the stream paused: steps only catch up
+        while len(loop.catch_up):  # the stream paused: steps only catch up
             outcome = await loop.step_once()
             assert outcome is not None and len(learner.trained[-1]) <= 2
         assert len(loop.catch_up) == 0
