@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
 from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,7 +32,7 @@ from stream.catch_up import CatchUpQueue, Choice, merge_by_user
 from stream.metrics.trainer import TrainerMetrics
 from stream.model_lifecycle import ModelLifecycle
 from stream.recent_quality import RecentQuality
-from stream.recommendation_message import RecommendationMessage
+from stream.recommendation_message import RecommendationMessage, to_messages
 from stream.sequence_decoder import UpdateReason, UpdateRejection
 from stream.sequence_update import SequenceUpdate
 from stream.settings import TrainerSettings
@@ -70,28 +69,6 @@ class StepOutcome:
     messages: list[RecommendationMessage] = field(default_factory=list)
     published_ts: float = 0.0
     wall_s: float = 0.0
-
-
-def to_messages(
-    recommendations: list[Recommendation], batch: list[MergedUpdate], version: int, now: float
-) -> list[RecommendationMessage]:
-    """One message per user, stamped with the newest event its window reflects; users
-    with nothing to recommend or non-finite scores (a broken model) get none."""
-    newest = {merged.newest.user_id: merged.newest for merged in batch}
-    return [
-        RecommendationMessage(
-            user_id=rec.user_id,
-            items=rec.items,
-            scores=[round(score, 6) for score in rec.scores],
-            model_version=version,
-            event_ts=newest[rec.user_id].event_ts,
-            event_id=newest[rec.user_id].event_id,
-            published_ts=now,
-        )
-        for rec in recommendations
-        # nothing to rank yet (an empty vocabulary): no message
-        if rec.items and len(rec.scores) == len(rec.items) and all(map(math.isfinite, rec.scores))
-    ]
 
 
 class TrainerLoop:
@@ -187,7 +164,9 @@ class TrainerLoop:
     def _training_due_in(self) -> float:
         """Seconds until the next step may learn (0: this one)."""
         every = self.settings.train_every_ms / 1000
-        if every <= 0:
+        if every <= 0 or len(self.catch_up):
+            # Over budget (sequences queued): every step learns all the budget allows, as
+            # without a cadence; catching up only when steps are idle would fall behind.
             return 0.0
         limit = self.budget.limit()
         if limit is not None and self._held_users() >= limit:

@@ -12,7 +12,7 @@ from model.contract import RecommendationSink, StepReport, UserSequence
 from stream.recommendation_message import RecommendationMessage
 from stream.trainer_loop import TrainerLoop
 from tests.unit.test_trainer_batching import update
-from tests.unit.test_trainer_loop import RecordingLearner, learned_events, make_loop
+from tests.unit.test_trainer_loop import FixedBudget, RecordingLearner, learned_events, make_loop
 
 MINUTE_MS = 60_000
 
@@ -115,3 +115,30 @@ def test_a_held_update_the_training_step_fails_on_is_isolated_and_dead_lettered(
     assert refused == ["m2"]
     assert sorted(acked) == ["m1", "m2", "m3"]
     assert learned_events(learner) == {("u1", "item-a"), ("u3", "item-c")}
+
+
+def test_over_budget_every_step_learns_and_the_queue_catches_up_at_once() -> None:
+    """The cadence saves a fixed cost per training call; once sequences queue over the
+    budget that cost is paid anyway, and waiting would only fall further behind."""
+    learner, published, acked = RecordingLearner(), [], []  # type: ignore[var-annotated]
+    produced: set[tuple[str, str]] = set()
+
+    async def scenario() -> None:
+        loop = make_loop(learner, published, acked, train_every_ms=MINUTE_MS)
+        loop.budget = FixedBudget(10)  # type: ignore[assignment]
+        for step in range(4):
+            batch = [(update(f"u{step}-{n}", [f"e{step}-{n}"], 1), f"m{step}-{n}")
+                     for n in range(20)]  # fmt: skip
+            produced.update((f"u{step}-{n}", f"item-e{step}-{n}") for n in range(20))
+            loop.add(batch)
+            await loop.step_once()
+        # Step 1 held its 20 users (fewer than 10 held before it); step 2 found a full
+        # training step held and learned; from then on every step learned.
+        assert [len(t) for t in learner.trained] == [0, 10, 10, 10]
+        while len(loop.catch_up):  # no timer to wait for: catch-up steps run at once
+            assert await loop.step_once() is not None
+        loop.close()
+
+    asyncio.run(scenario())
+    assert learned_events(learner) == produced
+    assert len(acked) == 80

@@ -7,10 +7,9 @@ import pytest
 from model.contract import Recommendation
 from model.ranking_metrics import RankingSums
 from stream.recent_quality import RecentQuality
-from stream.recommendation_message import RecommendationMessage
+from stream.recommendation_message import RecommendationMessage, to_messages
 from stream.train_budget import TrainBudget
 from stream.trainer_batching import merge_user_updates
-from stream.trainer_loop import to_messages
 from tests.unit.test_trainer_batching import update
 
 
