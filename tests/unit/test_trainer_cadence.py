@@ -5,14 +5,18 @@ all (one window per user), acknowledges them, and isolates one it fails on."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from typing import Any
 
-from model.contract import RecommendationSink, StepReport, UserSequence
 from stream.recommendation_message import RecommendationMessage
 from stream.trainer_loop import TrainerLoop
 from tests.unit.test_trainer_batching import update
-from tests.unit.test_trainer_loop import FixedBudget, RecordingLearner, learned_events, make_loop
+from tests.unit.test_trainer_loop import (
+    FixedBudget,
+    PoisonedLearner,
+    RecordingLearner,
+    learned_events,
+    make_loop,
+)
 
 MINUTE_MS = 60_000
 
@@ -74,26 +78,8 @@ def test_held_updates_are_learned_once_the_stream_pauses() -> None:
     assert learned_events(learner) == produced
 
 
-class FailsToLearn(RecordingLearner):
-    """Ranks everything; fails any call that would learn from a ``poison`` user."""
-
-    def __init__(self, poison: str) -> None:
-        super().__init__()
-        self.poison = poison
-
-    def learn(
-        self, batch: Sequence[UserSequence], k: int = 0,
-        on_recommendations: RecommendationSink | None = None, train_limit: int | None = None,
-        train: Sequence[UserSequence] | None = None,
-    ) -> StepReport:  # fmt: skip
-        learned = batch if train is None else train
-        if any(s.user_id == self.poison for s in learned):
-            raise ValueError("non-finite loss")
-        return super().learn(batch, k, on_recommendations, train_limit, train)
-
-
 def test_a_held_update_the_training_step_fails_on_is_isolated_and_dead_lettered() -> None:
-    learner = FailsToLearn("u2")
+    learner = PoisonedLearner({"u2"}, when_learning=True)
     published: list[RecommendationMessage] = []
     acked: list[Any] = []
     refused: list[Any] = []

@@ -142,18 +142,24 @@ def test_agent_waits_for_room_when_a_full_step_is_queued() -> None:
 
 
 class PoisonedLearner(RecordingLearner):
-    """Publishes, then fails its optimiser step whenever ``poison`` is in the batch."""
+    """Publishes, then fails its optimiser step whenever ``poison`` is in the batch (with
+    ``when_learning``: whenever a call would learn from it, ranking alone is fine)."""
 
-    def __init__(self, poison: set[str]) -> None:
+    def __init__(self, poison: set[str], when_learning: bool = False) -> None:
         super().__init__()
         self.poison = poison
+        self.when_learning = when_learning
 
     def learn(
         self, batch: Sequence[UserSequence], k: int = 0,
         on_recommendations: RecommendationSink | None = None, train_limit: int | None = None,
         train: Sequence[UserSequence] | None = None,
     ) -> StepReport:  # fmt: skip
-        if self.poison & {s.user_id for s in batch}:
+        if self.when_learning:
+            learned = batch if train is None else train
+            if self.poison & {s.user_id for s in learned}:
+                raise ValueError("non-finite loss")
+        elif self.poison & {s.user_id for s in batch}:
             if on_recommendations:
                 on_recommendations([Recommendation(s.user_id, ["x"], [1.0]) for s in batch],
                                    self.version)  # fmt: skip
