@@ -69,6 +69,7 @@ class StepOutcome:
     messages: list[RecommendationMessage] = field(default_factory=list)
     published_ts: float = 0.0
     wall_s: float = 0.0
+    learned: bool = True  # False: the step only ranked (training cadence)
 
 
 class TrainerLoop:
@@ -300,7 +301,13 @@ class TrainerLoop:
                 await asyncio.wrap_future(future)
                 self._published(messages)
         self._rejected_in_a_row = 0
-        outcome = StepOutcome(report, batch, choice, wall_s=time.perf_counter() - started)
+        if not learns:
+            # Same weights, a new number: consumers keep the highest version per user, so
+            # every step's recommendations must carry a higher one than the last step's.
+            self.learner.version += 1
+            report.model_version = self.learner.version
+        outcome = StepOutcome(report, batch, choice, wall_s=time.perf_counter() - started,
+                              learned=learns)  # fmt: skip
         for _future, messages, published_ts in sent:
             outcome.messages.extend(messages)
             outcome.published_ts = published_ts
@@ -376,7 +383,8 @@ class TrainerLoop:
 
     def _record(self, outcome: StepOutcome, limit: int | None) -> None:
         m, report = self.metrics, outcome.report
-        m.steps.labels(outcome="skipped" if report.skipped else "learned").inc()
+        kind = "skipped" if report.skipped else "learned" if outcome.learned else "ranked"
+        m.steps.labels(outcome=kind).inc()
         if report.skipped:
             log.warning("step skipped by a guard: %s", report.skip_reason)
         if outcome.batch:  # not a step that only caught up

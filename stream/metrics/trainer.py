@@ -66,8 +66,9 @@ class TrainerMetrics:
             merged_updates=Counter("recstream_trainer_merged_updates",
                                    "Updates folded into a newer window of the same user "
                                    "before a step (bursts).", registry=r),
-            steps=Counter("recstream_trainer_steps", "Learner steps, by outcome "
-                          "(learned, or skipped by a guard).", ["outcome"], registry=r),
+            steps=Counter("recstream_trainer_steps", "Learner steps, by outcome (learned; "
+                          "ranked only, between training steps; or skipped by a guard).",
+                          ["outcome"], registry=r),
             batch_users=Histogram("recstream_trainer_batch_users", "Users per step.",
                                   buckets=_BATCH_BUCKETS, registry=r),
             learner_cpu=Counter("recstream_trainer_learner_cpu_seconds",
@@ -109,7 +110,9 @@ class TrainerMetrics:
                               "Sequences a step may learn within the training budget.",
                               registry=r),
             model_version=Gauge("recstream_trainer_model_version",
-                                "Model version (successful optimiser steps).", registry=r),
+                                "Model version: one more per step that publishes (an "
+                                "optimiser step; after a step that only ranked, the same "
+                                "weights under a new number).", registry=r),
             vocabulary_size=Gauge("recstream_trainer_vocabulary_size",
                                   "Items with an embedding row.", registry=r),
             recommendations=Counter("recstream_trainer_recommendations_published",
@@ -155,7 +158,7 @@ class TrainerMetrics:
         )  # fmt: skip
         for task in TASKS:
             metrics.loss.labels(task=task)
-        for outcome in ("learned", "skipped"):
+        for outcome in ("learned", "ranked", "skipped"):
             metrics.steps.labels(outcome=outcome)
         for since in ("event", "ingest"):
             metrics.freshness.labels(since=since)

@@ -53,6 +53,8 @@ def test_steps_between_training_steps_publish_and_hold_then_one_step_learns_all(
     assert trained == {"u1": (["item-a", "item-b"], 2), "u2": (["item-c"], 1),
                        "u3": (["item-d"], 1)}  # fmt: skip
     assert sorted(acked) == ["m1", "m2", "m3", "m4"]
+    # Steps that only ranked still publish higher versions each time (u1 twice).
+    assert [m.model_version for m in published] == [0, 1, 1, 2]
     # Held sequences are neither over budget nor caught up: learned in time.
     assert loop.metrics.untrained_sequences._value.get() == 0
 

@@ -48,7 +48,8 @@ class RecordingLearner:
             on_recommendations(recs, self.version)
         self.in_step.set()
         assert self.release.wait(10)
-        self.version += 1
+        if batch if train is None else train:  # an optimiser step (a real learner's rule)
+            self.version += 1
         return StepReport(model_version=self.version, sequences=len(batch), recommendations=recs)
 
     def recommend(self, histories: Any, k: int, exclude: Any = None) -> list[Recommendation]:
