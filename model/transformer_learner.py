@@ -84,6 +84,7 @@ class TransformerLearner(ItemTableState):
         self._valid_cache: tuple[tuple[int, int], torch.Tensor] | None = None
         self._build_optimizers()
         self._snapshot = self._take_snapshot()
+        self._steps_since_snapshot = 0
 
     # -- scoring ------------------------------------------------------------
 
@@ -325,8 +326,12 @@ class TransformerLearner(ItemTableState):
         if not torch.isfinite(torch.nn.utils.get_total_norm(self._dense_parameters())):
             return self._skip(report, "non-finite weights after the step")
         self.version += 1
-        if self.version % cfg.snapshot_every == 0:
+        # Counted in optimiser steps: the trainer also renumbers the weights after a
+        # step that only ranked, so the version alone does not say how many steps ran.
+        self._steps_since_snapshot += 1
+        if self._steps_since_snapshot >= cfg.snapshot_every:
             self._snapshot = self._take_snapshot()
+            self._steps_since_snapshot = 0
 
     def _known_targets(self, positions: Positions) -> Positions:
         keep = positions.target >= RESERVED

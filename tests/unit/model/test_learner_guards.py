@@ -37,6 +37,22 @@ def test_a_step_that_leaves_non_finite_weights_is_rolled_back() -> None:
     assert all(torch.equal(after[k], before[k]) for k in before)
 
 
+def test_a_guard_restores_recent_weights_when_the_version_is_renumbered_between_steps() -> None:
+    """The trainer gives the weights a new number after a step that only ranked; the
+    snapshot a guard restores still follows the optimiser steps (every 2 here)."""
+    learner = TransformerLearner(tiny_config(snapshot_every=2))
+    batches = cycle_batches(rounds=4)
+    for batch in batches[:2]:
+        learner.learn(batch)
+        learner.version += 1  # as the trainer does after a ranking-only step
+    good = {k: v.clone() for k, v in learner.model.state_dict().items()}
+    with torch.no_grad():
+        learner.model.action_head.weight.fill_(float("nan"))
+    assert learner.learn(batches[2]).skipped
+    restored = learner.model.state_dict()
+    assert all(torch.equal(restored[k], good[k]) for k in good)
+
+
 def test_a_batch_is_never_scored_with_weights_that_already_learned_it() -> None:
     learner = TransformerLearner(tiny_config())
     batches = cycle_batches()
