@@ -218,8 +218,9 @@ class TrainerSettings(_Section):
     fetch_wait_ms: int = Field(50, ge=0, le=1_500)
     """How long the broker may hold a fetch of ``recstream.sequences`` to fill it (as
     ``sequencer.fetch_wait_ms``): the trainer gathers a micro-batch for
-    ``batch_timeout_ms`` anyway, so fewer, fuller fetches cost it nothing in freshness
-    and save the trainer and the broker a fetch round per sequencer batch. 0 answers
+    ``batch_timeout_ms`` anyway, so fewer, fuller fetches save the trainer and the broker
+    a fetch round per sequencer batch at little cost in freshness; the hold and that
+    window add up, though (200 ms raised the p50 by ~0.15 s, bench/NOTES.md). 0 answers
     every fetch as soon as any update is there."""
     max_batch_size: int = Field(2_048, ge=1, le=262_144)
     """While a step runs, waiting micro-batches merge (newest window per user) into one step of at
@@ -229,7 +230,7 @@ class TrainerSettings(_Section):
     """Learn at most this often: steps in between rank and publish for their users (freshness
     does not wait) and hold their sequences, unacknowledged, for the next training step, which
     learns them together (one user's windows merged). A training call costs a fixed part
-    (optimiser, Python; 15-25 ms on a CPU) besides its part per sequence. A full budget's worth
+    (optimiser, Python; 13-25 ms on a CPU) besides its part per sequence. A full budget's worth
     of held sequences trains at once. 0: learn in every step."""
     train_budget_ms: int | None = Field(250, ge=1, le=600_000)
     """Learn from at most as many sequences as fit this budget (measured cost per sequence); the

@@ -206,8 +206,9 @@ class TrainerLoop:
             released, self._held = self._held, []
         try:
             return await self._attempt(
-                batch, self.budget.limit(), published, True, learns, released
-            )
+                batch, self.budget.limit(), published,
+                through_queue=True, learns=learns, released=released,
+            )  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - whatever the learner raised, isolate it
             suspects = released + batch  # a held update may be what the step fails on
             log.error("step of %d users failed (%r); isolating the updates it fails on",
