@@ -14,11 +14,14 @@ Scorer = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (P, H), (C,) ->
 def full_softmax_loss(
     scorer: Scorer, hidden: torch.Tensor, targets: torch.Tensor, valid: torch.Tensor
 ) -> torch.Tensor:
-    """Cross-entropy over every row; ``valid`` (N,) bool masks padding, unknown and free rows."""
-    rows = torch.arange(valid.shape[0], device=hidden.device)
-    logits = scorer(hidden, rows).float()
-    logits = logits.masked_fill(~valid, float("-inf"))
-    return F.cross_entropy(logits, targets)
+    """Cross-entropy over every valid row; ``valid`` (N,) bool leaves out padding, unknown
+    and free rows. The scorer gets the valid rows only (sorted): masking the others to
+    -inf cost a pass over the (P, N) logits and their columns in every matrix product.
+    Targets on invalid rows are left out of the mean."""
+    rows = valid.nonzero().squeeze(1)
+    column = torch.full((valid.shape[0],), -100, dtype=torch.long, device=valid.device)
+    column[rows] = torch.arange(rows.shape[0], device=valid.device)
+    return F.cross_entropy(scorer(hidden, rows).float(), column[targets], ignore_index=-100)
 
 
 def sampled_softmax_loss(

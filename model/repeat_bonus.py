@@ -44,16 +44,21 @@ class HistoryBonus:
         first = ~(same & earlier).any(-1) & torch.isfinite(bonus)
         return bonus, first
 
-    def add_to_rows(self, base: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
-        """(P, N) scores of every table row, in row order -> the same plus each history bonus.
+    def add_to_sorted(
+        self, base: torch.Tensor, candidates: torch.Tensor, weight: float = 1.0
+    ) -> torch.Tensor:
+        """(P, C) scores of sorted, distinct candidate rows -> the same plus each history bonus.
 
-        Equal to ``add_bonus(base, self.per_candidate(arange(N)), weight)`` at O(P x L) on
-        top of ``base``: the full-softmax loss used to build, gather and mask a dense
-        (P, N) bonus, forward and backward, which was a third of a CPU training step.
+        Equal to ``add_bonus(base, self.per_candidate(candidates), weight)`` at
+        O(P x L log C) on top of ``base``: the full-softmax loss used to build, gather and
+        mask a dense (P, N) bonus, forward and backward, which was a third of a CPU
+        training step. History rows that are not candidates get nothing.
         """
         bonus, first = self.per_history_row()
-        values = torch.where(first, weight * bonus, torch.zeros_like(bonus))  # once per row
-        return base.scatter_add(1, self.rows, values.to(base.dtype))
+        slot = torch.searchsorted(candidates, self.rows).clamp(max=candidates.shape[0] - 1)
+        once = first & (candidates[slot] == self.rows)  # once per candidate row
+        values = torch.where(once, weight * bonus, torch.zeros_like(bonus))
+        return base.scatter_add(1, slot, values.to(base.dtype))
 
 
 def add_bonus(base: torch.Tensor, bonus: torch.Tensor, weight: float = 1.0) -> torch.Tensor:

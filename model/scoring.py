@@ -15,16 +15,27 @@ import torch
 from model.repeat_bonus import HistoryBonus
 
 CHUNK_ELEMENTS = 3 << 20  # scores per chunk (12 MB of float32)
+TOPK_BLOCK = 32  # columns per block in the block-maximum pre-selection of top-k
 
 
 def _chunk_rows(queries: int) -> int:
     return max(1, CHUNK_ELEMENTS // max(queries, 1))
 
 
-def _mask_bias(valid: torch.Tensor) -> torch.Tensor:
-    """0 for valid rows, -inf for the rest: added by the matmul itself (addmm), which is
-    cheaper than a separate masking pass over every chunk."""
-    return torch.zeros(valid.shape, device=valid.device).masked_fill_(~valid, float("-inf"))
+def _invalid_columns(valid: torch.Tensor) -> torch.Tensor:
+    """Indices of the invalid rows (reserved, evicted: usually a handful)."""
+    return (~valid).nonzero().squeeze(1)
+
+
+def _chunk_scores(
+    queries: torch.Tensor, table: torch.Tensor, invalid: torch.Tensor, start: int, end: int
+) -> torch.Tensor:
+    """(B, end - start) scores of a chunk of rows, -inf on invalid rows: a plain matrix
+    product and a fill of the few invalid columns. Adding a 0/-inf row bias inside the
+    product (addmm) copies the bias into every output row first, 20-30 % of its time."""
+    scores = queries @ table[start:end].T.float()
+    inside = invalid[(invalid >= start) & (invalid < end)] - start
+    return scores.index_fill_(1, inside, float("-inf")) if inside.numel() else scores
 
 
 def _in_chunk(rows: torch.Tensor, start: int, end: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -54,10 +65,10 @@ def target_ranks(
     step = _chunk_rows(queries.shape[0])
     chunks = [(s, min(s + step, table.shape[0])) for s in range(0, table.shape[0], step)]
     limit = threshold.unsqueeze(1)
-    bias = _mask_bias(valid)
+    invalid = _invalid_columns(valid)
     queries = queries.float()
     for start, end in chunks:
-        scores = torch.addmm(bias[start:end], queries, table[start:end].T.float())
+        scores = _chunk_scores(queries, table, invalid, start, end)
         # The target never outranks itself (its matmul score may round above the threshold).
         inside, column = _in_chunk(targets, start, end)
         above -= (inside & (scores.gather(1, column.unsqueeze(1)).squeeze(1) > threshold)).long()
@@ -70,6 +81,34 @@ def target_ranks(
         above += scores.gt_(limit).sum(-1).long()  # in place: no second chunk-sized buffer
     ok = valid[targets]
     return [int(r) if good else None for r, good in zip(above.tolist(), ok.tolist(), strict=True)]
+
+
+def _chunk_top_k(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k of each row of a (B, n) chunk, unsorted: (scores, columns).
+
+    A plain ``topk`` over the chunk was about half of the ranking's time, so the columns
+    are cut into blocks of TOPK_BLOCK and only the k blocks with the largest maxima are
+    searched (1.4-1.9x faster at 50-200 queries, bench/NOTES.md). Exact: a score in the
+    top k has at most k - 1 scores above it, so at most k - 1 other blocks have a larger
+    maximum than its own block.
+    """
+    batch, width = scores.shape
+    blocks = width // TOPK_BLOCK
+    if blocks <= 2 * k:  # too few blocks to leave many out
+        return scores.topk(min(k, width), dim=-1, sorted=False)
+    full = blocks * TOPK_BLOCK
+    tiles = scores[:, :full].view(batch, blocks, TOPK_BLOCK)
+    best_blocks = tiles.amax(-1).topk(k, dim=-1, sorted=False).indices  # (B, k)
+    picked = tiles.gather(1, best_blocks.unsqueeze(-1).expand(batch, k, TOPK_BLOCK))
+    offsets = torch.arange(TOPK_BLOCK, device=scores.device)
+    columns = (best_blocks.unsqueeze(-1) * TOPK_BLOCK + offsets).reshape(batch, -1)
+    pool = picked.reshape(batch, -1)
+    if full < width:  # the columns after the last whole block compete directly
+        tail = torch.arange(full, width, device=scores.device).expand(batch, -1)
+        pool = torch.cat([pool, scores[:, full:]], dim=1)
+        columns = torch.cat([columns, tail], dim=1)
+    s, at = pool.topk(k, dim=-1, sorted=False)
+    return s, columns.gather(1, at)
 
 
 def top_k(
@@ -95,12 +134,12 @@ def top_k(
         banned = torch.cat([banned, torch.where(first, history.rows, -1)], dim=1)
         history_base = torch.full(history.rows.shape, float("-inf"), device=device)
     candidates, candidate_rows = [], []
-    bias = _mask_bias(valid)
+    invalid = _invalid_columns(valid)
     queries = queries.float()
     step = _chunk_rows(batch)
     for start in range(0, table.shape[0], step):
         end = min(start + step, table.shape[0])
-        scores = torch.addmm(bias[start:end], queries, table[start:end].T.float())
+        scores = _chunk_scores(queries, table, invalid, start, end)
         if history is not None:
             inside, column = _in_chunk(history.rows, start, end)
             history_base = torch.where(inside, scores.gather(1, column), history_base)
@@ -109,7 +148,7 @@ def top_k(
             # amin with +inf outside the chunk leaves those columns as they are.
             marks = torch.where(inside, float("-inf"), float("inf"))
             scores.scatter_reduce_(1, column, marks, reduce="amin")
-        s, r = scores.topk(min(k, end - start), dim=-1, sorted=False)
+        s, r = _chunk_top_k(scores, k)
         candidates.append(s)
         candidate_rows.append(r + start)
     if history is not None:

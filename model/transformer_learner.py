@@ -342,17 +342,20 @@ class TransformerLearner(ItemTableState):
         self, states: torch.Tensor, positions: Positions, history: HistoryBonus
     ) -> dict[str, torch.Tensor]:
         cfg = self.config
-        valid = self._valid_rows()
-        num_rows = valid.shape[0]
         full = len(self.vocab) <= cfg.full_softmax_max_items
+        # The full softmax covers the rows in use only, as ranking does: rows past the
+        # vocabulary's high-water mark hold no item (the table's capacity doubles), and
+        # scoring them was up to half of the loss's matrix products and softmax.
+        valid = self._valid_rows()[: self.vocab.num_rows] if full else self._valid_rows()
+        num_rows = valid.shape[0]
 
         def with_bonus(head: Any, keep: torch.Tensor | None = None) -> Any:
             source = history if keep is None else history.select(keep)
 
             def scorer(h: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
                 base = head(h, candidates).float()
-                if full:  # full_softmax_loss passes every row, in row order
-                    return source.add_to_rows(base)
+                if full:  # full_softmax_loss passes the valid rows, sorted
+                    return source.add_to_sorted(base, candidates)
                 return add_bonus(base, source.per_candidate(candidates, num_rows))
 
             return scorer

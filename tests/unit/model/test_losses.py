@@ -36,3 +36,21 @@ def test_sampled_softmax_tracks_full_softmax() -> None:
         torch.arange(32),
     )
     assert abs(float(uncorrected) - float(full)) > abs(float(sampled) - float(full))
+
+
+def test_full_softmax_is_cross_entropy_over_the_valid_rows_only() -> None:
+    torch.manual_seed(2)
+    table, hidden = torch.randn(50, 8), torch.randn(6, 8)
+    valid = torch.rand(50) > 0.3
+    valid[:3] = False
+    targets = valid.nonzero().squeeze(1)[torch.randint(0, int(valid.sum()), (6,))]
+    seen: list[torch.Tensor] = []
+
+    def scorer(h: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        seen.append(rows)
+        return h @ table[rows].T
+
+    masked = (hidden @ table.T).masked_fill(~valid, float("-inf"))
+    expected = torch.nn.functional.cross_entropy(masked, targets)
+    torch.testing.assert_close(full_softmax_loss(scorer, hidden, targets, valid), expected)
+    assert torch.equal(seen[0], valid.nonzero().squeeze(1))  # invalid rows never scored

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from model.repeat_bonus import HistoryBonus, add_bonus
@@ -17,21 +18,27 @@ def random_history(positions: int, length: int, rows: int, seed: int) -> History
     return HistoryBonus(logits.requires_grad_(), history_rows)
 
 
-def test_add_to_rows_matches_the_dense_bonus_with_gradients() -> None:
+@pytest.mark.parametrize("some_rows", [False, True])
+def test_add_to_sorted_matches_the_dense_bonus_with_gradients(some_rows: bool) -> None:
     for seed, (positions, length, rows) in enumerate([(5, 8, 12), (40, 50, 300), (7, 20, 9)]):
         history = random_history(positions, length, rows, seed)
-        base = torch.randn(positions, rows, generator=torch.Generator().manual_seed(99 + seed))
-        every_row = torch.arange(rows)
+        candidates = torch.arange(rows)
+        if some_rows:  # the full softmax passes the valid rows only
+            candidates = candidates[
+                torch.rand(rows, generator=torch.Generator().manual_seed(seed)) < 0.6
+            ]
+        base = torch.randn(positions, candidates.shape[0],
+                           generator=torch.Generator().manual_seed(99 + seed))  # fmt: skip
         base_dense, base_scatter = base.clone().requires_grad_(), base.clone().requires_grad_()
-        dense = add_bonus(base_dense, history.per_candidate(every_row, rows), 1.2)
+        dense = add_bonus(base_dense, history.per_candidate(candidates, rows), 1.2)
         logits = history.logits
         history.logits.grad = None
-        weights = torch.randn(positions, rows, generator=torch.Generator().manual_seed(seed))
+        weights = torch.randn(base.shape, generator=torch.Generator().manual_seed(seed))
         (dense * weights).sum().backward()  # type: ignore[no-untyped-call]
         assert logits.grad is not None
         dense_grads = base_dense.grad, logits.grad.clone()
         logits.grad = None
-        scattered = history.add_to_rows(base_scatter, 1.2)
+        scattered = history.add_to_sorted(base_scatter, candidates, 1.2)
         (scattered * weights).sum().backward()  # type: ignore[no-untyped-call]
         torch.testing.assert_close(scattered, dense)
         torch.testing.assert_close(base_scatter.grad, dense_grads[0])

@@ -63,10 +63,12 @@ def test_target_ranks_match_brute_force(
 @pytest.mark.parametrize("chunk", [7, 64, 65_536])
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("with_history", [False, True])
+@pytest.mark.parametrize("block", [1, 3, 32])  # 32 never splits 300 rows into > 2k blocks
 def test_top_k_matches_brute_force(
-    chunk: int, seed: int, with_history: bool, monkeypatch: pytest.MonkeyPatch
+    chunk: int, seed: int, with_history: bool, block: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(scoring, "CHUNK_ELEMENTS", chunk * 9)
+    monkeypatch.setattr(scoring, "TOPK_BLOCK", block)
     queries, table, valid, _targets, rows, logits = case(seed, with_history)
     history = HistoryBonus(logits, rows) if with_history else None
     exclude = [[5, 6, 7], [], [int(rows[2, 0])]] + [[] for _ in range(queries.shape[0] - 3)]
@@ -80,3 +82,17 @@ def test_top_k_matches_brute_force(
     torch.testing.assert_close(scores.gather(1, top_rows), top_scores)  # rows carry them
     for p in range(queries.shape[0]):
         assert len(set(top_rows[p].tolist())) == 10
+
+
+@pytest.mark.parametrize("width", [640, 655, 1_000])
+def test_block_top_k_is_the_plain_top_k(width: int) -> None:
+    """Blocks of 32 with a ragged tail; ties and -inf columns included."""
+    g = torch.Generator().manual_seed(width)
+    scores = torch.randn(12, width, generator=g).round(decimals=1)  # many ties
+    scores[:, torch.rand(width, generator=g) < 0.2] = float("-inf")
+    scores[0, :] = float("-inf")  # a row with nothing valid
+    values, columns = scoring._chunk_top_k(scores.clone(), 10)
+    expected, _ = scores.topk(10, dim=-1)
+    torch.testing.assert_close(values.sort(-1, descending=True).values, expected)
+    torch.testing.assert_close(scores.gather(1, columns), values)
+    assert all(len(set(row)) == 10 for row in columns.tolist())
