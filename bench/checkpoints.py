@@ -26,9 +26,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from model.checkpoint_store import CheckpointStore
+from model.checkpoints.checkpointer import LearnerCheckpointer
+from model.checkpoints.store import CheckpointStore
 from model.contract import UserSequence
-from model.learner_checkpoint import LearnerCheckpointer
 from model.transformer_learner import TransformerLearner
 from stream.event_files import REPO_ROOT, read_taobao, shared_data_dir
 from stream.learner_factory import learner_config
@@ -119,7 +119,7 @@ def main() -> None:
             else:
                 items = int(catalogue)
                 learner.vocab.observe([f"i{i}" for i in range(items)], 0.0)
-                learner._grow()  # admit the whole catalogue at once (bench only)
+                learner.grow_to_vocabulary()  # admit the whole catalogue at once (bench only)
                 warm, steps = random_batches(items, 5), random_batches(items, need, seed=1)
             for batch in warm:
                 learner.learn(batch)

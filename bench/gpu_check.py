@@ -23,8 +23,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from model.contract import UserSequence
+from model.learner_config import LearnerConfig
 from model.sequential_recommender import RecommenderConfig
-from model.transformer_learner import LearnerConfig, TransformerLearner
+from model.transformer_learner import TransformerLearner
 
 ACTIONS = ("view", "click", "purchase")
 
@@ -53,7 +54,7 @@ def correctness(quick: bool) -> dict[str, object]:
     for device in ("cpu", "cuda"):
         learner = TransformerLearner(dataclasses.replace(config, device=device))
         learner.vocab.observe([f"i{n}" for n in range(items)], now=0.0)
-        learner._grow()
+        learner.grow_to_vocabulary()
         reports = [learner.learn(batch) for batch in batches]
         losses[device] = [r.losses["total"] for r in reports]
         metrics[device] = [r.overall.means()["ndcg@10"] for r in reports]
@@ -98,7 +99,7 @@ def throughput(
     learner = TransformerLearner(config)
     started = time.perf_counter()
     learner.vocab.observe([f"i{n}" for n in range(catalogue)], now=0.0)
-    learner._grow()
+    learner.grow_to_vocabulary()
     setup_s = time.perf_counter() - started
     rows: list[dict[str, float]] = []
     length, new, k = config.model.max_len, 5, 50

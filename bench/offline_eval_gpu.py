@@ -13,9 +13,10 @@ import sys
 import time
 from pathlib import Path
 
+from model.learner_config import LearnerConfig
 from model.offline_evaluation import SplitMetrics, leave_one_out
 from model.sequential_recommender import RecommenderConfig
-from model.transformer_learner import LearnerConfig, TransformerLearner
+from model.transformer_learner import TransformerLearner
 from stream.event_files import read_pairs
 
 

@@ -116,7 +116,7 @@ def random_batches(count: int, users: int, catalogue: int, seed: int) -> list[li
 
 def model_state_mb(learner: TransformerLearner) -> float:
     tensors: list[torch.Tensor] = list(learner.model.parameters())
-    for optimizer in (learner.sparse_optimizer, learner.dense_optimizer):
+    for optimizer in (learner.table.sparse_optimizer, learner.table.dense_optimizer):
         for state in optimizer.state.values():
             tensors += [v for v in state.values() if isinstance(v, torch.Tensor)]
     return sum(t.numel() * t.element_size() for t in tensors) / 2**20
@@ -209,7 +209,7 @@ def run(settings: Settings, quick: bool) -> list[TrainerCase]:
     catalogue = 200_000 if quick else 1_000_000
     learner = TransformerLearner(config)
     learner.vocab.observe([f"i{n}" for n in range(catalogue)], now=0.0)
-    learner._grow()
+    learner.grow_to_vocabulary()
     batches = random_batches(4 if quick else 12, 256, catalogue, seed=1)
     name = f"{catalogue // 1000:,}k items" if catalogue < 1_000_000 else "1M items"
     results.append(measure(name, learner, batches[:2], batches[2:], k, peak, floor))

@@ -13,9 +13,10 @@ from model.baselines.popularity import PopularityBaseline
 from model.baselines.recent import RecentItemsBaseline
 from model.baselines.retrain import PeriodicRetrainLearner, RetrainSchedule
 from model.contract import Learner
+from model.learner_config import LearnerConfig
 from model.names import MODEL_NAMES
 from model.state_io import META
-from model.transformer_learner import LearnerConfig, TransformerLearner
+from model.transformer_learner import TransformerLearner
 
 _BASELINES: dict[str, type[RankedListBaseline]] = {
     "popularity": PopularityBaseline,

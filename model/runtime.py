@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from model.transformer_learner import pick_device
+from model.learner_config import pick_device
 
 
 def configure_threads(threads: int) -> int:

@@ -41,6 +41,12 @@ def read_state(
     return tensors, meta
 
 
+def split_state(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """A flat state dict as (its tensors, everything else): safetensors holds only tensors."""
+    tensors = {k: v for k, v in state.items() if torch.is_tensor(v)}
+    return tensors, {k: v for k, v in state.items() if not torch.is_tensor(v)}
+
+
 def flatten_optimizer(
     name: str, state: dict[str, Any]
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

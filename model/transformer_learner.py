@@ -9,61 +9,32 @@ not finite, or that leaves non-finite weights, and restore the last good snapsho
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from model.batching import Positions, to_tensors, trailing_positions
 from model.contract import Recommendation, RecommendationSink, StepReport, UserSequence
-from model.learner_tables import ItemTableState
-from model.losses import full_softmax_loss, sampled_softmax_loss
+from model.item_table import ItemTable
+from model.learner_config import LearnerConfig, config_from_json, config_to_json, pick_device
 from model.ranking_metrics import RankingSums
-from model.repeat_bonus import HistoryBonus, add_bonus
+from model.repeat_bonus import HistoryBonus
 from model.replay_buffer import ReservoirBuffer
 from model.scoring import target_ranks, top_k
-from model.sequential_recommender import RecommenderConfig, SequentialRecommender
-from model.vocabulary import RESERVED, ItemVocabulary, VocabularyConfig
+from model.sequential_recommender import SequentialRecommender
+from model.state_io import read_state, split_state, write_state
+from model.task_losses import Negatives, task_losses
+from model.vocabulary import RESERVED, ItemVocabulary
 
 
-@dataclass(frozen=True)
-class LearnerConfig:
-    model: RecommenderConfig = field(default_factory=RecommenderConfig)
-    vocabulary: VocabularyConfig = field(default_factory=VocabularyConfig)
-    actions: tuple[str, ...] = ("view", "click", "purchase")
-    purchase_action: str = "purchase"
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.01
-    full_softmax_max_items: int = 50_000
-    num_negatives: int = 1_024
-    replay_capacity: int = 10_000
-    replay_ratio: float = 0.25  # replayed sequences per batch sequence
-    replay_positions: int = 5  # trailing positions trained per replayed sequence
-    # New events a step ranks for online HR/NDCG: a uniform sample above this (None: all).
-    # Ranking every target is a second pass over the catalogue that a busy step can skip.
-    eval_max_events: int | None = None
-    task_weights: tuple[float, float, float] = (1.0, 0.5, 0.2)  # next item, purchase, action
-    rank_weights: tuple[float, float] = (1.0, 0.2)  # next item, next purchase
-    grad_clip: float = 1.0
-    snapshot_every: int = 10
-    device: str = "auto"
-    seed: int = 0
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-class TransformerLearner(ItemTableState):
+class TransformerLearner:
     name = "transformer"
 
     def __init__(self, config: LearnerConfig, vocab: ItemVocabulary | None = None) -> None:
@@ -74,17 +45,17 @@ class TransformerLearner(ItemTableState):
         self.vocab = vocab or ItemVocabulary(config.vocabulary)
         self.action_ids = {name: i + 1 for i, name in enumerate(config.actions)}
         self.model = SequentialRecommender(config.model, self.vocab.capacity).to(self.device)
-        self.counts = torch.zeros(self.vocab.capacity, device=self.device)  # item sightings
-        # Item rows changed since the last checkpoint (model/learner_checkpoint.py).
-        self.dirty_rows = torch.ones(self.vocab.capacity, dtype=torch.bool, device=self.device)
+        self.table = ItemTable(self.model, config.learning_rate, config.weight_decay)
         self.replay = ReservoirBuffer(config.replay_capacity, config.seed)
         self.subsample_rng = random.Random(config.seed)  # which sequences a bounded step learns
         self.version = 0
         self.steps_skipped = 0
         self._valid_cache: tuple[tuple[int, int], torch.Tensor] | None = None
-        self._build_optimizers()
-        self._snapshot = self._take_snapshot()
         self._steps_since_snapshot = 0
+
+    def grow_to_vocabulary(self) -> None:
+        """Give every row the vocabulary may hand out an embedding (after ``vocab.observe``)."""
+        self.table.grow(self.vocab.capacity)
 
     # -- scoring ------------------------------------------------------------
 
@@ -265,11 +236,11 @@ class TransformerLearner(ItemTableState):
         # repeated; targets that were unknown before the batch still count as missed.
         started = time.perf_counter()
         now = max((s.ts[-1] for s in batch if s.ts), default=0.0)
-        self._reset_rows(self.vocab.evict_stale(now))
+        self.table.reset_rows(self.vocab.evict_stale(now))
         admitted: set[str] = set()
         for seq in batch:
             admitted.update(self.vocab.observe(seq.items[len(seq.items) - seq.new_count :], now))
-        self._grow()
+        self.grow_to_vocabulary()
         report.recommendations = self._score(batch, k, report, admitted)
         report.eval_s = time.perf_counter() - started
         if on_recommendations is not None and report.recommendations:
@@ -289,8 +260,8 @@ class TransformerLearner(ItemTableState):
                for row in rows[len(rows) - count :]]  # fmt: skip
         if new:
             rows_seen = torch.tensor(new, device=self.device)
-            self.counts.index_add_(0, rows_seen, torch.ones(len(new), device=self.device))
-            self.dirty_rows[rows_seen] = True
+            self.table.counts.index_add_(0, rows_seen, torch.ones(len(new), device=self.device))
+            self.table.dirty_rows[rows_seen] = True
         positions = trailing_positions(tensors, counts, self.device)
         positions = self._known_targets(positions)
         if positions.target.numel() == 0:
@@ -311,26 +282,15 @@ class TransformerLearner(ItemTableState):
         report.replayed_sequences = len(replayed)
         if not torch.isfinite(total):
             return self._skip(report, "non-finite loss")
-        self.sparse_optimizer.zero_grad(set_to_none=True)
-        self.dense_optimizer.zero_grad(set_to_none=True)
-        total.backward()  # type: ignore[no-untyped-call]
-        if not self._clip_gradients():
-            return self._skip(report, "non-finite gradient")
-        self.sparse_optimizer.step()  # type: ignore[no-untyped-call]
-        self.dense_optimizer.step()
-        grad = self.model.item_embeddings.grad
-        if grad is not None:  # SparseAdam touched exactly these rows (and their moments)
-            self.dirty_rows[grad.coalesce().indices()[0]] = True  # coalesced by the clip
-        # One norm over every dense tensor (foreach) is non-finite iff some weight is:
-        # a check per tensor was ~50 small ops and as many syncs a step.
-        if not torch.isfinite(torch.nn.utils.get_total_norm(self._dense_parameters())):
-            return self._skip(report, "non-finite weights after the step")
+        problem = self.table.step(total, self.config.grad_clip)
+        if problem:
+            return self._skip(report, problem)
         self.version += 1
         # Counted in optimiser steps: the trainer also renumbers the weights after a
         # step that only ranked, so the version alone does not say how many steps ran.
         self._steps_since_snapshot += 1
         if self._steps_since_snapshot >= cfg.snapshot_every:
-            self._snapshot = self._take_snapshot()
+            self.table.snapshot = self.table.take_snapshot()
             self._steps_since_snapshot = 0
 
     def _known_targets(self, positions: Positions) -> Positions:
@@ -347,74 +307,14 @@ class TransformerLearner(ItemTableState):
         # vocabulary's high-water mark hold no item (the table's capacity doubles), and
         # scoring them was up to half of the loss's matrix products and softmax.
         valid = self._valid_rows()[: self.vocab.num_rows] if full else self._valid_rows()
-        num_rows = valid.shape[0]
-
-        def with_bonus(head: Any, keep: torch.Tensor | None = None) -> Any:
-            source = history if keep is None else history.select(keep)
-
-            def scorer(h: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
-                base = head(h, candidates).float()
-                if full:  # full_softmax_loss passes the valid rows, sorted
-                    return source.add_to_sorted(base, candidates)
-                return add_bonus(base, source.per_candidate(candidates, num_rows))
-
-            return scorer
-
-        if full:
-
-            def item_loss(scorer: Any, h: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-                return full_softmax_loss(scorer, h, t, valid)
-        else:
-            proposal = (self.counts + 1).pow(0.75) * valid
-            proposal = proposal / proposal.sum()
-
-            def item_loss(scorer: Any, h: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-                return sampled_softmax_loss(
-                    scorer, h, t, proposal, cfg.num_negatives, self.generator
-                )
-
-        losses = {"item": item_loss(with_bonus(self.model.item_logits), states, positions.target)}
-        bought = positions.action == self.action_ids.get(cfg.purchase_action, -1)
-        if bought.any():
-            losses["purchase"] = item_loss(
-                with_bonus(self.model.purchase_logits, bought),
-                states[bought],
-                positions.target[bought],
-            )
-        known_action = positions.action > 0
-        if known_action.any():
-            losses["action"] = F.cross_entropy(
-                self.model.action_logits(states[known_action]).float(),
-                positions.action[known_action] - 1,
-            )
-        return losses
-
-    def _clip_gradients(self) -> bool:
-        dense_norm = torch.nn.utils.clip_grad_norm_(self._dense_parameters(), self.config.grad_clip)
-        if not torch.isfinite(dense_norm):
-            return False
-        grad = self.model.item_embeddings.grad
-        if grad is None:
-            return True
-        grad = grad.coalesce()
-        values = grad.values()
-        norm = values.norm()  # non-finite iff some value is
-        if not torch.isfinite(norm):
-            return False
-        if norm > self.config.grad_clip:
-            self.model.item_embeddings.grad = torch.sparse_coo_tensor(
-                grad.indices(),
-                values * (self.config.grad_clip / (norm + 1e-6)),
-                grad.shape,
-                check_invariants=False,  # built from a coalesced gradient: already valid
-                is_coalesced=True,  # so SparseAdam does not sort and sum it again
-            )
-        else:
-            self.model.item_embeddings.grad = grad
-        return True
+        negatives = (
+            None if full else Negatives(self.table.counts, cfg.num_negatives, self.generator)
+        )
+        purchase = self.action_ids.get(cfg.purchase_action, -1)
+        return task_losses(self.model, states, positions, history, valid, negatives, purchase)
 
     def _skip(self, report: StepReport, reason: str) -> None:
-        self._restore_snapshot()
+        self.table.restore_snapshot()
         self.steps_skipped += 1
         report.skipped = True
         report.skip_reason = reason
@@ -426,15 +326,68 @@ class TransformerLearner(ItemTableState):
             self._score(batch, 0, report)
         return report
 
-    # -- checkpoints (model/transformer_checkpoint.py) ---------------------------
+    # -- state ----------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything the learner is, as one flat dict: tensors under dotted names
+        (weights, optimiser state, sightings, random generators) and JSON values (config,
+        vocabulary, replay buffer, counters). Checkpoints store it as safetensors + JSON
+        (``model.state_io.split_state``)."""
+        state: dict[str, Any] = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        state |= self.table.state_dict()
+        # Dropout draws from torch's global generator, negatives from the learner's own.
+        state["rng.torch"] = torch.get_rng_state()
+        state["rng.negatives"] = self.generator.get_state()
+        if self.device.type == "cuda":
+            state["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        version, internal, gauss = self.subsample_rng.getstate()
+        return state | {
+            "kind": self.name,
+            "config": config_to_json(self.config),
+            "vocabulary": self.vocab.to_state(),
+            "replay": self.replay.to_state(),
+            "version": self.version,
+            "steps_skipped": self.steps_skipped,
+            "subsample_rng": [version, list(internal), gauss],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Become the learner ``state`` describes (built with the same config)."""
+        self.vocab = ItemVocabulary.from_state(state["vocabulary"])
+        self._valid_cache = None
+        weights = {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")}
+        self.model.grow(weights["item_embeddings"].shape[0])
+        self.model.load_state_dict(weights)
+        self.model.to(self.device)
+        self.table.load_state_dict(state)
+        self.replay = ReservoirBuffer.from_state(state["replay"])
+        self.version = int(state["version"])
+        self.steps_skipped = int(state["steps_skipped"])
+        if "rng.torch" in state:
+            torch.set_rng_state(state["rng.torch"].to("cpu"))
+            self.generator.set_state(state["rng.negatives"].to("cpu"))
+            if "rng.cuda" in state and self.device.type == "cuda":
+                torch.cuda.set_rng_state(state["rng.cuda"].to("cpu"), self.device)
+        if "subsample_rng" in state:
+            version, internal, gauss = state["subsample_rng"]
+            self.subsample_rng.setstate((version, tuple(internal), gauss))
+
+    @classmethod
+    def from_state_dict(
+        cls, state: dict[str, Any], device: str | None = None
+    ) -> TransformerLearner:
+        """A learner built from the config ``state`` carries (on ``device`` if given)."""
+        config = config_from_json(state["config"])
+        if device is not None:
+            config = dataclasses.replace(config, device=device)
+        learner = cls(config, ItemVocabulary.from_state(state["vocabulary"]))
+        learner.load_state_dict(state)
+        return learner
 
     def save(self, directory: Path) -> None:
-        from model.transformer_checkpoint import save_transformer
-
-        save_transformer(self, directory)
+        write_state(directory, *split_state(self.state_dict()))
 
     @classmethod
     def load(cls, directory: Path, device: str | None = None) -> TransformerLearner:
-        from model.transformer_checkpoint import load_transformer
-
-        return load_transformer(directory, device)
+        tensors, meta = read_state(directory)
+        return cls.from_state_dict(tensors | meta, device)

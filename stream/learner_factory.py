@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from model.baselines.retrain import RetrainSchedule
 from model.contract import Learner
+from model.learner_config import LearnerConfig
 from model.registry import BaselineOptions, build_learner
 from model.sequential_recommender import RecommenderConfig
-from model.transformer_learner import LearnerConfig
 from model.vocabulary import VocabularyConfig
 from stream.settings import Settings
 

@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from model.checkpoint_store import CheckpointInfo
+from model.checkpoints.checkpointer import LearnerCheckpointer
+from model.checkpoints.store import CheckpointInfo
 from model.contract import Learner
-from model.learner_checkpoint import LearnerCheckpointer
 from model.ranking_metrics import RankingSums
 from model.transformer_learner import TransformerLearner
 from stream.metrics.trainer import TrainerMetrics

@@ -16,9 +16,9 @@ from kafka import TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from model.checkpoint_store import CheckpointInfo, CheckpointStore
+from model.checkpoints.checkpointer import open_checkpointer
+from model.checkpoints.store import CheckpointInfo
 from model.contract import Learner
-from model.learner_checkpoint import LearnerCheckpointer
 from stream.learner_factory import learner_from_settings
 from stream.metrics.trainer import TrainerMetrics
 from stream.model_lifecycle import ModelLifecycle, resume_offsets, settings_hash
@@ -49,7 +49,7 @@ def prepare_learner(
         log.info("no checkpoints (%s)", why)
         return Start(learner_from_settings(model, settings), None)
     c = settings.checkpoints
-    checkpointer = LearnerCheckpointer(CheckpointStore(c.dir, c.keep_chains), c.full_every)
+    checkpointer = open_checkpointer(c.dir, c.keep_chains, c.full_every)
     restored = checkpointer.restore(settings.trainer.device)
     problems: list[str] = []
     if restored is not None:
@@ -61,7 +61,7 @@ def prepare_learner(
         lifecycle.last_good_version = info.model_version
         return Start(learner, lifecycle, offsets, info, f"checkpoint {info.name}", problems)
     if init_from is not None:
-        warm = LearnerCheckpointer(CheckpointStore(init_from)).restore(settings.trainer.device)
+        warm = open_checkpointer(init_from).restore(settings.trainer.device)
         if warm is None:
             raise FileNotFoundError(f"--init-from {init_from}: no consistent checkpoint there")
         learner, info, problems = warm

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from model.contract import Recommendation, RecommendationSink, StepReport, UserSequence
-from model.transformer_learner import LearnerConfig, TransformerLearner
+from model.learner_config import LearnerConfig
+from model.transformer_learner import TransformerLearner
 
 
 class FrozenLearner:

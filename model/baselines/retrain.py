@@ -11,7 +11,8 @@ from pathlib import Path
 
 from model.batch_training import fit
 from model.contract import Recommendation, RecommendationSink, StepReport, UserSequence
-from model.transformer_learner import LearnerConfig, TransformerLearner
+from model.learner_config import LearnerConfig
+from model.transformer_learner import TransformerLearner
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from model.checkpoint_store import CheckpointError, CheckpointInfo, CheckpointStore
+from model.checkpoints.store import CheckpointError, CheckpointInfo, CheckpointStore
 from stream.broker import broker_answers
 from stream.cli.common import ConfigOption, console, err_console, settings_from, user_errors
 from stream.kafka_config import security_options

@@ -92,8 +92,7 @@ def replay_command(
 def _save(learner: Learner, directory: Path, settings: Settings, report: dict[str, Any]) -> None:
     """The transformer goes into a checkpoint store (what `worker trainer --init-from`
     reads); baselines save their own state."""
-    from model.checkpoint_store import CheckpointStore
-    from model.learner_checkpoint import LearnerCheckpointer
+    from model.checkpoints.checkpointer import open_checkpointer
     from model.transformer_learner import TransformerLearner
     from stream.model_lifecycle import settings_hash
 
@@ -101,8 +100,8 @@ def _save(learner: Learner, directory: Path, settings: Settings, report: dict[st
         learner.save(directory)
         console.print(f"saved {learner.name} to {directory}")
         return
-    store = CheckpointStore(directory, settings.checkpoints.keep_chains)
-    info = LearnerCheckpointer(store, full_every=1).save(learner, {
+    checkpointer = open_checkpointer(directory, settings.checkpoints.keep_chains, full_every=1)
+    info = checkpointer.save(learner, {
         "origin": "replay", "file": report["settings"]["file"],
         "metrics": report["metrics"]["overall"],
         "settings_hash": settings_hash(settings),

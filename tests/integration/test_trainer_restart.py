@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from model.checkpoint_store import CheckpointStore
+from model.checkpoints.store import CheckpointStore
 from stream.event_files import RawEvent
 from stream.producer import produce
 from stream.recommendation_message import RecommendationMessage

@@ -9,8 +9,8 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from model.checkpoint_store import CheckpointStore
-from model.learner_checkpoint import LearnerCheckpointer
+from model.checkpoints.checkpointer import LearnerCheckpointer
+from model.checkpoints.store import CheckpointStore
 from model.transformer_learner import TransformerLearner
 from stream.cli.main import app
 from tests.unit.model.helpers import cycle_batches, tiny_config

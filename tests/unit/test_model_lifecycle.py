@@ -10,8 +10,8 @@ from typing import Any
 import torch
 from prometheus_client import CollectorRegistry
 
-from model.checkpoint_store import CheckpointStore
-from model.learner_checkpoint import LearnerCheckpointer
+from model.checkpoints.checkpointer import LearnerCheckpointer
+from model.checkpoints.store import CheckpointStore
 from model.transformer_learner import TransformerLearner
 from stream.metrics.scrape import metric_sum
 from stream.metrics.trainer import TrainerMetrics
@@ -106,7 +106,7 @@ def test_the_loop_checkpoints_and_rolls_back_when_a_guard_trips(tmp_path: Path) 
         assert store.checkpoints()[-1].extra["offsets"]["partitions"] == {"0": 24}
         # An exploding update (an infinite learning rate): the weights after the step
         # are not finite, a guard skips it, and the loop restores the last checkpoint.
-        for group in loop.learner.dense_optimizer.param_groups:  # type: ignore[attr-defined]
+        for group in loop.learner.table.dense_optimizer.param_groups:  # type: ignore[attr-defined]
             group["lr"] = float("inf")
         await step(batches[4])
         loop.close()

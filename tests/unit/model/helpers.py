@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from model.contract import UserSequence
+from model.learner_config import LearnerConfig
 from model.sequential_recommender import RecommenderConfig
-from model.transformer_learner import LearnerConfig
 
 ACTIONS = ("view", "click", "purchase")
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from model.checkpoint_store import CheckpointStore
-from model.learner_checkpoint import LearnerCheckpointer
-from model.transformer_checkpoint import learner_to_flat
+from model.checkpoints.checkpointer import LearnerCheckpointer
+from model.checkpoints.store import CheckpointStore
+from model.state_io import split_state
 from model.transformer_learner import TransformerLearner
 from model.vocabulary import VocabularyConfig
 from tests.unit.model.helpers import cycle_batches, tiny_config
@@ -33,8 +33,8 @@ def batches(rounds: int) -> list:  # type: ignore[type-arg]
 
 
 def assert_same_state(a: TransformerLearner, b: TransformerLearner) -> None:
-    ta, ma = learner_to_flat(a)
-    tb, mb = learner_to_flat(b)
+    ta, ma = split_state(a.state_dict())
+    tb, mb = split_state(b.state_dict())
     assert ta.keys() == tb.keys()
     for key in ta:
         assert torch.equal(ta[key], tb[key]), key

@@ -29,7 +29,7 @@ def test_a_step_that_leaves_non_finite_weights_is_rolled_back() -> None:
     learner = TransformerLearner(tiny_config())
     learner.learn(cycle_batches()[0])
     before = {k: v.clone() for k, v in learner.model.state_dict().items()}
-    for group in learner.dense_optimizer.param_groups:
+    for group in learner.table.dense_optimizer.param_groups:
         group["lr"] = float("inf")
     report = learner.learn(cycle_batches()[1])
     assert report.skipped and report.skip_reason == "non-finite weights after the step"
@@ -74,7 +74,7 @@ def test_new_items_grow_the_table_and_keep_learned_rows() -> None:
     learner.learn(big)
     assert learner.model.item_embeddings.shape[0] >= learner.vocab.num_rows > rows
     assert learner.model.item_embeddings.shape[0] == learner.vocab.capacity
-    state = learner.sparse_optimizer.state[learner.model.item_embeddings]
+    state = learner.table.sparse_optimizer.state[learner.model.item_embeddings]
     assert state["exp_avg"].shape == learner.model.item_embeddings.shape
     # Rows learned before the growth are still there (only rows touched since changed).
     untouched = [

@@ -10,7 +10,7 @@ leaves nothing that :meth:`CheckpointStore.newest_chain` would accept. Restoring
 takes the newest checkpoint whose whole chain (its full snapshot and every delta
 since) verifies; a corrupted, truncated or missing file is reported and the store
 falls back to the newest consistent checkpoint before it. What the tensors and
-state mean is the learner's business (model/learner_checkpoint.py); never pickle.
+state mean is the learner's business (model/checkpoints/checkpointer.py); never pickle.
 """
 
 from __future__ import annotations

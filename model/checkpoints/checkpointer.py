@@ -1,7 +1,7 @@
 """Full and delta checkpoints of a :class:`TransformerLearner` in a :class:`CheckpointStore`.
 
-A learner's state is one flat dict of tensors plus one JSON dict (the layout
-``save_transformer`` writes). A delta holds, relative to the previous checkpoint:
+A learner's state is one flat dict of tensors plus one JSON dict (its ``state_dict``
+split by ``state_io.split_state``, as ``TransformerLearner.save`` writes it). A delta
 
 - the item-table rows that changed (embeddings, their sparse-Adam moments and
   sighting counts), found from the learner's dirty-row mask, not by comparison;
@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from model.checkpoint_store import CheckpointInfo, CheckpointStore
-from model.transformer_checkpoint import learner_from_flat, learner_to_flat
+from model.checkpoints.store import CheckpointInfo, CheckpointStore
+from model.state_io import split_state
 from model.transformer_learner import TransformerLearner
 
 TABLE = "model.item_embeddings"
@@ -92,6 +93,14 @@ class _Base:
     replay_items: list[Any]  # the buffer's sequence objects (compared by identity)
 
 
+def open_checkpointer(
+    directory: Path, keep_chains: int = 3, full_every: int = 10
+) -> LearnerCheckpointer:
+    """The checkpointer of the store at ``directory`` (created on the first write):
+    ``keep_chains`` full-plus-deltas chains are kept, every ``full_every``-th is full."""
+    return LearnerCheckpointer(CheckpointStore(directory, keep_chains), full_every)
+
+
 class LearnerCheckpointer:
     """Writes a full snapshot every ``full_every`` checkpoints and deltas in between."""
 
@@ -102,7 +111,7 @@ class LearnerCheckpointer:
         self._since_full = 0
 
     def save(self, learner: TransformerLearner, extra: dict[str, Any]) -> CheckpointInfo:
-        tensors, meta = learner_to_flat(learner)
+        tensors, meta = split_state(learner.state_dict())
         rows = int(tensors[TABLE].shape[0])
         vocabulary = copy.deepcopy(meta["vocabulary"])
         base = self._base
@@ -114,7 +123,7 @@ class LearnerCheckpointer:
             self._since_full = 0
         else:
             assert base is not None
-            dirty = torch.nonzero(learner.dirty_rows[:rows]).flatten().to("cpu")
+            dirty = torch.nonzero(learner.table.dirty_rows[:rows]).flatten().to("cpu")
             row_keys = _row_keys(tensors, rows)
             delta = {f"rows.{key}": tensors[key].to("cpu")[dirty] for key in row_keys}
             delta["rows.index"] = dirty
@@ -143,7 +152,7 @@ class LearnerCheckpointer:
             info = self.store.write("delta", delta, state, learner.version, base.info,
                                     {**extra, "vocabulary": changes})  # fmt: skip
             self._since_full += 1
-        learner.dirty_rows.zero_()
+        learner.table.dirty_rows.zero_()
         self._base = _Base(info, vocabulary, list(learner.replay.items))
         return info
 
@@ -159,7 +168,7 @@ class LearnerCheckpointer:
         for info in plan.chain[1:]:
             delta, state = self.store.read(info)
             tensors, meta = apply_delta(tensors, meta, delta, state)
-        learner = learner_from_flat(tensors, meta, device)
+        learner = TransformerLearner.from_state_dict(tensors | meta, device)
         newest = plan.newest
         self._base = _Base(newest, copy.deepcopy(meta["vocabulary"]), list(learner.replay.items))
         self._since_full = len(plan.chain) - 1

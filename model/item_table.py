@@ -1,0 +1,177 @@
+"""The learner's trainable state around the item table: the two optimisers (sparse Adam
+for the item rows, AdamW for the dense weights), item sightings, the rows changed since
+the last checkpoint, growth as the vocabulary grows, row reuse, and the in-memory
+snapshot the learner's guards restore after a bad step."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+
+from model.sequential_recommender import EMBEDDING_STD, SequentialRecommender
+from model.state_io import flatten_optimizer, unflatten_optimizer
+
+
+class ItemTable:
+    def __init__(
+        self, model: SequentialRecommender, learning_rate: float, weight_decay: float
+    ) -> None:
+        self.model = model
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        rows, device = model.item_embeddings.shape[0], model.item_embeddings.device
+        self.counts = torch.zeros(rows, device=device)  # item sightings
+        # Item rows changed since the last checkpoint (model/checkpoints/checkpointer.py).
+        self.dirty_rows = torch.ones(rows, dtype=torch.bool, device=device)
+        self.build_optimizers()
+        self.snapshot = self.take_snapshot()
+
+    def build_optimizers(self) -> None:
+        # The dense list is kept: walking named_parameters twice a step was ~0.5 ms of a
+        # CPU step. Only the item table is ever replaced (growth), and the dense
+        # parameters keep their identity through load_state_dict.
+        self._dense = [p for n, p in self.model.named_parameters() if n != "item_embeddings"]
+        self.sparse_optimizer = torch.optim.SparseAdam(
+            [self.model.item_embeddings], lr=self.learning_rate
+        )
+        # foreach: one kernel per step for all ~30 dense tensors instead of a Python loop
+        # over them (PyTorch picks it by default only on CUDA).
+        self.dense_optimizer = torch.optim.AdamW(
+            self._dense, lr=self.learning_rate, weight_decay=self.weight_decay, foreach=True
+        )
+
+    def step(self, loss: torch.Tensor, max_norm: float) -> str | None:
+        """One optimiser step on ``loss``: backward, clip, update, mark the changed rows.
+        Returns why the step must be undone (a non-finite gradient or weight), or None."""
+        self.sparse_optimizer.zero_grad(set_to_none=True)
+        self.dense_optimizer.zero_grad(set_to_none=True)
+        loss.backward()  # type: ignore[no-untyped-call]
+        if not self._clip_gradients(max_norm):
+            return "non-finite gradient"
+        self.sparse_optimizer.step()  # type: ignore[no-untyped-call]
+        self.dense_optimizer.step()
+        grad = self.model.item_embeddings.grad
+        if grad is not None:  # SparseAdam touched exactly these rows (and their moments)
+            self.dirty_rows[grad.coalesce().indices()[0]] = True  # coalesced by the clip
+        # One norm over every dense tensor (foreach) is non-finite iff some weight is:
+        # a check per tensor was ~50 small ops and as many syncs a step.
+        if not torch.isfinite(torch.nn.utils.get_total_norm(self._dense)):
+            return "non-finite weights after the step"
+        return None
+
+    def _clip_gradients(self, max_norm: float) -> bool:
+        if not torch.isfinite(torch.nn.utils.clip_grad_norm_(self._dense, max_norm)):
+            return False
+        grad = self.model.item_embeddings.grad
+        if grad is None:
+            return True
+        grad = grad.coalesce()
+        values = grad.values()
+        norm = values.norm()  # non-finite iff some value is
+        if not torch.isfinite(norm):
+            return False
+        if norm > max_norm:
+            grad = torch.sparse_coo_tensor(
+                grad.indices(),
+                values * (max_norm / (norm + 1e-6)),
+                grad.shape,
+                check_invariants=False,  # built from a coalesced gradient: already valid
+                is_coalesced=True,  # so SparseAdam does not sort and sum it again
+            )
+        self.model.item_embeddings.grad = grad
+        return True
+
+    def state_dict(self) -> dict[str, Any]:
+        """Sightings and both optimisers' state: named tensors, and their JSON part under
+        ``optimizers`` (the weights themselves are the model's)."""
+        sparse, sparse_meta = flatten_optimizer("sparse", self.sparse_optimizer.state_dict())
+        dense, dense_meta = flatten_optimizer("dense", self.dense_optimizer.state_dict())
+        return {"counts": self.counts, **sparse, **dense,
+                "optimizers": {"sparse": sparse_meta, "dense": dense_meta}}  # fmt: skip
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Load after the model's weights (optimisers are rebuilt around them); nothing is
+        dirty afterwards: the state came from a checkpoint."""
+        device = self.model.item_embeddings.device
+        self.counts = state["counts"].to(device)
+        self.dirty_rows = torch.zeros(self.counts.shape[0], dtype=torch.bool, device=device)
+        self.build_optimizers()
+        tensors = {k: v.to(device) for k, v in state.items()
+                   if torch.is_tensor(v) and k.startswith(("sparse.", "dense."))}  # fmt: skip
+        optimizers = state["optimizers"]
+        self.sparse_optimizer.load_state_dict(
+            unflatten_optimizer("sparse", tensors, optimizers["sparse"])
+        )
+        self.dense_optimizer.load_state_dict(
+            unflatten_optimizer("dense", tensors, optimizers["dense"])
+        )
+        self.snapshot = self.take_snapshot()
+
+    def grow(self, rows: int) -> None:
+        """Enlarge the item table (and its optimiser state) to ``rows``."""
+        if rows <= self.model.item_embeddings.shape[0]:
+            return
+        old_state = self.sparse_optimizer.state.get(self.model.item_embeddings, {})
+        self.model.grow(rows)
+        added = rows - self.counts.shape[0]
+        self.counts = torch.cat([self.counts, self.counts.new_zeros(added)])
+        self.dirty_rows = torch.cat([self.dirty_rows, self.dirty_rows.new_ones(added)])
+        self.sparse_optimizer = torch.optim.SparseAdam(
+            [self.model.item_embeddings], lr=self.learning_rate
+        )
+        if old_state:
+            grown = {}
+            for key, value in old_state.items():
+                if torch.is_tensor(value) and value.dim() == 2:
+                    grown[key] = _pad_rows(value, rows)
+                else:
+                    grown[key] = value
+            self.sparse_optimizer.state[self.model.item_embeddings] = grown
+
+    def reset_rows(self, rows: list[int]) -> None:
+        """Freed rows start from scratch when a new item reuses them."""
+        if not rows:
+            return
+        table = self.model.item_embeddings
+        index = torch.tensor(rows, device=table.device)
+        with torch.no_grad():
+            table[index] = (
+                torch.randn(len(rows), table.shape[1], device=table.device) * EMBEDDING_STD
+            )
+        self.counts[index] = 0
+        self.dirty_rows[index] = True
+        for value in self.sparse_optimizer.state.get(table, {}).values():
+            if torch.is_tensor(value) and value.dim() == 2:
+                value[index] = 0
+
+    def take_snapshot(self) -> dict[str, Any]:
+        return {
+            "model": copy.deepcopy(self.model.state_dict()),
+            "sparse": copy.deepcopy(self.sparse_optimizer.state_dict()),
+            "dense": copy.deepcopy(self.dense_optimizer.state_dict()),
+        }
+
+    def restore_snapshot(self) -> None:
+        """Back to the last snapshot (a grown table keeps its new rows, zeroed)."""
+        self.dirty_rows[:] = True  # any row may differ from the last checkpoint now
+        snapshot = self.snapshot
+        rows = snapshot["model"]["item_embeddings"].shape[0]
+        current = self.model.item_embeddings.shape[0]
+        self.model.load_state_dict(
+            {
+                **snapshot["model"],
+                "item_embeddings": _pad_rows(snapshot["model"]["item_embeddings"], current),
+            }
+        )
+        self.build_optimizers()
+        self.dense_optimizer.load_state_dict(snapshot["dense"])
+        if rows == current:
+            self.sparse_optimizer.load_state_dict(snapshot["sparse"])
+
+
+def _pad_rows(table: torch.Tensor, rows: int) -> torch.Tensor:
+    if table.shape[0] >= rows:
+        return table
+    return torch.cat([table, table.new_zeros(rows - table.shape[0], table.shape[1])])

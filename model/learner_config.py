@@ -1,0 +1,65 @@
+"""The transformer learner's settings and device choice, and their JSON form (saved with
+every checkpoint, so a restored learner is built exactly as the saved one was)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from model.sequential_recommender import RecommenderConfig
+from model.vocabulary import VocabularyConfig
+
+
+@dataclass(frozen=True)
+class LearnerConfig:
+    model: RecommenderConfig = field(default_factory=RecommenderConfig)
+    vocabulary: VocabularyConfig = field(default_factory=VocabularyConfig)
+    actions: tuple[str, ...] = ("view", "click", "purchase")
+    purchase_action: str = "purchase"
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    full_softmax_max_items: int = 50_000
+    num_negatives: int = 1_024
+    replay_capacity: int = 10_000
+    replay_ratio: float = 0.25  # replayed sequences per batch sequence
+    replay_positions: int = 5  # trailing positions trained per replayed sequence
+    # New events a step ranks for online HR/NDCG: a uniform sample above this (None: all).
+    # Ranking every target is a second pass over the catalogue that a busy step can skip.
+    eval_max_events: int | None = None
+    task_weights: tuple[float, float, float] = (1.0, 0.5, 0.2)  # next item, purchase, action
+    rank_weights: tuple[float, float] = (1.0, 0.2)  # next item, next purchase
+    grad_clip: float = 1.0
+    snapshot_every: int = 10
+    device: str = "auto"
+    seed: int = 0
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def config_to_json(config: LearnerConfig) -> dict[str, Any]:
+    data = dataclasses.asdict(config)
+    path = data["model"]["pretrained_path"]
+    data["model"]["pretrained_path"] = str(path) if path is not None else None
+    return data
+
+
+def config_from_json(data: dict[str, Any]) -> LearnerConfig:
+    model = dict(data["model"])
+    if model.get("pretrained_path"):
+        model["pretrained_path"] = Path(model["pretrained_path"])
+    return LearnerConfig(**{
+        **data,
+        "model": RecommenderConfig(**model),
+        "vocabulary": VocabularyConfig(**data["vocabulary"]),
+        "actions": tuple(data["actions"]),
+        "task_weights": tuple(data["task_weights"]),
+        "rank_weights": tuple(data["rank_weights"]),
+    })  # fmt: skip

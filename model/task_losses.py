@@ -1,0 +1,69 @@
+"""What one training step minimises: next item and next purchased item (each scored
+with the repeat bonus, by a full softmax over the valid rows or a sampled softmax) and
+next action."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from model.batching import Positions
+from model.losses import Scorer, full_softmax_loss, sampled_softmax_loss
+from model.repeat_bonus import HistoryBonus, add_bonus
+from model.sequential_recommender import SequentialRecommender
+
+Head = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (P, H), (C,) -> (P, C)
+
+
+@dataclass(frozen=True)
+class Negatives:
+    """Sampled softmax: ``count`` rows drawn by sightings ** 0.75 (word2vec's smoothing)."""
+
+    sightings: torch.Tensor  # (N,) per row
+    count: int
+    generator: torch.Generator
+
+
+def task_losses(
+    model: SequentialRecommender, states: torch.Tensor, positions: Positions,
+    history: HistoryBonus, valid: torch.Tensor, negatives: Negatives | None, purchase: int,
+) -> dict[str, torch.Tensor]:  # fmt: skip
+    """Losses by task ("item", "purchase", "action"; a task without targets is left out).
+    ``negatives`` None: a full softmax over the ``valid`` rows (N,)."""
+    full = negatives is None
+    num_rows = valid.shape[0]
+
+    def with_bonus(head: Head, keep: torch.Tensor | None = None) -> Scorer:
+        source = history if keep is None else history.select(keep)
+
+        def scorer(h: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+            base = head(h, candidates).float()
+            if full:  # full_softmax_loss passes the valid rows, sorted
+                return source.add_to_sorted(base, candidates)
+            return add_bonus(base, source.per_candidate(candidates, num_rows))
+
+        return scorer
+
+    def item_loss(scorer: Scorer, h: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if negatives is None:
+            return full_softmax_loss(scorer, h, t, valid)
+        return sampled_softmax_loss(scorer, h, t, proposal, negatives.count, negatives.generator)
+
+    if negatives is not None:
+        proposal = (negatives.sightings + 1).pow(0.75) * valid
+        proposal = proposal / proposal.sum()
+    losses = {"item": item_loss(with_bonus(model.item_logits), states, positions.target)}
+    bought = positions.action == purchase
+    if bought.any():
+        losses["purchase"] = item_loss(
+            with_bonus(model.purchase_logits, bought), states[bought], positions.target[bought]
+        )
+    known_action = positions.action > 0
+    if known_action.any():
+        losses["action"] = F.cross_entropy(
+            model.action_logits(states[known_action]).float(), positions.action[known_action] - 1
+        )
+    return losses
