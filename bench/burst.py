@@ -26,14 +26,14 @@ from rich.table import Table
 from bench.common import write_result
 from bench.learning import Learning
 from bench.profiles import PROFILES
-from stream.consumer_groups import wait_until_workers_ready
-from stream.event_files import REPO_ROOT
+from stream.data.producer import produce
+from stream.kafka.topics import create_topics
+from stream.local.consumer_groups import wait_until_workers_ready
+from stream.local.sandbox import isolated_settings, running_broker, scrape
+from stream.local.worker_process import WorkerProcess
 from stream.metrics.scrape import metric_sum
-from stream.producer import produce
-from stream.sandbox import isolated_settings, running_broker, scrape
+from stream.paths import REPO_ROOT
 from stream.settings import Settings, load_settings
-from stream.topics import create_topics
-from stream.worker_process import WorkerProcess
 
 console = Console(width=160)
 

@@ -30,10 +30,11 @@ from model.checkpoints.checkpointer import LearnerCheckpointer
 from model.checkpoints.store import CheckpointStore
 from model.contract import UserSequence
 from model.transformer_learner import TransformerLearner
-from stream.event_files import REPO_ROOT, read_taobao, shared_data_dir
-from stream.learner_factory import learner_config
-from stream.replay import micro_batches
+from stream.data.event_files import read_taobao, shared_data_dir
+from stream.paths import REPO_ROOT
+from stream.replay.prequential import micro_batches
 from stream.settings import load_settings
+from stream.trainer.learner_factory import learner_config
 
 console = Console(width=160)
 

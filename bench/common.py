@@ -10,14 +10,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from stream.percentiles import nearest_rank as percentile
+from stream.metrics.percentiles import nearest_rank as percentile
+from stream.paths import REPO_ROOT
 
 __all__ = [
     "RESULTS", "cpu_seconds", "machine", "machine_tag", "machine_ticks", "peak_rss_mb",
     "percentile", "stamp", "write_result",
 ]  # fmt: skip
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = REPO_ROOT / "bench" / "results"
 
 

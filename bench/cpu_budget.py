@@ -19,10 +19,10 @@ from pathlib import Path
 from kafka import KafkaConsumer, TopicPartition
 
 from bench.learning import Learning
-from stream.kafka_config import kafka_python_options
+from stream.kafka.client_options import kafka_python_options
+from stream.kafka.topics import windows_changelog
 from stream.metrics.scrape import Samples, metric_sum
 from stream.settings import Settings
-from stream.topics import windows_changelog
 
 CORES = os.cpu_count() or 1
 

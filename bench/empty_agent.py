@@ -3,7 +3,7 @@
 Run as ``python -m bench.empty_agent CONFIG APP_ID PORT DATA_DIR [batched]``; it counts
 the events of the configured event topics on a Prometheus counter, like the sequencer
 does. With ``batched`` it reads through the sequencer's consumer, one message per
-partition and fetch (stream/partition_batch.py): the floor of the sequencer's own path.
+partition and fetch (stream/kafka/partition_batch.py): the floor of the sequencer's own path.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry, Counter
 
-from stream.faust_config import faust_app_options
-from stream.lossless_consumer import lossless_app
+from stream.kafka.faust_options import faust_app_options
+from stream.kafka.lossless_consumer import lossless_app
+from stream.kafka.partition_batch import PartitionBatch
 from stream.metrics.server import serve_metrics
-from stream.partition_batch import PartitionBatch
-from stream.sequencer_app import consumer_options
+from stream.sequencer.app import consumer_options
 from stream.settings import load_settings
 
 

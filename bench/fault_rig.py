@@ -18,17 +18,17 @@ from typing import Any
 import orjson
 import yaml
 
-from stream.accounting import Accounting, account_topics
-from stream.event_files import RawEvent
-from stream.events import Event
-from stream.group_lag import GroupLag
+from stream.data.producer import ProduceReport, produce
+from stream.kafka.group_lag import GroupLag
+from stream.kafka.topic_reader import read_topic
+from stream.kafka.topics import create_topics
+from stream.local.accounting import Accounting, account_topics
+from stream.local.sandbox import isolated_settings, scrape, wait_for
+from stream.local.worker_process import WorkerProcess
+from stream.messages.events import Event, RawEvent
 from stream.metrics.scrape import Samples, metric_sum
-from stream.producer import ProduceReport, produce
-from stream.sandbox import free_port_pair, isolated_settings, scrape, wait_for
+from stream.network import free_port_pair
 from stream.settings import Settings
-from stream.topic_reader import read_topic
-from stream.topics import create_topics
-from stream.worker_process import WorkerProcess
 
 
 def many_user_events(users: int, per_user: int, seed: int) -> list[RawEvent]:

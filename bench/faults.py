@@ -1,5 +1,5 @@
 """Faults injected on purpose into real processes, each run ending in the accounting of
-every produced event (stream/accounting.py): sequencers joining, leaving and killed
+every produced event (stream/local/accounting.py): sequencers joining, leaving and killed
 mid-backlog, poison sequence updates with an unwritable checkpoint folder, a trainer
 killed before its first checkpoint and twice during checkpoint writes, and the broker
 stopped for 15 s with ``recstream produce`` running.
@@ -31,15 +31,15 @@ from rich.table import Table
 
 from bench.common import write_result
 from bench.fault_rig import FaultRig, many_user_events, stop_every_rig
-from stream.accounting import Accounting
-from stream.broker import LocalBroker
-from stream.event_files import REPO_ROOT
-from stream.kafka_config import kafka_python_options
+from stream.kafka.client_options import kafka_python_options
+from stream.kafka.topic_reader import read_topic
+from stream.local.accounting import Accounting
+from stream.local.broker import LocalBroker
+from stream.local.sandbox import TEST_CONFIG, running_broker, wait_for
+from stream.messages.sequence_update import SequenceUpdate
 from stream.metrics.scrape import metric_sum
-from stream.sandbox import TEST_CONFIG, running_broker, wait_for
-from stream.sequence_update import SequenceUpdate
+from stream.paths import REPO_ROOT
 from stream.settings import Settings, load_settings
-from stream.topic_reader import read_topic
 
 console = Console(width=160)
 
@@ -76,7 +76,7 @@ def _finish(rig: FaultRig, name: str, started: float, problems: list[str],
             if not worker.alive():
                 problems.append(f"{worker.role} {worker.log_path.name} exited:\n"
                                 f"{worker.log_tail(15)}")  # fmt: skip
-        # The idle re-read (stream/stuck_partitions.py) is a last resort: a run that needed
+        # The idle re-read (stream/kafka/stuck_partitions.py) is a last resort: a run that needed
         # it did not hold by the lossless consumer alone.
         facts["idle_rereads"] = rig.sequencer_metric("recstream_sequencer_partition_rewinds_total")
         if facts["idle_rereads"]:

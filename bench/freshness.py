@@ -41,17 +41,18 @@ from bench.common import cpu_seconds, machine_ticks, peak_rss_mb, percentile, wr
 from bench.cpu_budget import ROWS, broker_pid, cpu_budget, messages_by_topic
 from bench.learning import Learning
 from bench.profiles import PROFILES, shape
-from stream.consumer_groups import wait_until_workers_ready
-from stream.event_files import REPO_ROOT, RawEvent
+from stream.data.producer import produce
+from stream.data.synthetic import SyntheticSpec, synthetic_events
+from stream.kafka.topic_reader import read_topic
+from stream.kafka.topics import create_topics
+from stream.local.consumer_groups import wait_until_workers_ready
+from stream.local.sandbox import isolated_settings, running_broker, scrape
+from stream.local.worker_process import WorkerProcess
+from stream.messages.events import RawEvent
+from stream.messages.recommendation import RecommendationMessage
 from stream.metrics.scrape import Samples, buckets, metric_sum, quantile
-from stream.producer import produce
-from stream.recommendation_message import RecommendationMessage
-from stream.sandbox import isolated_settings, running_broker, scrape
+from stream.paths import REPO_ROOT
 from stream.settings import Settings, load_settings
-from stream.synthetic import SyntheticSpec, synthetic_events
-from stream.topic_reader import read_topic
-from stream.topics import create_topics
-from stream.worker_process import WorkerProcess
 
 console = Console(width=200)
 

@@ -11,7 +11,7 @@ times it from its first to its last message (start-up excluded):
 * ``raw aiokafka``: ``getmany`` + JSON decode, the client's ceiling;
 * ``empty faust agent``: ``async for event in stream.events()``, the framework's floor;
 * ``empty agent on batches``: the same agent on the sequencer's consumer, which hands it
-  one message per partition and fetch (stream/partition_batch.py): the floor of the
+  one message per partition and fetch (stream/kafka/partition_batch.py): the floor of the
   sequencer's own path;
 * ``empty faust agent x2``: the per-record agent, the second process joining the group
   2.5 s into the read: the control for the sequencer's stall after a rebalance
@@ -42,15 +42,17 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-from bench.common import REPO_ROOT, cpu_seconds, peak_rss_mb, write_result
+from bench.common import cpu_seconds, peak_rss_mb, write_result
 from bench.profiles import PROFILES
 from bench.quix_env import quix_python
-from stream.kafka_config import kafka_python_options
+from stream.kafka.client_options import kafka_python_options
+from stream.kafka.topics import create_topics
+from stream.local.sandbox import isolated_settings, running_broker, scrape
+from stream.local.worker_process import WorkerProcess
 from stream.metrics.scrape import metric_sum
-from stream.sandbox import free_port_pair, isolated_settings, running_broker, scrape
+from stream.network import free_port_pair
+from stream.paths import REPO_ROOT
 from stream.settings import Settings, load_settings
-from stream.topics import create_topics
-from stream.worker_process import WorkerProcess
 
 console = Console(width=200)
 RUNNERS = ("raw aiokafka", "empty faust agent", "empty agent on batches", "empty faust agent x2",

@@ -17,7 +17,7 @@ from model.learner_config import LearnerConfig
 from model.offline_evaluation import SplitMetrics, leave_one_out
 from model.sequential_recommender import RecommenderConfig
 from model.transformer_learner import TransformerLearner
-from stream.event_files import read_pairs
+from stream.data.event_files import read_pairs
 
 
 def main() -> None:

@@ -24,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import islice
 
-from stream.event_files import RawEvent, read_pairs, read_taobao, shared_data_dir
+from stream.data.event_files import read_pairs, read_taobao, shared_data_dir
+from stream.messages.events import RawEvent
 
 YOOCHOOSE_PERIODS = 5
 # Sessions open at a time in the ``sessions`` profile: at 1,000 clicks/s a session's

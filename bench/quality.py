@@ -2,7 +2,7 @@
 
     python -m bench.quality [--quick] [--config configs/default.yaml]
 
-Every model streams the same file in time order, test-then-train (``stream/replay.py``,
+Every model streams the same file in time order, test-then-train (``stream/replay/prequential.py``,
 the trainer's own batching): incremental transformer, popularity (decayed counts),
 co-occurrence, the user's recent items, a transformer frozen after a warm-up, and a
 transformer retrained from scratch on everything seen every N events. Reported:
@@ -26,12 +26,13 @@ import matplotlib.pyplot as plt
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import REPO_ROOT, write_result
+from bench.common import write_result
 from model.names import MODEL_NAMES
-from stream.event_files import read_events, shared_data_dir
-from stream.learner_factory import learner_from_settings
-from stream.replay import replay
+from stream.data.event_files import read_events, shared_data_dir
+from stream.paths import REPO_ROOT
+from stream.replay.prequential import replay
 from stream.settings import Settings, load_settings
+from stream.trainer.learner_factory import learner_from_settings
 
 console = Console(width=200)
 

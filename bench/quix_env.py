@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.common import REPO_ROOT
+from stream.paths import REPO_ROOT
 
 QUIX_ENV = REPO_ROOT / ".venv-quix"
 REQUIREMENTS = ("quixstreams==3.28.1", "prometheus-client>=0.20,<1")

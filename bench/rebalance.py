@@ -23,13 +23,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import REPO_ROOT, write_result
+from bench.common import write_result
 from bench.ingest import StalledError, measure, produce, start
-from stream.group_lag import GroupLag
+from stream.kafka.group_lag import GroupLag
+from stream.kafka.topics import create_topics
+from stream.local.sandbox import isolated_settings, running_broker, scrape
 from stream.metrics.scrape import metric_sum
-from stream.sandbox import isolated_settings, running_broker, scrape
+from stream.paths import REPO_ROOT
 from stream.settings import Settings, load_settings
-from stream.topics import create_topics
 
 console = Console()
 

@@ -22,11 +22,12 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import freshness, ingest, quality, trainer
-from bench.common import REPO_ROOT, RESULTS, machine, machine_tag, stamp, write_result
+from bench.common import RESULTS, machine, machine_tag, stamp, write_result
 from bench.plots import plot_ingest, plot_trainer
 from bench.profiles import PROFILES
 from bench.report import Headline, headline_rows, markdown_report
-from stream.sandbox import running_broker
+from stream.local.sandbox import running_broker
+from stream.paths import REPO_ROOT
 from stream.settings import load_settings
 
 console = Console(width=200)

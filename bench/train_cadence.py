@@ -25,11 +25,11 @@ from bench.profiles import PROFILES
 from model.contract import UserSequence
 from model.runtime import configure_threads
 from model.transformer_learner import TransformerLearner
-from stream.catch_up import merge_by_user
-from stream.event_files import RawEvent
-from stream.learner_factory import learner_config
-from stream.replay import micro_batches
+from stream.messages.events import RawEvent
+from stream.replay.prequential import micro_batches
 from stream.settings import load_settings
+from stream.trainer.catch_up import merge_by_user
+from stream.trainer.learner_factory import learner_config
 
 console = Console(width=160)
 WARM_EVENTS = 30_000

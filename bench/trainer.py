@@ -38,15 +38,17 @@ from rich.progress import track
 from rich.table import Table
 from torch.utils.flop_counter import FlopCounterMode
 
-from bench.common import REPO_ROOT, write_result
+from bench.common import write_result
 from bench.profiles import PROFILES
 from model.contract import StepReport, UserSequence
 from model.runtime import configure_threads
 from model.transformer_learner import TransformerLearner
-from stream.event_files import RawEvent, read_taobao, shared_data_dir
-from stream.learner_factory import learner_config
-from stream.replay import micro_batches
+from stream.data.event_files import read_taobao, shared_data_dir
+from stream.messages.events import RawEvent
+from stream.paths import REPO_ROOT
+from stream.replay.prequential import micro_batches
 from stream.settings import Settings, load_settings
+from stream.trainer.learner_factory import learner_config
 
 console = Console(width=200)
 ACTIONS = ("view", "click", "purchase")
@@ -125,7 +127,7 @@ def model_state_mb(learner: TransformerLearner) -> float:
 def import_floor_mb() -> float:
     """The trainer's memory floor: torch, transformers, Faust and our code, no model."""
     probe = (
-        "import stream.trainer_app, model.transformer_learner, pathlib\n"
+        "import stream.trainer.app, model.transformer_learner, pathlib\n"
         "print(next(l for l in pathlib.Path('/proc/self/status').read_text().splitlines()"
         " if l.startswith('VmHWM')).split()[1])"
     )

@@ -12,7 +12,6 @@ import sys
 import types
 import typing
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -20,9 +19,10 @@ from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
+from stream.paths import REPO_ROOT
 from stream.settings import ENV_NESTED_DELIMITER, ENV_PREFIX, Settings
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = REPO_ROOT / "README.md"
 
 
 # -- configuration -------------------------------------------------------------
@@ -87,8 +87,8 @@ def config_reference() -> str:
 
 
 def _registered_metrics() -> Iterator[tuple[str, Any]]:
-    from stream.metrics.sequencer import SequencerMetrics
-    from stream.metrics.trainer import TrainerMetrics
+    from stream.sequencer.metrics import SequencerMetrics
+    from stream.trainer.metrics import TrainerMetrics
 
     registry = CollectorRegistry()
     for role, metrics in (

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from stream.event_files import REPO_ROOT as REPO_ROOT
-from stream.sandbox import TEST_CONFIG as TEST_CONFIG
-from stream.sandbox import free_port_pair as free_port_pair
-from stream.sandbox import running_broker
+from stream.local.sandbox import TEST_CONFIG as TEST_CONFIG
+from stream.local.sandbox import running_broker
+from stream.network import free_port_pair as free_port_pair
+from stream.paths import REPO_ROOT as REPO_ROOT
 from stream.settings import ENV_PREFIX, Settings
 
 _KEEP_ENV = {"RECSTREAM_TEST_BOOTSTRAP", "RECSTREAM_SHARED_DATA"}

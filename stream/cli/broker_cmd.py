@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from stream.broker import LocalBroker
 from stream.cli.common import ConfigOption, console, settings_from, user_errors
+from stream.local.broker import LocalBroker
 
 app = typer.Typer(
     help="Run a local single-node Apache Kafka broker (KRaft) on 127.0.0.1.",

@@ -11,10 +11,10 @@ import typer
 from kafka.errors import KafkaError
 from rich.console import Console
 
-from stream.broker import BrokerError
-from stream.kafka_preflight import KafkaUnavailableError, check_kafka
-from stream.local_prometheus import PrometheusError
-from stream.producer import UndeliveredEventsError
+from stream.data.producer import UndeliveredEventsError
+from stream.kafka.preflight import KafkaUnavailableError, check_kafka
+from stream.local.broker import BrokerError
+from stream.local.prometheus import PrometheusError
 from stream.settings import Settings, SettingsError, load_settings
 
 console = Console()

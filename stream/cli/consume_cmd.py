@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from stream.cli.common import ConfigOption, console, err_console, kafka_settings_from, user_errors
-from stream.recommendation_message import RecommendationMessage
-from stream.topic_reader import assigned_consumer
+from stream.kafka.topic_reader import assigned_consumer
+from stream.messages.recommendation import RecommendationMessage
 
 
 def describe(message: RecommendationMessage, now: float, shown: int = 5) -> str:

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from stream.cli.common import ConfigOption, console, settings_from, user_errors
 from stream.cli.replay_cmd import FileOption, FormatOption
-from stream.event_files import read_events
+from stream.data.event_files import read_events
 
 
 def evaluate_command(
@@ -34,7 +34,7 @@ def evaluate_command(
         users = {u: items for u, items in users.items() if len(items) >= 3}
         from model.offline_evaluation import SplitMetrics, leave_one_out
         from model.transformer_learner import TransformerLearner
-        from stream.learner_factory import learner_config
+        from stream.trainer.learner_factory import learner_config
 
         learner = TransformerLearner(learner_config(settings, rank_every_event=True))
 

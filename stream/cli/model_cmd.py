@@ -17,11 +17,11 @@ import typer
 from rich.table import Table
 
 from model.checkpoints.store import CheckpointError, CheckpointInfo, CheckpointStore
-from stream.broker import broker_answers
 from stream.cli.common import ConfigOption, console, err_console, settings_from, user_errors
-from stream.kafka_config import security_options
+from stream.kafka.client_options import security_options
+from stream.kafka.topics import admin_client
+from stream.local.broker import broker_answers
 from stream.settings import Settings
-from stream.topics import admin_client
 
 app = typer.Typer(help="Inspect and roll back the trainer's checkpoints.", no_args_is_help=True)
 

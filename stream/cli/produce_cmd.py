@@ -16,9 +16,10 @@ from rich.progress import (
 )
 
 from stream.cli.common import ConfigOption, console, kafka_settings_from, user_errors
-from stream.event_files import READERS, RawEvent, read_events
-from stream.producer import produce
-from stream.synthetic import SyntheticSpec, synthetic_events
+from stream.data.event_files import READERS, read_events
+from stream.data.producer import produce
+from stream.data.synthetic import SyntheticSpec, synthetic_events
+from stream.messages.events import RawEvent
 
 
 def load_stream(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from stream.cli.common import ConfigOption, console, settings_from, user_errors
-from stream.local_prometheus import (
+from stream.local.prometheus import (
     LocalPrometheus,
     install_tools,
     promtool_check,

@@ -13,8 +13,8 @@ from rich.table import Table
 from model.contract import Learner
 from model.names import MODEL_NAMES
 from stream.cli.common import ConfigOption, console, settings_from, user_errors
-from stream.event_files import READERS, read_events
-from stream.replay import ReplayResult, replay
+from stream.data.event_files import READERS, read_events
+from stream.replay.prequential import ReplayResult, replay
 from stream.settings import Settings
 
 # torch, transformers and matplotlib are imported by the commands that use them: every
@@ -50,7 +50,7 @@ def replay_command(
         settings = settings_from(config)
         if model not in MODEL_NAMES:
             raise typer.BadParameter(f"choose from {', '.join(MODEL_NAMES)}", param_hint="--model")
-        from stream.learner_factory import learner_from_settings
+        from stream.trainer.learner_factory import learner_from_settings
 
         events = read_events(file, file_format, limit)
         learner = learner_from_settings(model, settings, rank_every_event=True)
@@ -81,7 +81,7 @@ def replay_command(
         report.write_text(json.dumps(data, indent=2))
         _print_summary([data])
         if plot is not None:
-            from stream.replay_plot import plot_reports
+            from stream.replay.plot import plot_reports
 
             plot_reports([data], plot)
             console.print(f"plot: {plot}")
@@ -94,7 +94,7 @@ def _save(learner: Learner, directory: Path, settings: Settings, report: dict[st
     reads); baselines save their own state."""
     from model.checkpoints.checkpointer import open_checkpointer
     from model.transformer_learner import TransformerLearner
-    from stream.model_lifecycle import settings_hash
+    from stream.trainer.lifecycle import settings_hash
 
     if not isinstance(learner, TransformerLearner):
         learner.save(directory)
@@ -120,7 +120,7 @@ def compare_command(
     data = [json.loads(path.read_text()) for path in reports]
     _print_summary(data)
     if plot is not None:
-        from stream.replay_plot import plot_reports
+        from stream.replay.plot import plot_reports
 
         plot_reports(data, plot)
         console.print(f"plot: {plot}")

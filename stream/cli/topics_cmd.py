@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from stream.cli.common import ConfigOption, console, kafka_settings_from, user_errors
-from stream.topics import create_topics, describe_topics, topic_specs
+from stream.kafka.topics import create_topics, describe_topics, topic_specs
 
 app = typer.Typer(help="Create and inspect recstream's Kafka topics.", no_args_is_help=True)
 

@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from stream.demo.snapshot import Snapshot
-from stream.recommendation_message import RecommendationMessage
+from stream.messages.recommendation import RecommendationMessage
 
 
 def _num(value: float | None, fmt: str = ",.0f", unit: str = "") -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from collections import deque
 
-from stream.recommendation_message import RecommendationMessage
+from stream.kafka.topic_reader import assigned_consumer
+from stream.messages.recommendation import RecommendationMessage
 from stream.settings import Settings
-from stream.topic_reader import assigned_consumer
 
 
 class RecommendationTail:

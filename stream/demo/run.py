@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import statistics
 import threading
 import time
@@ -22,20 +21,22 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from stream.broker import LocalBroker, broker_answers
-from stream.consumer_groups import wait_until_workers_ready
+from stream.data.event_files import read_taobao, shared_data_dir
+from stream.data.producer import ProduceReport, produce
+from stream.data.synthetic import SyntheticSpec, synthetic_events
 from stream.demo.dashboard import render
 from stream.demo.recommendation_tail import RecommendationTail
 from stream.demo.snapshot import Snapshot, take_snapshot
-from stream.event_files import RawEvent, read_taobao, shared_data_dir
-from stream.kafka_config import security_options
+from stream.kafka.client_options import security_options
+from stream.kafka.topics import create_topics, delete_topics_with_prefix
+from stream.local.broker import LocalBroker, broker_answers
+from stream.local.consumer_groups import wait_until_workers_ready
+from stream.local.worker_process import WorkerProcess
+from stream.messages.events import RawEvent
+from stream.metrics.percentiles import nearest_rank
 from stream.metrics.scrape import Samples, scrape
-from stream.percentiles import nearest_rank
-from stream.producer import ProduceReport, produce
+from stream.network import free_port, port_is_free
 from stream.settings import Settings
-from stream.synthetic import SyntheticSpec, synthetic_events
-from stream.topics import create_topics, delete_topics_with_prefix
-from stream.worker_process import WorkerProcess
 
 TAOBAO = Path("taobao-userbehavior-96k") / "UserBehavior.csv"
 
@@ -102,17 +103,6 @@ def demo_events(options: DemoOptions) -> tuple[str, list[RawEvent]]:
     return "a synthetic stream (drifting interests, fading items, a funnel)", synthetic_events(spec)
 
 
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex((host, port)) != 0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class DemoRun:
     def __init__(
         self, settings: Settings, config: Path | None, options: DemoOptions, console: Console
@@ -154,8 +144,8 @@ class DemoRun:
             ("sequencer", metrics.sequencer_port),
             ("trainer", metrics.trainer_port),
         ):
-            if port == 0 or not _port_free(metrics.host, port):
-                port = _free_port()
+            if port == 0 or not port_is_free(metrics.host, port):
+                port = free_port()
                 env[f"RECSTREAM_METRICS__{role.upper()}_PORT"] = str(port)
             self.ports[role] = port
         return env

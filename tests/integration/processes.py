@@ -7,12 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from stream.kafka.topic_reader import read_topic as read_topic  # re-exported for the tests
+from stream.local.sandbox import isolated_settings as isolated_settings  # re-exported
+from stream.local.sandbox import scrape as scrape  # re-exported
+from stream.local.sandbox import wait_for as wait_for  # re-exported
+from stream.local.worker_process import WorkerProcess as WorkerProcess  # re-exported for the tests
 from stream.metrics.scrape import metric_sum as metric_sum  # re-exported for the tests
-from stream.sandbox import isolated_settings as isolated_settings  # re-exported
-from stream.sandbox import scrape as scrape  # re-exported
-from stream.sandbox import wait_for as wait_for  # re-exported
-from stream.topic_reader import read_topic as read_topic  # re-exported for the tests
-from stream.worker_process import WorkerProcess as WorkerProcess  # re-exported for the tests
 from tests.conftest import REPO_ROOT
 
 

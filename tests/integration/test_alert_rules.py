@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from stream.local_prometheus import PrometheusTools, install_tools
+from stream.local.prometheus import PrometheusTools, install_tools
 from stream.settings import load_settings
 from tests.conftest import REPO_ROOT, TEST_CONFIG
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from stream.kafka.topics import admin_client
 from stream.settings import Settings
-from stream.topics import admin_client
 from tests.integration.processes import cli, isolated_settings
 
 pytestmark = pytest.mark.integration

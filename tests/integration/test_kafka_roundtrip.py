@@ -7,11 +7,11 @@ from collections import defaultdict
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
-from stream.event_files import read_taobao, shared_data_dir
-from stream.kafka_config import kafka_python_options
-from stream.roundtrip import round_trip
+from stream.data.event_files import read_taobao, shared_data_dir
+from stream.kafka.client_options import kafka_python_options
+from stream.kafka.roundtrip import round_trip
+from stream.kafka.topics import create_topics
 from stream.settings import Settings
-from stream.topics import create_topics
 
 pytestmark = pytest.mark.integration
 

@@ -21,11 +21,11 @@ import pytest
 import yaml
 from kafka import KafkaProducer
 
-from stream.consumer_groups import wait_until_workers_ready
-from stream.kafka_config import kafka_python_options
-from stream.local_prometheus import LocalPrometheus, PrometheusError
+from stream.kafka.client_options import kafka_python_options
+from stream.kafka.topics import create_topics
+from stream.local.consumer_groups import wait_until_workers_ready
+from stream.local.prometheus import LocalPrometheus, PrometheusError
 from stream.settings import Settings
-from stream.topics import create_topics
 from tests.conftest import REPO_ROOT, free_port_pair
 from tests.integration.processes import (
     WorkerProcess,

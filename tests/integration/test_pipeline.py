@@ -17,12 +17,12 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from stream.consumer_groups import wait_until_workers_ready
-from stream.kafka_config import kafka_python_options
-from stream.recommendation_message import RecommendationMessage
-from stream.sequence_batch import read_updates
+from stream.kafka.client_options import kafka_python_options
+from stream.kafka.topics import create_topics
+from stream.local.consumer_groups import wait_until_workers_ready
+from stream.messages.recommendation import RecommendationMessage
+from stream.messages.sequence_batch import read_updates
 from stream.settings import Settings
-from stream.topics import create_topics
 from tests.integration.processes import (
     WorkerProcess,
     cli,

@@ -12,9 +12,9 @@ import pytest
 import yaml
 from kafka import KafkaProducer
 
-from stream.kafka_config import kafka_python_options
-from stream.sandbox import broker_running
-from stream.sequence_batch import read_updates
+from stream.kafka.client_options import kafka_python_options
+from stream.local.sandbox import broker_running
+from stream.messages.sequence_batch import read_updates
 from stream.settings import Settings, load_settings
 from tests.conftest import TEST_CONFIG, free_port_pair
 from tests.integration.processes import (
@@ -109,7 +109,7 @@ def test_a_wrong_password_is_one_clear_error_and_no_hang(
     secret.write_text("not-the-password")
     config = _client_config(sasl_broker, tmp_path, secret)
     # Long enough for many login attempts: kafka-python loses about half of the
-    # broker's refusal replies (see stream/kafka_preflight.py), and only a reply names
+    # broker's refusal replies (see stream/kafka/preflight.py), and only a reply names
     # the cause; the check ends at the first one it sees.
     os.environ["RECSTREAM_KAFKA__REQUEST_TIMEOUT_MS"] = "15000"
     try:

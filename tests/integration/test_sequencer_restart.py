@@ -12,12 +12,12 @@ import pytest
 import yaml
 from kafka import KafkaProducer
 
-from stream.events import Event
-from stream.kafka_config import kafka_python_options
-from stream.sequence_batch import read_updates
+from stream.kafka.client_options import kafka_python_options
+from stream.kafka.topics import create_topics
+from stream.messages.events import Event
+from stream.messages.sequence_batch import read_updates
+from stream.messages.window import Window, apply_events
 from stream.settings import Settings, load_settings
-from stream.topics import create_topics
-from stream.window import Window, apply_events
 from tests.conftest import free_port_pair
 from tests.integration.processes import (
     WorkerProcess,
@@ -50,7 +50,7 @@ def _second_app(config: Path, tmp_path: Path) -> Path:
     data["topics"]["sequences"] += "-reference"
     data["metrics"]["sequencer_port"] = free_port_pair()
     # Small fetches: each take() iteration of the agent then holds several micro-batches
-    # (stream/sequencer_app.py), and both runs must still agree window for window.
+    # (stream/sequencer/app.py), and both runs must still agree window for window.
     data["sequencer"]["batch_max_events"] = 64
     path = tmp_path / "reference.yaml"
     path.write_text(yaml.safe_dump(data))

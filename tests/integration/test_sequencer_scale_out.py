@@ -11,13 +11,13 @@ import pytest
 import yaml
 from kafka import KafkaProducer
 
-from stream.events import Event
-from stream.kafka_config import kafka_python_options
-from stream.sequence_batch import read_updates
-from stream.sequence_update import SequenceUpdate
+from stream.kafka.client_options import kafka_python_options
+from stream.kafka.topics import create_topics
+from stream.messages.events import Event
+from stream.messages.sequence_batch import read_updates
+from stream.messages.sequence_update import SequenceUpdate
+from stream.messages.window import Window, apply_events
 from stream.settings import Settings
-from stream.topics import create_topics
-from stream.window import Window, apply_events
 from tests.conftest import free_port_pair
 from tests.integration.processes import (
     WorkerProcess,

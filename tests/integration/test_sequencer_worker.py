@@ -12,11 +12,11 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from stream.kafka_config import kafka_python_options
-from stream.sequence_batch import read_updates
-from stream.sequence_update import SequenceUpdate
+from stream.kafka.client_options import kafka_python_options
+from stream.kafka.topics import create_topics
+from stream.messages.sequence_batch import read_updates
+from stream.messages.sequence_update import SequenceUpdate
 from stream.settings import Settings
-from stream.topics import create_topics
 from tests.integration.processes import (
     WorkerProcess,
     isolated_settings,
@@ -148,5 +148,5 @@ def test_valid_events_reach_windows_and_bad_ones_the_dead_letter_topic(
         assert metric_sum(samples, "recstream_sequencer_dead_letters_total", reason=reason) == count
     assert metric_sum(samples, "recstream_sequencer_duplicate_events_total") == resent
     assert metric_sum(samples, "recstream_sequencer_sequences_emitted_total") >= len(latest)
-    # Faust hands the agent one message per partition and fetch (stream/partition_batch.py).
+    # Faust hands the agent one message per partition and fetch (stream/kafka/partition_batch.py).
     assert 1 <= metric_sum(samples, "faust_sequencer_messages_received_total") < produced

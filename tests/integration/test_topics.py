@@ -8,9 +8,14 @@ import pytest
 from typer.testing import CliRunner
 
 from stream.cli.main import app
-from stream.sandbox import isolated_settings
+from stream.kafka.topics import (
+    check_sequences_partitions,
+    create_topics,
+    describe_topics,
+    topic_specs,
+)
+from stream.local.sandbox import isolated_settings
 from stream.settings import Settings, SettingsError
-from stream.topics import check_sequences_partitions, create_topics, describe_topics, topic_specs
 
 pytestmark = pytest.mark.integration
 

@@ -14,12 +14,12 @@ import orjson
 import pytest
 
 from model.checkpoints.store import CheckpointStore
-from stream.event_files import RawEvent
-from stream.producer import produce
-from stream.recommendation_message import RecommendationMessage
-from stream.sequence_batch import read_updates
+from stream.data.producer import produce
+from stream.kafka.topics import create_topics
+from stream.messages.events import RawEvent
+from stream.messages.recommendation import RecommendationMessage
+from stream.messages.sequence_batch import read_updates
 from stream.settings import Settings, load_settings
-from stream.topics import create_topics
 from tests.integration.processes import (
     WorkerProcess,
     isolated_settings,

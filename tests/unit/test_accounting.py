@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import orjson
 
-from stream.accounting import account
-from stream.events import Event
-from stream.sequence_update import SequenceUpdate
+from stream.local.accounting import account
+from stream.messages.events import Event
+from stream.messages.sequence_update import SequenceUpdate
+from stream.messages.window import Window, apply_events
 from stream.settings import WindowSettings
-from stream.window import Window, apply_events
 
 WINDOW = WindowSettings(max_events=5)
 EVENTS = [Event("u1", f"i{n}", "view", 100.0 + n, f"e{n}") for n in range(3)] + [

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from stream.broker import BrokerError, LocalBroker, kafka_version, new_cluster_id
-from stream.sandbox import broker_test_settings
+from stream.local.broker import BrokerError, LocalBroker, kafka_version, new_cluster_id
+from stream.local.sandbox import broker_test_settings
 
 
 def _bin_dir(tmp_path: Path, tools: dict[str, str]) -> str:

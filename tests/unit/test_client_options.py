@@ -6,8 +6,8 @@ from pathlib import Path
 
 import faust
 
-from stream.faust_config import faust_app_options
-from stream.kafka_config import kafka_python_options
+from stream.kafka.client_options import kafka_python_options
+from stream.kafka.faust_options import faust_app_options
 from stream.settings import load_settings
 from tests.conftest import TEST_CONFIG
 

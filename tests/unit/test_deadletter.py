@@ -6,8 +6,8 @@ import base64
 
 import orjson
 
-from stream.deadletter import dead_letter_record
-from stream.events import MessageOrigin, Reason, Rejection
+from stream.messages.dead_letter import dead_letter_record
+from stream.messages.events import MessageOrigin, Reason, Rejection
 
 ORIGIN = MessageOrigin("events.click", 2, 99, None)
 REJECTION = Rejection(Reason.NOT_UTF8, "invalid UTF-8 at byte 0")

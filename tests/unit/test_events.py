@@ -9,7 +9,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stream.events import Event, MessageOrigin, Reason, Rejection, parse_event, parse_timestamp
+from stream.messages.events import (
+    Event,
+    MessageOrigin,
+    Reason,
+    Rejection,
+    parse_event,
+    parse_timestamp,
+)
 from stream.settings import EventLimitsSettings
 
 NOW = 1_800_000_000.0

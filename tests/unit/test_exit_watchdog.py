@@ -7,8 +7,8 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from stream.exit_watchdog import EXIT_CRASHED, EXIT_STUCK, ExitWatchdog
-from stream.log_noise import RepeatFilter
+from stream.kafka.exit_watchdog import EXIT_CRASHED, EXIT_STUCK, ExitWatchdog
+from stream.kafka.log_noise import RepeatFilter
 
 
 @dataclass

@@ -6,10 +6,10 @@ from dataclasses import asdict
 
 import pytest
 
-from bench.common import REPO_ROOT
 from bench.gpu_check import gpu_yaml_learner_config, markdown, throughput
-from stream.learner_factory import learner_config
+from stream.paths import REPO_ROOT
 from stream.settings import load_settings
+from stream.trainer.learner_factory import learner_config
 
 
 def test_the_gpu_check_uses_gpu_yaml_s_model() -> None:

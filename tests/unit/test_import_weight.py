@@ -21,12 +21,12 @@ def imported_after(statement: str) -> set[str]:
 
 def test_the_cli_and_the_sequencer_do_not_import_the_model_stack() -> None:
     loaded = imported_after(
-        "import stream.cli.main\nfrom stream.sequencer_app import build_sequencer_app"
+        "import stream.cli.main\nfrom stream.sequencer.app import build_sequencer_app"
     )
-    assert "stream.sequencer_app" in loaded  # the probe really imported it
+    assert "stream.sequencer.app" in loaded  # the probe really imported it
     assert not {name for name in HEAVY if name in loaded}
 
 
 def test_the_trainer_does_import_torch() -> None:
     # The same probe sees torch where it belongs, so the check above can fail.
-    assert "torch" in imported_after("from stream.trainer_app import build_trainer_app")
+    assert "torch" in imported_after("from stream.trainer.app import build_trainer_app")

@@ -10,7 +10,7 @@ import time
 import pytest
 from kafka.errors import SaslAuthenticationFailedError
 
-from stream.kafka_preflight import KafkaUnavailableError, _AuthFailures, _explain, check_kafka
+from stream.kafka.preflight import KafkaUnavailableError, _AuthFailures, _explain, check_kafka
 from stream.settings import KafkaSettings
 
 

@@ -1,7 +1,7 @@
 """The lossless consumer: its decisions, and a guard on the Faust code it overrides.
 
 The hashes below are of the exact source of the Faust and aiokafka functions that
-stream/lossless_consumer.py overrides or relies on. A new release that changes any of
+stream/kafka/lossless_consumer.py overrides or relies on. A new release that changes any of
 them fails here: read the module docstring again, check the override still fits, then
 update the hash (and the pins in pyproject.toml).
 """
@@ -22,7 +22,7 @@ from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
-from stream.lossless_consumer import (
+from stream.kafka.lossless_consumer import (
     LosslessConsumer,
     commit_may_advance,
     first_undelivered,
@@ -62,7 +62,7 @@ def test_written_for_the_pinned_faust_and_aiokafka() -> None:
 def test_the_overridden_faust_code_has_not_changed_shape(name: str) -> None:
     function, expected = PINNED[name]
     digest = hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
-    assert digest == expected, f"{name} changed: re-read stream/lossless_consumer.py"
+    assert digest == expected, f"{name} changed: re-read stream/kafka/lossless_consumer.py"
 
 
 @dataclass

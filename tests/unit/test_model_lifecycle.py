@@ -13,15 +13,15 @@ from prometheus_client import CollectorRegistry
 from model.checkpoints.checkpointer import LearnerCheckpointer
 from model.checkpoints.store import CheckpointStore
 from model.transformer_learner import TransformerLearner
+from stream.messages.recommendation import RecommendationMessage
+from stream.messages.sequence_update import SequenceUpdate
 from stream.metrics.scrape import metric_sum
-from stream.metrics.trainer import TrainerMetrics
-from stream.model_lifecycle import ModelLifecycle
-from stream.offset_tracker import OffsetTracker
-from stream.quality_watch import QualityWatch
-from stream.recommendation_message import RecommendationMessage
-from stream.sequence_update import SequenceUpdate
 from stream.settings import Settings
-from stream.trainer_loop import TrainerLoop
+from stream.trainer.lifecycle import ModelLifecycle
+from stream.trainer.loop import TrainerLoop
+from stream.trainer.metrics import TrainerMetrics
+from stream.trainer.offsets import OffsetTracker
+from stream.trainer.quality_watch import QualityWatch
 from tests.unit.model.helpers import cycle_batches, tiny_config
 from tests.unit.test_metrics_scrape import samples_of
 from tests.unit.test_trainer_helpers import sums
@@ -85,7 +85,8 @@ def test_the_loop_checkpoints_and_rolls_back_when_a_guard_trips(tmp_path: Path) 
         published.extend(messages)
 
     learner = TransformerLearner(tiny_config())
-    loop = TrainerLoop(learner, settings.trainer, metrics, publish, lambda _tags: None,
+    loop = TrainerLoop(learner=learner, settings=settings.trainer, metrics=metrics,
+                       publish=publish, acknowledge=lambda _tags: None,
                        lifecycle=lifecycle, position=lambda tag: tag)  # fmt: skip
     batches = cycle_batches(users=6, rounds=5)
     offset = 0

@@ -1,5 +1,5 @@
 """Partition batches: the lossless consumer folds a fetch per partition, and acking a
-batch moves the commit past its records only (stream/partition_batch.py); and the
+batch moves the commit past its records only (stream/kafka/partition_batch.py); and the
 fetch settings that let the broker fill a fetch first."""
 
 from __future__ import annotations
@@ -12,9 +12,14 @@ from typing import Any
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 
-from stream.lossless_consumer import FULL_FETCH_BYTES, LosslessConsumer, lossless_app
-from stream.partition_batch import FoldedRecords, PartitionBatch, first_offset, fold_partitions
-from stream.sequencer_app import _raw_messages
+from stream.kafka.lossless_consumer import FULL_FETCH_BYTES, LosslessConsumer, lossless_app
+from stream.kafka.partition_batch import (
+    FoldedRecords,
+    PartitionBatch,
+    first_offset,
+    fold_partitions,
+)
+from stream.sequencer.app import _raw_messages
 
 VIEW, OTHER = TP("events.view", 0), TP("recstream.other", 0)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from stream.event_files import RawEvent
-from stream.producer import check_actions, schedule
+from stream.data.producer import check_actions, schedule
+from stream.messages.events import RawEvent
 from stream.settings import Settings
 
 

@@ -9,8 +9,9 @@ from typer.testing import CliRunner
 
 from model.registry import build_learner
 from stream.cli.main import app
-from stream.event_files import RawEvent, read_events
-from stream.replay import micro_batches, replay
+from stream.data.event_files import read_events
+from stream.messages.events import RawEvent
+from stream.replay.prequential import micro_batches, replay
 from tests.unit.model.helpers import tiny_config
 
 
@@ -61,9 +62,9 @@ def test_replay_command_writes_a_report_and_a_plot(tmp_path: Path) -> None:
 def test_a_replay_checkpoint_warm_starts_the_trainer(tmp_path: Path) -> None:
     from prometheus_client import CollectorRegistry
 
-    from stream.metrics.trainer import TrainerMetrics
     from stream.settings import load_settings
-    from stream.trainer_startup import prepare_learner
+    from stream.trainer.metrics import TrainerMetrics
+    from stream.trainer.startup import prepare_learner
 
     data = tmp_path / "events.jsonl"
     data.write_text("\n".join(json.dumps(dict(e)) for e in events(300)) + "\n")
@@ -93,8 +94,8 @@ def test_a_replay_checkpoint_warm_starts_the_trainer(tmp_path: Path) -> None:
 
 
 def test_offline_replay_ranks_every_event_where_the_live_trainer_samples() -> None:
-    from stream.learner_factory import learner_from_settings
     from stream.settings import load_settings
+    from stream.trainer.learner_factory import learner_from_settings
 
     settings = load_settings(Path("configs/test.yaml"))
     settings = settings.model_copy(

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import orjson
 
-from stream.sequence_batch import encode_batches, read_updates
-from stream.sequence_decoder import UpdateReason, decode_message
-from stream.sequence_update import SequenceUpdate
+from stream.messages.sequence_batch import encode_batches, read_updates
+from stream.messages.sequence_decoder import UpdateReason, decode_message
+from stream.messages.sequence_update import SequenceUpdate
 from tests.unit.test_sequence_update import GOOD, LIMITS, POISON
 
 

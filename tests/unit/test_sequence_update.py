@@ -11,8 +11,13 @@ from typing import Any
 import orjson
 import pytest
 
-from stream.sequence_decoder import UpdateLimits, UpdateReason, UpdateRejection, decode_update
-from stream.sequence_update import SequenceUpdate
+from stream.messages.sequence_decoder import (
+    UpdateLimits,
+    UpdateReason,
+    UpdateRejection,
+    decode_update,
+)
+from stream.messages.sequence_update import SequenceUpdate
 
 GOOD = SequenceUpdate(
     user_id="u", items=["a", "b"], actions=["view", "purchase"], ts=[1.0, 2.0],

@@ -7,9 +7,9 @@ from typing import Any
 
 import orjson
 
-from stream.events import Reason
-from stream.sequence_update import SequenceUpdate
-from stream.sequencer_core import RawMessage, process_batch
+from stream.messages.events import Reason
+from stream.messages.sequence_update import SequenceUpdate
+from stream.sequencer.batch import RawMessage, process_batch
 from stream.settings import EventLimitsSettings, WindowSettings
 
 NOW = 1_800_000_000.0

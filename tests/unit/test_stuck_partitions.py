@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from stream.group_lag import PartitionOffsets
-from stream.stuck_partitions import StuckPartitions
+from stream.kafka.group_lag import PartitionOffsets
+from stream.kafka.stuck_partitions import StuckPartitions
 
 TP = ("events.click", 0)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from model.registry import build_learner
-from stream.replay import replay
-from stream.synthetic import SyntheticSpec, synthetic_events
+from stream.data.synthetic import SyntheticSpec, synthetic_events
+from stream.replay.prequential import replay
 from tests.unit.model.helpers import tiny_config
 
 SPEC = SyntheticSpec(users=100, items=400, events=6_000, seed=3)

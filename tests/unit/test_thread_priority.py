@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from stream.thread_priority import lower_thread_priority
+from stream.trainer.thread_priority import lower_thread_priority
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="per-thread nice values are Linux's")

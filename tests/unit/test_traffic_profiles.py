@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from bench.profiles import interleave_sessions
-from stream.event_files import RawEvent
+from stream.messages.events import RawEvent
 
 
 def sessions(count: int, seed: int = 1) -> list[list[RawEvent]]:

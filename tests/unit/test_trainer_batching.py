@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from stream.sequence_update import SequenceUpdate
-from stream.trainer_batching import PendingUpdates, merge_user_updates
+from stream.messages.sequence_update import SequenceUpdate
+from stream.trainer.pending_updates import PendingUpdates, merge_user_updates
 
 
 def update(user: str, ids: list[str], new: int, ts: list[float] | None = None) -> SequenceUpdate:

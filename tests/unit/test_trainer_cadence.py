@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from stream.recommendation_message import RecommendationMessage
-from stream.trainer_loop import TrainerLoop
+from stream.messages.recommendation import RecommendationMessage
+from stream.trainer.loop import TrainerLoop
 from tests.unit.test_trainer_batching import update
 from tests.unit.test_trainer_loop import (
     FixedBudget,

@@ -6,10 +6,11 @@ import pytest
 
 from model.contract import Recommendation
 from model.ranking_metrics import RankingSums
-from stream.recent_quality import RecentQuality
-from stream.recommendation_message import RecommendationMessage, to_messages
-from stream.train_budget import TrainBudget
-from stream.trainer_batching import merge_user_updates
+from stream.messages.recommendation import RecommendationMessage
+from stream.trainer.budget import TrainBudget
+from stream.trainer.pending_updates import merge_user_updates
+from stream.trainer.publishing import to_messages
+from stream.trainer.recent_quality import RecentQuality
 from tests.unit.test_trainer_batching import update
 
 

@@ -12,11 +12,11 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from model.contract import Recommendation, RecommendationSink, StepReport, UserSequence
-from stream.metrics.trainer import TrainerMetrics
-from stream.recommendation_message import RecommendationMessage
-from stream.sequence_update import SequenceUpdate
+from stream.messages.recommendation import RecommendationMessage
+from stream.messages.sequence_update import SequenceUpdate
 from stream.settings import TrainerSettings
-from stream.trainer_loop import TrainerLoop
+from stream.trainer.loop import TrainerLoop
+from stream.trainer.metrics import TrainerMetrics
 from tests.unit.test_trainer_batching import update
 
 
@@ -69,7 +69,8 @@ def make_loop(
     settings = TrainerSettings(batch_size=1, max_batch_size=max_batch_size, train_budget_ms=None,
                                train_every_ms=train_every_ms)  # fmt: skip
     metrics = TrainerMetrics.create(CollectorRegistry())
-    return TrainerLoop(learner, settings, metrics, publish, acked.extend, clock=lambda: 100.0)
+    return TrainerLoop(learner=learner, settings=settings, metrics=metrics, publish=publish,
+                       acknowledge=acked.extend, clock=lambda: 100.0)  # fmt: skip
 
 
 def test_steps_run_in_one_learner_thread_and_publish_before_training_ends() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream.events import Event
-from stream.window import Window, apply_events
+from stream.messages.events import Event
+from stream.messages.window import Window, apply_events
 
 
 def ev(eid: str, ts: float, item: str | None = None, action: str = "view") -> Event:

@@ -1,5 +1,5 @@
 """The window table queues each write's changelog record and the agent sends them
-(stream/window_table.py): same partition, key and value bytes as Faust's own send."""
+(stream/sequencer/window_table.py): same partition, key and value bytes as Faust's own send."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 from aiokafka.structs import RecordMetadata, TopicPartition
 from faust.streams import _current_event
 
-from stream.lossless_consumer import lossless_app
-from stream.window_table import WindowTable
+from stream.kafka.lossless_consumer import lossless_app
+from stream.sequencer.window_table import WindowTable
 
 CHANGELOG = "seq-windows-changelog"
 EVENTS = "events.view"

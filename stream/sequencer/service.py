@@ -1,0 +1,25 @@
+"""Start a sequencer worker's pieces: partition check, metrics server, state folder, app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from stream.kafka.topics import check_sequences_partitions
+from stream.metrics.server import serve_metrics
+from stream.sequencer.app import build_sequencer_app
+from stream.settings import Settings
+
+
+def start_sequencer(settings: Settings, worker_id: str, say: Callable[[str], Any]) -> Any:
+    """The sequencer's Faust app, ready to run, with its /metrics served; ``say`` reports
+    where (one line for the operator)."""
+    check_sequences_partitions(settings)
+    registry = CollectorRegistry()
+    port = serve_metrics(registry, settings.metrics.host, settings.metrics.sequencer_port)
+    say(f"sequencer metrics on http://{settings.metrics.host}:{port}/metrics")
+    data_dir = settings.sequencer.data_dir / settings.sequencer.app_id / f"worker-{worker_id}"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return build_sequencer_app(settings, registry, data_dir)

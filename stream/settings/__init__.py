@@ -1,0 +1,47 @@
+"""Settings: one frozen, validated object for every recstream process (``load``) and its
+sections (``sections``).
+
+May import: nothing else of recstream.
+"""
+
+from stream.settings.load import (
+    DEFAULT_CONFIG,
+    ENV_NESTED_DELIMITER,
+    ENV_PREFIX,
+    BaselineSettings,
+    BrokerSettings,
+    CheckpointSettings,
+    EventLimitsSettings,
+    KafkaSettings,
+    MetricsSettings,
+    ModelSettings,
+    PrometheusSettings,
+    SequencerSettings,
+    Settings,
+    SettingsError,
+    TopicsSettings,
+    TrainerSettings,
+    WindowSettings,
+    load_settings,
+)
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "ENV_NESTED_DELIMITER",
+    "ENV_PREFIX",
+    "BaselineSettings",
+    "BrokerSettings",
+    "CheckpointSettings",
+    "EventLimitsSettings",
+    "KafkaSettings",
+    "MetricsSettings",
+    "ModelSettings",
+    "PrometheusSettings",
+    "SequencerSettings",
+    "Settings",
+    "SettingsError",
+    "TopicsSettings",
+    "TrainerSettings",
+    "WindowSettings",
+    "load_settings",
+]
