@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from model.batch_training import fit, score_items
 from model.contract import UserSequence
+from model.offline_training import fit, score_items
 from model.ranking_metrics import RankingSums
 from model.transformer_learner import TransformerLearner
 

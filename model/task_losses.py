@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from model.batching import Positions
 from model.losses import Scorer, full_softmax_loss, sampled_softmax_loss
 from model.repeat_bonus import HistoryBonus, add_bonus
+from model.sequence_tensors import Positions
 from model.sequential_recommender import SequentialRecommender
 
 Head = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (P, H), (C,) -> (P, C)

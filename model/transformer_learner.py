@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from model.batching import Positions, to_tensors, trailing_positions
 from model.contract import Recommendation, RecommendationSink, StepReport, UserSequence
 from model.item_table import ItemTable
 from model.learner_config import LearnerConfig, config_from_json, config_to_json, pick_device
@@ -28,6 +27,7 @@ from model.ranking_metrics import RankingSums
 from model.repeat_bonus import HistoryBonus
 from model.replay_buffer import ReservoirBuffer
 from model.scoring import target_ranks, top_k
+from model.sequence_tensors import Positions, to_tensors, trailing_positions
 from model.sequential_recommender import SequentialRecommender
 from model.state_io import read_state, split_state, write_state
 from model.task_losses import Negatives, task_losses

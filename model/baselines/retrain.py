@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.batch_training import fit
 from model.contract import Recommendation, RecommendationSink, StepReport, UserSequence
 from model.learner_config import LearnerConfig
+from model.offline_training import fit
 from model.transformer_learner import TransformerLearner
 
 

@@ -31,6 +31,7 @@ from stream.kafka.client_options import security_options
 from stream.kafka.topics import create_topics, delete_topics_with_prefix
 from stream.local.broker import LocalBroker, broker_answers
 from stream.local.consumer_groups import wait_until_workers_ready
+from stream.local.sandbox import isolated
 from stream.local.worker_process import WorkerProcess
 from stream.messages.events import RawEvent
 from stream.metrics.percentiles import nearest_rank
@@ -44,43 +45,21 @@ TAOBAO = Path("taobao-userbehavior-96k") / "UserBehavior.csv"
 def namespaced(
     settings: Settings, namespace: str, state_dir: Path
 ) -> tuple[Settings, dict[str, str]]:
-    """Settings (and the workers' environment) for topics, groups and state of one run.
-
-    A run of its own never mixes with earlier runs or a user's data: a second demo
-    would otherwise find the first one's windows and learn the same events twice.
-    """
-    t = settings.topics
-    topics = t.model_copy(update={
-        "events": {action: f"{namespace}.{name}" for action, name in t.events.items()},
-        "deadletter": f"{namespace}.{t.deadletter}",
-        "sequences": f"{namespace}.{t.sequences}",
-        "recommendations": f"{namespace}.{t.recommendations}",
-    })  # fmt: skip
-    sequencer = settings.sequencer.model_copy(
-        update={"app_id": f"{namespace}-sequencer", "data_dir": state_dir / "sequencer"}
-    )
-    trainer = settings.trainer.model_copy(
-        update={"app_id": f"{namespace}-trainer", "data_dir": state_dir / "trainer"}
-    )
-    checkpoints = settings.checkpoints.model_copy(update={"dir": state_dir / "checkpoints"})
+    """Settings for topics, groups and state of one run (:func:`isolated`), and the
+    workers' environment that gives them the same."""
+    run = isolated(settings, namespace, state_dir)
     env = {
-        "RECSTREAM_CHECKPOINTS__DIR": str(checkpoints.dir),
-        "RECSTREAM_TOPICS__EVENTS": json.dumps(topics.events),
-        "RECSTREAM_TOPICS__DEADLETTER": topics.deadletter,
-        "RECSTREAM_TOPICS__SEQUENCES": topics.sequences,
-        "RECSTREAM_TOPICS__RECOMMENDATIONS": topics.recommendations,
-        "RECSTREAM_SEQUENCER__APP_ID": sequencer.app_id,
-        "RECSTREAM_SEQUENCER__DATA_DIR": str(sequencer.data_dir),
-        "RECSTREAM_TRAINER__APP_ID": trainer.app_id,
-        "RECSTREAM_TRAINER__DATA_DIR": str(trainer.data_dir),
+        "RECSTREAM_CHECKPOINTS__DIR": str(run.checkpoints.dir),
+        "RECSTREAM_TOPICS__EVENTS": json.dumps(run.topics.events),
+        "RECSTREAM_TOPICS__DEADLETTER": run.topics.deadletter,
+        "RECSTREAM_TOPICS__SEQUENCES": run.topics.sequences,
+        "RECSTREAM_TOPICS__RECOMMENDATIONS": run.topics.recommendations,
+        "RECSTREAM_SEQUENCER__APP_ID": run.sequencer.app_id,
+        "RECSTREAM_SEQUENCER__DATA_DIR": str(run.sequencer.data_dir),
+        "RECSTREAM_TRAINER__APP_ID": run.trainer.app_id,
+        "RECSTREAM_TRAINER__DATA_DIR": str(run.trainer.data_dir),
     }
-    update = {
-        "topics": topics,
-        "sequencer": sequencer,
-        "trainer": trainer,
-        "checkpoints": checkpoints,
-    }
-    return settings.model_copy(update=update), env
+    return run, env
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ OnRewind = Callable[[str, int, int], None]  # (topic, partition, offset re-read 
 Processed = Callable[[], int]  # messages this worker has processed so far
 
 
-def install_lag_timer(
+def watch_lag_and_stuck_partitions(
     app: faust.App,
     settings: Settings,
     group_id: str,

@@ -57,24 +57,40 @@ def broker_running(settings: Settings) -> Iterator[Settings]:
         broker.stop()
 
 
+def isolated(base: Settings, prefix: str, state_dir: Path) -> Settings:
+    """``base`` with topics, app ids and state folders nobody else uses: every topic and
+    app id carries ``prefix``, every folder is under ``state_dir``. One run of the demo,
+    a test or a benchmark never mixes with another's data (a second run would otherwise
+    find the first one's windows, or restore its checkpoint, and learn events twice)."""
+    t = base.topics
+    topics = t.model_copy(update={
+        "events": {action: f"{prefix}.{name}" for action, name in t.events.items()},
+        "deadletter": f"{prefix}.{t.deadletter}",
+        "sequences": f"{prefix}.{t.sequences}",
+        "recommendations": f"{prefix}.{t.recommendations}",
+    })  # fmt: skip
+    return base.model_copy(update={
+        "topics": topics,
+        "sequencer": base.sequencer.model_copy(
+            update={"app_id": f"{prefix}-sequencer", "data_dir": state_dir / "sequencer"}),
+        "trainer": base.trainer.model_copy(
+            update={"app_id": f"{prefix}-trainer", "data_dir": state_dir / "trainer"}),
+        "checkpoints": base.checkpoints.model_copy(update={"dir": state_dir / "checkpoints"}),
+    })  # fmt: skip
+
+
 def isolated_settings(base: Settings, tmp_path: Path, prefix: str) -> tuple[Path, Settings]:
-    """A config file of our own: topics, app ids, folders and ports nobody else uses."""
-    data = base.model_dump(mode="json")
-    data["topics"]["events"] = {action: f"{prefix}.{action}" for action in data["topics"]["events"]}
-    for name in ("deadletter", "sequences", "recommendations"):
-        data["topics"][name] = f"{prefix}.{name}"
-    data["sequencer"]["app_id"] = f"{prefix}-sequencer"
-    # State folders per prefix too: a trainer started under another prefix in the same
-    # folder would restore that run's checkpoint (its model and catalogue).
+    """:func:`isolated` settings with metrics ports of their own, written to a config file
+    the workers read: (its path, the settings)."""
     (tmp_path / prefix).mkdir(parents=True, exist_ok=True)
-    data["sequencer"]["data_dir"] = str(tmp_path / prefix / "sequencer")
-    data["trainer"]["app_id"] = f"{prefix}-trainer"
-    data["trainer"]["data_dir"] = str(tmp_path / prefix / "trainer")
-    data["checkpoints"]["dir"] = str(tmp_path / prefix / "checkpoints")
-    data["metrics"]["sequencer_port"] = free_port_pair()
-    data["metrics"]["trainer_port"] = free_port_pair()
+    settings = isolated(base, prefix, tmp_path / prefix)
+    metrics = settings.metrics.model_copy(
+        update={"sequencer_port": free_port_pair(), "trainer_port": free_port_pair()}
+    )
     path = tmp_path / f"{prefix}.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path.write_text(
+        yaml.safe_dump(settings.model_copy(update={"metrics": metrics}).model_dump(mode="json"))
+    )
     return path, load_settings(path)
 
 

@@ -21,7 +21,7 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import CollectorRegistry
 
 from stream.kafka.faust_options import faust_app_options
-from stream.kafka.lag_and_stuck_watch import install_lag_timer
+from stream.kafka.lag_and_stuck_watch import watch_lag_and_stuck_partitions
 from stream.kafka.lossless_consumer import lossless_app
 from stream.kafka.partition_batch import PartitionBatch
 from stream.kafka.topics import SEQUENCER_WINDOWS_TABLE
@@ -124,7 +124,7 @@ def build_sequencer_app(
         progress[0] += len(batch)
         metrics.record_batch(result, batch, now)
 
-    install_lag_timer(
+    watch_lag_and_stuck_partitions(
         app, settings, seq.app_id, list(actions_by_topic),
         lambda topic, partition, behind: metrics.consumer_lag.labels(
             topic=topic, partition=str(partition)).set(behind),

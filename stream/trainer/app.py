@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry
 
 from model.contract import Learner
 from stream.kafka.faust_options import faust_app_options
-from stream.kafka.lag_and_stuck_watch import install_lag_timer
+from stream.kafka.lag_and_stuck_watch import watch_lag_and_stuck_partitions
 from stream.kafka.lossless_consumer import lossless_app
 from stream.messages.dead_letter import dead_letter_record
 from stream.messages.events import MessageOrigin
@@ -104,7 +104,7 @@ def build_trainer_app(
     limits = UpdateLimits(settings.window.max_events, settings.events.max_id_length,
                           tuple(settings.topics.events))  # fmt: skip
 
-    install_lag_timer(
+    watch_lag_and_stuck_partitions(
         app, settings, cfg.app_id, [settings.topics.sequences],
         lambda _topic, partition, behind: metrics.consumer_lag.labels(
             partition=str(partition)).set(behind),

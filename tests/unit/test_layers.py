@@ -5,6 +5,7 @@ shows that a rule fails when a module breaks it."""
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,3 +199,20 @@ def test_rules_catch_a_break() -> None:
     assert any(b.startswith("stream.sequencer.app imports stream.trainer.loop") for b in breaches)
     assert not any(b.startswith("stream.trainer.catch_up") for b in breaches)  # never runs
     assert cycles(imports) == [["stream.trainer.budget", "stream.trainer.loop"]]
+
+
+def test_readme_layout_tree_names_every_folder_and_module() -> None:
+    readme = (REPO / "README.md").read_text()
+    layout = readme[readme.index("## Layout") :]
+    tree = layout[layout.index("```text") : layout.index("```", layout.index("```text") + 3)]
+    words = set(re.findall(r"[\w.]+", tree))
+    missing = []
+    for package in ("stream", "model"):
+        for path in sorted((REPO / package).rglob("*.py")):
+            if path.name.startswith("__"):
+                if path.name == "__init__.py" and path.parent.name + "/" not in tree:
+                    missing.append(str(path.parent.relative_to(REPO)) + "/")
+                continue
+            if path.stem not in words and path.name not in words:
+                missing.append(str(path.relative_to(REPO)))
+    assert missing == [], "README Layout does not mention these"
