@@ -177,7 +177,12 @@ def test_no_import_cycles() -> None:
 
 
 def test_every_package_says_its_role_and_what_it_may_import() -> None:
-    for init in [*(REPO / "stream").rglob("__init__.py"), *(REPO / "model").rglob("__init__.py")]:
+    inits = [
+        init
+        for top in ("stream", "model", "bench", "tests")
+        for init in (REPO / top).rglob("__init__.py")
+    ]
+    for init in inits:
         doc = ast.get_docstring(ast.parse(init.read_text()))
         assert doc, f"{init.relative_to(REPO)} has no docstring"
         assert "import" in doc.lower(), f"{init.relative_to(REPO)} does not say what it may import"
