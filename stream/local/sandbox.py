@@ -59,15 +59,13 @@ def broker_running(settings: Settings) -> Iterator[Settings]:
 
 def isolated(base: Settings, prefix: str, state_dir: Path) -> Settings:
     """``base`` with topics, app ids and state folders nobody else uses: every topic and
-    app id carries ``prefix``, every folder is under ``state_dir``. One run of the demo,
-    a test or a benchmark never mixes with another's data (a second run would otherwise
-    find the first one's windows, or restore its checkpoint, and learn events twice)."""
-    t = base.topics
-    topics = t.model_copy(update={
-        "events": {action: f"{prefix}.{name}" for action, name in t.events.items()},
-        "deadletter": f"{prefix}.{t.deadletter}",
-        "sequences": f"{prefix}.{t.sequences}",
-        "recommendations": f"{prefix}.{t.recommendations}",
+    app id carries ``prefix`` (``<prefix>.view``, ``<prefix>.sequences``), every folder is
+    under ``state_dir``. One run of the demo, a test or a benchmark never mixes with
+    another's data (a second run would otherwise find the first one's windows, or restore
+    its checkpoint, and learn events twice)."""
+    topics = base.topics.model_copy(update={
+        "events": {action: f"{prefix}.{action}" for action in base.topics.events},
+        **{key: f"{prefix}.{key}" for key in ("deadletter", "sequences", "recommendations")},
     })  # fmt: skip
     return base.model_copy(update={
         "topics": topics,
