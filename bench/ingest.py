@@ -227,7 +227,8 @@ def run(
             try:
                 with console.status(f"{profile}: {runner}, run {repeat + 1}"):
                     timed, seconds, cpu, rss = measure(consumers, total)
-                runs.append(IngestRun(runner, repeat, timed, seconds, timed / seconds,
+                rate = timed / seconds if seconds > 0 else float("nan")  # one batch: untimed
+                runs.append(IngestRun(runner, repeat, timed, seconds, rate,
                                       1e6 * cpu / max(timed, 1), rss, profile=profile))  # fmt: skip
             except StalledError as stall:
                 # Kept as a result, not hidden: a group that stops reading after a
