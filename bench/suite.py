@@ -31,6 +31,12 @@ from stream.paths import REPO_ROOT
 from stream.settings import load_settings
 
 console = Console(width=200)
+
+# A 30,000-event backlog is read between two polls of the harness by the batch-reading
+# agent, and before a second worker has joined its group: those runners need the full
+# run's backlog to be timed at all (quick runs of both gave spans of 0.0-0.1 s and
+# negative counts after the first poll, bench/NOTES.md), so the quick run leaves them out.
+QUICK_INGEST_RUNNERS = ("raw aiokafka", "empty faust agent", "sequencer", "quixstreams peer")
 BENCHMARKS = ("ingest", "freshness", "trainer", "quality")
 
 
@@ -70,8 +76,9 @@ def main() -> None:
             if "ingest" in args.only:
                 console.rule("ingest")
                 events, repeats = (30_000, 1) if args.quick else (96_168, 2)
+                runners = QUICK_INGEST_RUNNERS if args.quick else ingest.RUNNERS
                 runs = [run for profile in PROFILES
-                        for run in ingest.run(base, Path(tmp), events, repeats,
+                        for run in ingest.run(base, Path(tmp), events, repeats, runners,
                                               profile=profile)[0]]  # fmt: skip
                 ingest.print_table(runs)
                 results["ingest"] = [asdict(r) for r in runs]
