@@ -8,6 +8,11 @@ from stream.settings.load import (
     DEFAULT_CONFIG,
     ENV_NESTED_DELIMITER,
     ENV_PREFIX,
+    Settings,
+    SettingsError,
+    load_settings,
+)
+from stream.settings.sections import (
     BaselineSettings,
     BrokerSettings,
     CheckpointSettings,
@@ -17,13 +22,12 @@ from stream.settings.load import (
     ModelSettings,
     PrometheusSettings,
     SequencerSettings,
-    Settings,
-    SettingsError,
     TopicsSettings,
     TrainerSettings,
     WindowSettings,
-    load_settings,
 )
+
+# Callers import every settings type from the package, never from its modules.
 
 __all__ = [
     "DEFAULT_CONFIG",

@@ -31,28 +31,6 @@ from stream.settings.sections import (
     WindowSettings,
 )
 
-# The sections are re-exported: callers import every settings type from here.
-__all__ = [
-    "DEFAULT_CONFIG",
-    "ENV_NESTED_DELIMITER",
-    "ENV_PREFIX",
-    "BaselineSettings",
-    "BrokerSettings",
-    "CheckpointSettings",
-    "EventLimitsSettings",
-    "KafkaSettings",
-    "MetricsSettings",
-    "ModelSettings",
-    "PrometheusSettings",
-    "SequencerSettings",
-    "Settings",
-    "SettingsError",
-    "TopicsSettings",
-    "TrainerSettings",
-    "WindowSettings",
-    "load_settings",
-]
-
 ENV_PREFIX = "RECSTREAM_"
 ENV_NESTED_DELIMITER = "__"
 DEFAULT_CONFIG = Path("configs/default.yaml")
