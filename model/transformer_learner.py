@@ -380,7 +380,7 @@ class TransformerLearner:
         config = config_from_json(state["config"])
         if device is not None:
             config = dataclasses.replace(config, device=device)
-        learner = cls(config, ItemVocabulary.from_state(state["vocabulary"]))
+        learner = cls(config)  # load_state_dict brings the vocabulary and grows the table
         learner.load_state_dict(state)
         return learner
 

@@ -103,8 +103,7 @@ class PidService:
         process = spawn(command, self.log_file, self.pid_file)
         problem = wait_until_ready(process, ready, timeout_s, poll_s)
         if problem is not None:
-            self.stop()
-            self.pid_file.unlink(missing_ok=True)
+            self.stop()  # removes the pid file too, whether or not the process still ran
         return problem
 
     def stop(self) -> bool:
