@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Set
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,7 @@ def imports_of(source: str, module: str) -> set[str]:
     return found
 
 
+@cache
 def project_modules() -> dict[str, Path]:
     return {module_name(p): p for pkg in PACKAGES for p in (REPO / pkg).rglob("*.py")}
 
@@ -67,7 +69,7 @@ class Rule:
     why: str
     allowed: tuple[str, ...] = ()  # ... except these
 
-    def breaches(self, imports: dict[str, set[str]]) -> Iterator[str]:
+    def breaches(self, imports: Mapping[str, Set[str]]) -> Iterator[str]:
         for module, names in sorted(imports.items()):
             if not within(module, self.importer):
                 continue
@@ -113,14 +115,18 @@ RULES = (
 )
 
 
-def all_imports() -> dict[str, set[str]]:
+@cache
+def all_imports() -> dict[str, frozenset[str]]:
+    """module -> the project modules it imports, plus the external top-level names
+    (kafka, torch) and any ``tests`` module, for the rules that forbid them. Every
+    module is parsed once per test session (the rules and the cycle check share it)."""
     modules = project_modules()
-    sources = {name: path.read_text() for name, path in modules.items()}
-    imports = graph(sources)
-    # External names too (kafka, torch, tests), for the rules that forbid them.
-    for name, source in sources.items():
-        imports[name] |= {n.split(".")[0] for n in imports_of(source, name)} - {"stream", "model"}
-        imports[name] |= {n for n in imports_of(source, name) if within(n, "tests")}
+    imports = {}
+    for module, path in modules.items():
+        names = imports_of(path.read_text(), module)
+        project = {name for name in names if name in modules} - {module}
+        external = {name.split(".")[0] for name in names} - {"stream", "model"}
+        imports[module] = frozenset(project | external | {n for n in names if within(n, "tests")})
     return imports
 
 
@@ -167,9 +173,8 @@ def cycles(imports: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_no_import_cycles() -> None:
-    project = {
-        m: {n for n in names if n in project_modules()} for m, names in all_imports().items()
-    }
+    known = project_modules()
+    project = {m: {n for n in names if n in known} for m, names in all_imports().items()}
     # A package's __init__ importing its own modules is how packages re-export.
     for module in project:
         project[module] = {n for n in project[module] if not within(n, module) or n == module}
