@@ -72,11 +72,16 @@ class TransformerLearner:
         self._valid_cache = (key, valid)
         return valid
 
+    def _valid_in_use(self) -> torch.Tensor:
+        """Validity of the rows up to the vocabulary's high-water mark: the table has room
+        to grow (its capacity doubles), and scoring the unused rows was up to half of the
+        ranking and of the full softmax."""
+        return self._valid_rows()[: self.vocab.num_rows]
+
     def _ranked_table(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Item vectors and validity of the rows in use: the table has room to grow (its
-        capacity doubles), and scoring the unused rows was up to half of the ranking."""
-        rows = self.vocab.num_rows
-        return self.model.item_embeddings.detach()[:rows].float(), self._valid_rows()[:rows]
+        """Item vectors and validity of the rows in use."""
+        valid = self._valid_in_use()
+        return self.model.item_embeddings.detach()[: valid.shape[0]].float(), valid
 
     def _autocast(self) -> Any:
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
@@ -303,10 +308,9 @@ class TransformerLearner:
     ) -> dict[str, torch.Tensor]:
         cfg = self.config
         full = len(self.vocab) <= cfg.full_softmax_max_items
-        # The full softmax covers the rows in use only, as ranking does: rows past the
-        # vocabulary's high-water mark hold no item (the table's capacity doubles), and
-        # scoring them was up to half of the loss's matrix products and softmax.
-        valid = self._valid_rows()[: self.vocab.num_rows] if full else self._valid_rows()
+        # The full softmax covers the rows in use only, as ranking does; the sampler's
+        # proposal is over the whole table (row-aligned with the sightings).
+        valid = self._valid_in_use() if full else self._valid_rows()
         negatives = (
             None if full else Negatives(self.table.counts, cfg.num_negatives, self.generator)
         )
