@@ -8,6 +8,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from stream.kafka.topics import check_sequences_partitions
+from stream.kafka.worker_runner import worker_state_dir
 from stream.metrics.server import serve_metrics
 from stream.sequencer.app import build_sequencer_app
 from stream.settings import Settings
@@ -20,6 +21,5 @@ def start_sequencer(settings: Settings, worker_id: str, say: Callable[[str], Any
     registry = CollectorRegistry()
     port = serve_metrics(registry, settings.metrics.host, settings.metrics.sequencer_port)
     say(f"sequencer metrics on http://{settings.metrics.host}:{port}/metrics")
-    data_dir = settings.sequencer.data_dir / settings.sequencer.app_id / f"worker-{worker_id}"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = worker_state_dir(settings.sequencer.data_dir, settings.sequencer.app_id, worker_id)
     return build_sequencer_app(settings, registry, data_dir)

@@ -10,6 +10,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from model.runtime import configure_threads, describe_device
+from stream.kafka.worker_runner import worker_state_dir
 from stream.metrics.server import serve_metrics
 from stream.settings import Settings
 from stream.trainer.app import build_trainer_app
@@ -49,8 +50,7 @@ def start_trainer(
         f"trainer: {model} ({start.origin}) on {describe_device(settings.trainer.device)}; "
         f"metrics on http://{settings.metrics.host}:{port}/metrics"
     )
-    data_dir = settings.trainer.data_dir / settings.trainer.app_id / f"worker-{worker_id}"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = worker_state_dir(settings.trainer.data_dir, settings.trainer.app_id, worker_id)
     faust_app, _loop = build_trainer_app(
         settings, registry, start.learner, data_dir, metrics=metrics,
         lifecycle=start.lifecycle, published_version=published_version,
