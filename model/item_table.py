@@ -42,12 +42,33 @@ class ItemTable:
             self._dense, lr=self.learning_rate, weight_decay=self.weight_decay, foreach=True
         )
 
+    @property
+    def dense(self) -> list[torch.nn.Parameter]:
+        """Every trainable tensor but the item table."""
+        return self._dense
+
+    def zero_grad(self) -> None:
+        self.sparse_optimizer.zero_grad(set_to_none=True)
+        self.dense_optimizer.zero_grad(set_to_none=True)
+
+    def count_sightings(self, rows: list[int]) -> None:
+        """Item sightings for the sampler's popularity, in one scatter (index_add_ adds
+        up repeated rows)."""
+        if not rows:
+            return
+        seen = torch.tensor(rows, device=self.counts.device)
+        self.counts.index_add_(0, seen, torch.ones(len(rows), device=self.counts.device))
+        self.dirty_rows[seen] = True
+
     def step(self, loss: torch.Tensor, max_norm: float) -> str | None:
         """One optimiser step on ``loss``: backward, clip, update, mark the changed rows.
         Returns why the step must be undone (a non-finite gradient or weight), or None."""
-        self.sparse_optimizer.zero_grad(set_to_none=True)
-        self.dense_optimizer.zero_grad(set_to_none=True)
+        self.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
+        return self.apply_gradients(max_norm)
+
+    def apply_gradients(self, max_norm: float) -> str | None:
+        """Clip and apply the gradients the parameters hold (see :meth:`step`)."""
         if not self._clip_gradients(max_norm):
             return "non-finite gradient"
         self.sparse_optimizer.step()  # type: ignore[no-untyped-call]

@@ -26,6 +26,7 @@ from model.learner_config import LearnerConfig, config_from_json, config_to_json
 from model.ranking_metrics import RankingSums
 from model.repeat_bonus import HistoryBonus
 from model.replay_buffer import ReservoirBuffer
+from model.replica_group import ReplicaGroup, fingerprint
 from model.scoring import target_ranks, top_k
 from model.sequence_tensors import Positions, to_tensors, trailing_positions
 from model.sequential_recommender import SequentialRecommender
@@ -52,6 +53,9 @@ class TransformerLearner:
         self.steps_skipped = 0
         self._valid_cache: tuple[tuple[int, int], torch.Tensor] | None = None
         self._steps_since_snapshot = 0
+        # Set when this learner is one of several identical replicas (model/replica_group.py):
+        # every learn call is then a group step, data or not.
+        self.replicas: ReplicaGroup | None = None
 
     def grow_to_vocabulary(self) -> None:
         """Give every row the vocabulary may hand out an embedding (after ``vocab.observe``)."""
@@ -206,10 +210,22 @@ class TransformerLearner:
         train: Sequence[UserSequence] | None = None,
     ) -> StepReport:
         report = StepReport(model_version=self.version, sequences=len(batch))
-        if not batch and not train:
+        group = self.replicas
+        if not batch and not train and group is None:
             return report
-        if batch:
-            self._rank(batch, k, report, on_recommendations)
+        started = time.perf_counter()
+        admitted = self._admit(batch)
+        report.eval_s = time.perf_counter() - started
+        # In a group a failure is raised only after this rank's part in the step's
+        # collectives: the others would wait for it in vain.
+        failure: Exception | None = None
+        try:
+            if batch:
+                self._rank(batch, k, report, on_recommendations, admitted)
+        except Exception as exc:
+            if group is None:
+                raise
+            failure = exc
         started = time.perf_counter()
         if train is not None:
             learned = list(train)
@@ -225,53 +241,108 @@ class TransformerLearner:
         replayed = self.replay.sample(replays)
         for seq in batch:
             self.replay.offer(UserSequence(seq.user_id, seq.items, seq.actions, seq.ts))
-        if learned or replayed:
+        if group is not None:
+            self._group_train_step(group, learned, replayed, report, failure)
+        elif learned or replayed:
             self._train_step(learned, replayed, report)
         report.vocab_size = len(self.vocab)
         report.model_version = self.version
         report.train_s = time.perf_counter() - started
         return report
 
-    def _rank(
-        self, batch: Sequence[UserSequence], k: int, report: StepReport,
-        on_recommendations: RecommendationSink | None,
-    ) -> None:  # fmt: skip
-        """Admit the batch's items, rank its new events, hand over the top-k."""
-        # Admit the batch's items first, so a user's earlier events in this batch can be
-        # repeated; targets that were unknown before the batch still count as missed.
-        started = time.perf_counter()
+    def _admit(self, batch: Sequence[UserSequence]) -> set[str]:
+        """Evict stale items and admit the batch's new ones (in a group: every rank's, in
+        rank order, so an item has the same row everywhere); returns the admitted ids.
+        Before ranking, so a user's earlier events in this batch can be repeated; targets
+        that were unknown before the batch still count as missed."""
         now = max((s.ts[-1] for s in batch if s.ts), default=0.0)
+        seen = [list(s.items[len(s.items) - s.new_count :]) for s in batch]
+        if self.replicas is not None:
+            everyone = self.replicas.gather((now, [item for items in seen for item in items]))
+            now = max(rank_now for rank_now, _items in everyone)
+            seen = [items for _now, items in everyone]
+        elif not batch:
+            return set()
         self.table.reset_rows(self.vocab.evict_stale(now))
         admitted: set[str] = set()
-        for seq in batch:
-            admitted.update(self.vocab.observe(seq.items[len(seq.items) - seq.new_count :], now))
+        for items in seen:
+            admitted.update(self.vocab.observe(items, now))
         self.grow_to_vocabulary()
+        return admitted
+
+    def _rank(
+        self, batch: Sequence[UserSequence], k: int, report: StepReport,
+        on_recommendations: RecommendationSink | None, admitted: set[str],
+    ) -> None:  # fmt: skip
+        """Rank the batch's new events, hand over the top-k."""
+        started = time.perf_counter()
         report.recommendations = self._score(batch, k, report, admitted)
-        report.eval_s = time.perf_counter() - started
+        report.eval_s += time.perf_counter() - started
         if on_recommendations is not None and report.recommendations:
             on_recommendations(report.recommendations, self.version)
 
     def _train_step(
         self, batch: Sequence[UserSequence], replayed: list[UserSequence], report: StepReport
     ) -> None:
+        total, _sightings = self._loss(batch, replayed, report, count_sightings=True)
+        if total is None:
+            return
+        if not torch.isfinite(total):
+            return self._skip(report, "non-finite loss")
+        self._stepped(self.table.step(total, self.config.grad_clip), report)
+
+    def _group_train_step(
+        self, group: ReplicaGroup, batch: Sequence[UserSequence],
+        replayed: list[UserSequence], report: StepReport, failure: Exception | None,
+    ) -> None:  # fmt: skip
+        """This rank's loss and gradients, the group's sum, the same step everywhere.
+        Sightings count after the exchange (every rank's), so this step's negatives are
+        drawn without them; a local failure is raised after the exchange."""
+        total, sightings, finite = None, [], True
+        self.table.zero_grad()
+        if failure is None and (batch or replayed):
+            try:
+                total, sightings = self._loss(batch, replayed, report, count_sightings=False)
+                finite = total is None or bool(torch.isfinite(total))
+                if total is not None and finite:
+                    total.backward()  # type: ignore[no-untyped-call]
+            except Exception as exc:  # noqa: BLE001 - raised below, after the exchange
+                failure, total, sightings = exc, None, []
+                self.table.zero_grad()
+        mine = report.trained_positions if total is not None and finite else 0
+        summed = group.sum_gradients(
+            self.table.dense, self.model.item_embeddings, mine, not finite, sightings
+        )
+        self.table.count_sightings(summed.sightings)
+        if summed.non_finite:
+            self._skip(report, "non-finite loss" if not finite else "non-finite loss on a peer")
+        elif summed.positions:
+            self._stepped(self.table.apply_gradients(self.config.grad_clip), report)
+        if failure is not None:
+            raise failure
+
+    def _loss(
+        self, batch: Sequence[UserSequence], replayed: list[UserSequence], report: StepReport,
+        count_sightings: bool,
+    ) -> tuple[torch.Tensor | None, list[int]]:  # fmt: skip
+        """The step's weighted task loss (None: no known target) and the rows of the
+        batch's new targets (sightings, for the sampler's popularity; counted here, before
+        the negatives are drawn, with ``count_sightings``)."""
         cfg = self.config
         sequences = [*batch, *replayed]
         counts = [min(s.new_count, cfg.model.max_len) for s in batch]
         counts += [cfg.replay_positions] * len(replayed)
         tensors = to_tensors(sequences, self.vocab, self.action_ids, cfg.model.max_len, self.device)
-        # Popularity for the sampler: the batch's new items, in one scatter (index_add_
-        # adds up repeated rows).
-        new = [row for rows, count in zip(tensors.target_rows[: len(batch)], counts, strict=False)
-               for row in rows[len(rows) - count :]]  # fmt: skip
-        if new:
-            rows_seen = torch.tensor(new, device=self.device)
-            self.table.counts.index_add_(0, rows_seen, torch.ones(len(new), device=self.device))
-            self.table.dirty_rows[rows_seen] = True
+        sightings = [row for rows, count in zip(tensors.target_rows[: len(batch)], counts,
+                                                strict=False)
+                     for row in rows[len(rows) - count :]]  # fmt: skip
+        if count_sightings:
+            self.table.count_sightings(sightings)
         positions = trailing_positions(tensors, counts, self.device)
         positions = self._known_targets(positions)
         if positions.target.numel() == 0:
             report.skip_reason = "nothing to learn (all targets unknown)"
-            return
+            return None, sightings
         self.model.train()
         with self._autocast():
             hidden = self.model.encode(tensors.items, tensors.actions, tensors.ts, tensors.lengths)
@@ -285,16 +356,17 @@ class TransformerLearner:
         report.losses["total"] = float(total.detach())
         report.trained_positions = int(positions.target.numel())
         report.replayed_sequences = len(replayed)
-        if not torch.isfinite(total):
-            return self._skip(report, "non-finite loss")
-        problem = self.table.step(total, self.config.grad_clip)
+        return total, sightings
+
+    def _stepped(self, problem: str | None, report: StepReport) -> None:
+        """After an optimiser step: undo it if it went bad, else count it."""
         if problem:
             return self._skip(report, problem)
         self.version += 1
         # Counted in optimiser steps: the trainer also renumbers the weights after a
         # step that only ranked, so the version alone does not say how many steps ran.
         self._steps_since_snapshot += 1
-        if self._steps_since_snapshot >= cfg.snapshot_every:
+        if self._steps_since_snapshot >= self.config.snapshot_every:
             self.table.snapshot = self.table.take_snapshot()
             self._steps_since_snapshot = 0
 
@@ -387,6 +459,10 @@ class TransformerLearner:
         learner = cls(config)  # load_state_dict brings the vocabulary and grows the table
         learner.load_state_dict(state)
         return learner
+
+    def fingerprint(self) -> int:
+        """Equal on two learners with the same weights, vocabulary and version."""
+        return fingerprint(self.model, self.vocab.id_of, self.version)
 
     def save(self, directory: Path) -> None:
         write_state(directory, *split_state(self.state_dict()))

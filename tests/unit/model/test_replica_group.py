@@ -1,0 +1,109 @@
+"""Learner replicas in a real two-process gloo group: they stay identical, whatever each
+rank's share of a step (none, a failing one), and together they learn what one learner
+learns from both ranks' users."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from model.contract import UserSequence
+from model.replica_group import ReplicaGroup
+from model.state_io import read_state
+from model.transformer_learner import TransformerLearner
+from tests.unit.model.helpers import cycle_batches, tiny_config
+
+WORLD = 2
+# Dropout off and no replay: what remains differs between one process and two only in
+# the order floats are added.
+CONFIG = {"replay_ratio": 0.0}
+
+
+def _steps() -> list[list[list[UserSequence]]]:
+    """Per step, each rank's batch: both busy, one idle, both busy (other users)."""
+    rounds = cycle_batches(users=12, rounds=3)
+    return [
+        [rounds[0][:6], rounds[0][6:]],
+        [rounds[1][:7], []],
+        [rounds[2][5:], rounds[2][:5]],
+    ]
+
+
+def _replica(rank: int, store: str, out: str, fail_at: int | None) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank,
+                            world_size=WORLD, timeout=timedelta(seconds=60))  # fmt: skip
+    torch.set_num_threads(1)
+    learner = TransformerLearner(tiny_config(**CONFIG))
+    learner.replicas = ReplicaGroup(torch.device("cpu"))
+    failures = []
+    for step, batches in enumerate(_steps()):
+        if rank == 1 and step == fail_at:
+            learner._score = _broken  # type: ignore[method-assign]
+        try:
+            learner.learn(batches[rank], k=3)
+        except ValueError as exc:
+            failures.append(str(exc))
+        learner.__dict__.pop("_score", None)
+    learner.save(Path(out) / f"rank{rank}")
+    stats = learner.replicas.take_stats()
+    info = {"fingerprint": learner.fingerprint(), "failures": failures,
+            "collectives": stats.collectives, "bytes": stats.bytes}  # fmt: skip
+    (Path(out) / f"rank{rank}.json").write_text(json.dumps(info))
+    dist.destroy_process_group()
+
+
+def _broken(*_args: Any, **_kwargs: Any) -> Any:
+    raise ValueError("poison on rank 1")
+
+
+def _run_group(tmp_path: Path, fail_at: int | None = None) -> list[dict[str, Any]]:
+    mp.spawn(_replica, args=(str(tmp_path / "store"), str(tmp_path), fail_at), nprocs=WORLD)
+    return [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(WORLD)]
+
+
+def _state(directory: Path) -> dict[str, Any]:
+    tensors, meta = read_state(directory)
+    return tensors | meta
+
+
+def test_two_replicas_stay_identical_and_learn_what_one_learner_learns(tmp_path: Path) -> None:
+    infos = _run_group(tmp_path)
+    assert infos[0]["fingerprint"] == infos[1]["fingerprint"]
+    assert infos[0]["collectives"] >= 3 * 2  # a gather and a reduction per step, idle too
+    first, second = _state(tmp_path / "rank0"), _state(tmp_path / "rank1")
+    weights = [k for k in first if k.startswith("model.")]
+    assert weights and all(torch.equal(first[k], second[k]) for k in weights)
+    assert first["vocabulary"]["id_of"] == second["vocabulary"]["id_of"]
+    assert first["version"] == second["version"] == 3
+
+    alone = TransformerLearner(tiny_config(**CONFIG))
+    for batches in _steps():
+        alone.learn([seq for batch in batches for seq in batch], k=3)
+    assert alone.vocab.id_of == first["vocabulary"]["id_of"]
+    reference = alone.state_dict()
+    for key in weights:
+        assert torch.allclose(first[key], reference[key], atol=2e-5), key
+    assert torch.equal(first["counts"], reference["counts"])
+
+
+def test_a_rank_whose_step_fails_still_takes_part_and_the_replicas_stay_identical(
+    tmp_path: Path,
+) -> None:
+    infos = _run_group(tmp_path, fail_at=2)
+    assert infos[1]["failures"] == ["poison on rank 1"] and infos[0]["failures"] == []
+    assert infos[0]["fingerprint"] == infos[1]["fingerprint"]
+    state = _state(tmp_path / "rank0")
+    assert state["version"] == 3  # the step went on with rank 0's users
+
+
+def test_a_rank_alone_is_no_group() -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WORLD_SIZE", "1")
+        assert ReplicaGroup.join("gloo", 5.0, torch.device("cpu")) is None
