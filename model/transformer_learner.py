@@ -298,7 +298,9 @@ class TransformerLearner:
         """This rank's loss and gradients, the group's sum, the same step everywhere.
         Sightings count after the exchange (every rank's), so this step's negatives are
         drawn without them; a local failure is raised after the exchange."""
-        total, sightings, finite = None, [], True
+        total: torch.Tensor | None = None
+        sightings: list[int] = []
+        finite = True
         self.table.zero_grad()
         if failure is None and (batch or replayed):
             try:

@@ -88,15 +88,19 @@ def config_reference() -> str:
 
 def _registered_metrics() -> Iterator[tuple[str, Any]]:
     from stream.sequencer.metrics import SequencerMetrics
+    from stream.trainer.group_metrics import GroupMetrics
     from stream.trainer.metrics import TrainerMetrics
 
     registry = CollectorRegistry()
     for role, metrics in (
         ("sequencer", SequencerMetrics.create(registry)),
         ("trainer", TrainerMetrics.create(registry)),
+        ("trainer group rank", GroupMetrics.create(registry, 0, 2)),
     ):
         for name in type(metrics).__dataclass_fields__:
-            yield role, getattr(metrics, name)
+            metric = getattr(metrics, name)
+            if hasattr(metric, "describe"):  # not the plain fields (a rank's number)
+                yield role, metric
 
 
 def metrics_reference() -> str:

@@ -1,4 +1,5 @@
-"""``recstream worker sequencer|trainer``: parse the options, start one Faust worker."""
+"""``recstream worker sequencer|trainer|trainers``: parse the options, start one Faust
+worker (or, for ``trainers``, a group of trainer ranks under torchrun)."""
 
 from __future__ import annotations
 
@@ -88,3 +89,30 @@ def trainer(
         except FileNotFoundError as exc:
             raise typer.BadParameter(str(exc), param_hint="--init-from") from None
     run_worker(faust_app, loglevel, settings.trainer.stop_grace_s)
+
+
+@app.command()
+def trainers(
+    ranks: Annotated[int, typer.Option("--ranks", min=1, help="Trainer ranks on this host.")] = 2,
+    config: ConfigOption = None,
+    worker_id: WorkerIdOption = "0",
+    loglevel: LogLevelOption = "info",
+) -> None:
+    """Run N trainer ranks on this host as one trainer group: one model, the users split.
+
+    Starts them under torchrun, which restarts the whole group (up to
+    distributed.max_restarts times) when a rank fails; every start restores the newest
+    checkpoint and resumes at its offsets. Each rank serves metrics on
+    metrics.trainer_port + its local rank. For ranks on several hosts run torchrun
+    yourself (README, "Scaling out").
+    """
+    import os
+
+    from stream.trainer.launcher import torchrun_command
+
+    with user_errors():
+        settings = kafka_settings_from(config)
+    command = torchrun_command(ranks, settings.distributed.max_restarts, config, worker_id,
+                               loglevel)  # fmt: skip
+    console.print(f"[bold]trainer group[/] of {ranks}: {' '.join(command[1:9])} ...")
+    os.execv(command[0], command)  # torchrun takes this process's place and signals

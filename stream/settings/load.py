@@ -20,6 +20,7 @@ from stream.settings.sections import (
     BaselineSettings,
     BrokerSettings,
     CheckpointSettings,
+    DistributedSettings,
     EventLimitsSettings,
     KafkaSettings,
     MetricsSettings,
@@ -57,6 +58,7 @@ class Settings(BaseSettings):
     sequencer: SequencerSettings = Field(default_factory=SequencerSettings)
     window: WindowSettings = Field(default_factory=WindowSettings)
     trainer: TrainerSettings = Field(default_factory=TrainerSettings)
+    distributed: DistributedSettings = Field(default_factory=DistributedSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
     baselines: BaselineSettings = Field(default_factory=BaselineSettings)
     checkpoints: CheckpointSettings = Field(default_factory=CheckpointSettings)

@@ -263,6 +263,28 @@ class TrainerSettings(_Section):
         return self
 
 
+class DistributedSettings(_Section):
+    """Several trainer ranks, one model (torch.distributed): how the group steps together.
+
+    A group exists when the launcher (``recstream worker trainers`` or ``torchrun``) starts
+    the trainer with WORLD_SIZE > 1; with one process these settings do nothing."""
+
+    backend: Literal["auto", "gloo", "nccl"] = "auto"
+    """auto: NCCL when the trainer runs on CUDA, else gloo."""
+    step_every_ms: int = Field(250, ge=10, le=60_000)
+    """The group's step clock: every rank takes a training step this often, with or without
+    data (a collective needs every rank); busy steps follow each other at once."""
+    collective_timeout_s: float = Field(60.0, ge=1.0, le=3_600.0)
+    """Longest wait for a peer in a collective. Past it (a rank died or hangs) the ranks stop,
+    and the launcher restarts the group from the last checkpoint. Must exceed the slowest
+    step and a worker's start-up skew."""
+    fingerprint_every_steps: int = Field(50, ge=1, le=1_000_000)
+    """Compare the replicas' fingerprints (weights, vocabulary, version) this often; ranks that
+    differ stop the group, which restarts from the last checkpoint."""
+    max_restarts: int = Field(3, ge=0, le=1_000)
+    """How often ``recstream worker trainers`` lets torchrun restart the group after a failure."""
+
+
 class ModelSettings(_Section):
     """Size of the transformer sequential recommender."""
 

@@ -33,6 +33,7 @@ from stream.messages.recommendation import RecommendationMessage
 from stream.messages.sequence_decoder import UpdateLimits, UpdateRejection, decode_message
 from stream.messages.sequence_update import SequenceUpdate
 from stream.settings import Settings
+from stream.trainer.group_member import GroupMember
 from stream.trainer.lifecycle import ModelLifecycle
 from stream.trainer.loop import TrainerLoop
 from stream.trainer.metrics import TrainerMetrics
@@ -57,9 +58,11 @@ def build_trainer_app(
     metrics: TrainerMetrics | None = None,
     lifecycle: ModelLifecycle | None = None,
     published_version: int = -1,
+    member: GroupMember | None = None,
 ) -> tuple[faust.App, TrainerLoop]:
     """A Faust app for the trainer and the loop that owns the learner; it publishes
-    model versions above ``published_version`` (see :func:`highest_published_version`)."""
+    model versions above ``published_version`` (see :func:`highest_published_version`);
+    ``member``: its place in a trainer group."""
     cfg = settings.trainer
     app = lossless_app(
         cfg.app_id, settings.kafka.fill_offset_gaps, store="memory://",
@@ -99,8 +102,10 @@ def build_trainer_app(
     loop = TrainerLoop(
         learner=learner, settings=cfg, metrics=metrics, publish=publish, acknowledge=acknowledge,
         clock=clock, lifecycle=lifecycle, position=_position, reject=reject,
-        published_version=published_version,
+        published_version=published_version, member=member,
     )  # fmt: skip
+    if member is not None:
+        _track_assignment(app, loop, member, settings.topics.sequences)
     limits = UpdateLimits(settings.window.max_events, settings.events.max_id_length,
                           tuple(settings.topics.events))  # fmt: skip
 
@@ -133,6 +138,11 @@ def build_trainer_app(
                     message.incref(len(decoded.updates))
                     queued.extend((update, event) for update in decoded.updates)
             metrics.updates.inc(len(queued))
+            if member is not None:
+                for event in events:
+                    member.metrics.read_updates.labels(
+                        rank=member.metrics.rank, partition=str(event.message.partition)
+                    ).inc()
             loop.add(queued)
             await loop.wait_for_room()
 
@@ -148,3 +158,27 @@ def build_trainer_app(
     # joined at exit); its updates stay unacknowledged and are read again next time.
     app.task(steps)
     return app, loop
+
+
+def _track_assignment(app: faust.App, loop: TrainerLoop, member: GroupMember, topic: str) -> None:
+    """Show which partitions this rank reads, and stop reporting resume offsets for the
+    ones a rebalance gave to another rank (Faust's partition signals; a handler receives
+    the sender, then the partitions). Forgotten on the new assignment, not on revocation:
+    an eager rebalance revokes every partition, and what stays must keep its offsets."""
+    owned: set[int] = set()
+
+    def of_topic(partitions: Any) -> set[int]:
+        return {tp.partition for tp in partitions if tp.topic == topic}
+
+    @app.on_partitions_revoked.connect
+    async def revoked(_sender: Any, /, *args: Any, signal: Any, **_kwargs: Any) -> None:
+        member.metrics.owns(of_topic(args[0]), False)
+
+    @app.on_partitions_assigned.connect
+    async def assigned(_sender: Any, /, *args: Any, signal: Any, **_kwargs: Any) -> None:
+        nonlocal owned
+        now = of_topic(args[0])
+        loop.forget_partitions(owned - now)
+        member.metrics.owns(owned - now, False)
+        member.metrics.owns(now, True)
+        owned = now

@@ -77,11 +77,14 @@ class ModelLifecycle:
 
     # -- actions (learner thread) ----------------------------------------------------
 
-    def checkpoint(self, learner: Learner, quality: dict[str, float]) -> CheckpointInfo | None:
-        """Write a checkpoint; a failed write (permissions, disk full) is logged, counted
-        and retried with exponential backoff, and serving goes on meanwhile."""
+    def checkpoint(
+        self, learner: Learner, quality: dict[str, float], offsets: dict[int, int] | None = None
+    ) -> CheckpointInfo | None:
+        """Write a checkpoint (covering ``offsets``, a group's; default: this process's
+        safe offsets); a failed write (permissions, disk full) is logged, counted and
+        retried with exponential backoff, and serving goes on meanwhile."""
         try:
-            info = self._write(learner, quality)
+            info = self._write(learner, quality, offsets)
         except OSError as exc:
             self.failures_in_a_row += 1
             backoff = min(CHECKPOINT_RETRY_MAX_S, 2.0 ** (self.failures_in_a_row - 1))
@@ -93,12 +96,19 @@ class ModelLifecycle:
         self.failures_in_a_row, self.retry_at = 0, 0.0
         return info
 
-    def _write(self, learner: Learner, quality: dict[str, float]) -> CheckpointInfo:
+    def written_elsewhere(self) -> None:
+        """Another rank of the group wrote the checkpoint this one agreed to."""
+        self.steps_since = 0
+        self.last_checkpoint_at = time.monotonic()
+
+    def _write(
+        self, learner: Learner, quality: dict[str, float], offsets: dict[int, int] | None
+    ) -> CheckpointInfo:
         assert self.watch is not None
         assert isinstance(learner, TransformerLearner), "only the transformer is checkpointed"
         started = time.perf_counter()
         good = self.watch.healthy()
-        offsets = self.tracker.safe()
+        offsets = self.tracker.safe() if offsets is None else offsets
         info = self.checkpointer.save(learner, {
             "offsets": {"topic": self.settings.topics.sequences,
                         "partitions": {str(p): o for p, o in sorted(offsets.items())}},

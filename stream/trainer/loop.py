@@ -14,6 +14,12 @@ ranks and publishes, and holds its updates, unacknowledged, for the next trainin
 step, which learns them together with its own. A training call has a fixed cost
 (the optimiser, Python, many small kernels) that five steps a second paid five
 times; freshness does not wait for learning.
+
+In a trainer group (several ranks, one model: :class:`GroupMember`) every step is a
+group step on the group's clock (``distributed.step_every_ms``): it learns, with or
+without data, and ends with a round in which the ranks decide together on checkpoints
+and rollbacks (``group_round``). A failed collective stops the worker: the launcher
+restarts the group.
 """
 
 from __future__ import annotations
@@ -27,12 +33,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from model.contract import Learner, Recommendation, StepReport, UserSequence
+from model.replica_group import ReplicaGroupError
 from stream.messages.recommendation import RecommendationMessage
 from stream.messages.sequence_decoder import UpdateReason, UpdateRejection
 from stream.messages.sequence_update import SequenceUpdate
 from stream.settings import TrainerSettings
 from stream.trainer.budget import TrainBudget
 from stream.trainer.catch_up import CatchUpQueue, merge_by_user
+from stream.trainer.group_member import GroupMember
+from stream.trainer.group_round import Vote, decide
 from stream.trainer.lifecycle import ModelLifecycle
 from stream.trainer.metrics import TrainerMetrics
 from stream.trainer.outcome import StepOutcome
@@ -74,9 +83,12 @@ class TrainerLoop:
         position: Position = lambda _tag: None,
         reject: Reject = _no_dead_letters,
         published_version: int = -1,
+        member: GroupMember | None = None,
     ) -> None:
         """``published_version``: the highest model version any earlier process published;
-        every version this loop publishes is above it (consumers keep the highest)."""
+        every version this loop publishes is above it (consumers keep the highest).
+        ``member``: this process's place in a trainer group (None: it trains alone)."""
+        self.member = member
         self.learner = learner
         self.settings = settings
         self.metrics = metrics
@@ -137,7 +149,15 @@ class TrainerLoop:
             await self.step_once()
 
     async def _wait_for_work(self) -> None:
-        """Until an update waits, or held or queued sequences are due to be learned."""
+        """Until an update waits, or held or queued sequences are due to be learned (in
+        a group: until the group's next step)."""
+        if self.member is not None:
+            every = self.member.settings.step_every_ms / 1000
+            delay = self.member.last_step_started + every - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self.member.last_step_started = time.monotonic()
+            return
         if self.pending.count:
             return
         if not self._held and not len(self.catch_up):
@@ -154,7 +174,7 @@ class TrainerLoop:
     def _training_due_in(self) -> float:
         """Seconds until the next step may learn (0: this one)."""
         every = self.settings.train_every_ms / 1000
-        if every <= 0 or len(self.catch_up):
+        if every <= 0 or len(self.catch_up) or self.member is not None:
             # Over budget (sequences queued): every step learns all the budget allows, as
             # without a cadence; catching up only when steps are idle would fall behind.
             return 0.0
@@ -172,7 +192,7 @@ class TrainerLoop:
             self._room.set()
         self.metrics.pending_updates.set(self.pending.count)
         try:
-            if batch:
+            if batch or self.member is not None:  # a group steps with or without data
                 return await self._step(batch)
             if (self._held or len(self.catch_up)) and self._training_due_in() <= 0:
                 return await self._step([])
@@ -198,6 +218,8 @@ class TrainerLoop:
                 batch, self.budget.limit(), published,
                 through_queue=True, learns=learns, released=released,
             )  # fmt: skip
+        except ReplicaGroupError:
+            raise  # a peer is gone: no retry can meet the others' collectives
         except Exception as exc:  # noqa: BLE001 - whatever the learner raised, isolate it
             suspects = released + batch  # a held update may be what the step fails on
             log.error("step of %d users failed (%r); isolating the updates it fails on",
@@ -216,6 +238,8 @@ class TrainerLoop:
         for half in (batch[:middle], batch[middle:]):
             try:
                 outcomes.append(await self._attempt(half, None, published))
+            except ReplicaGroupError:
+                raise
             except Exception as half_exc:  # noqa: BLE001 - see step_once
                 outcomes.extend(await self._isolate(half, published, half_exc))
         return outcomes
@@ -317,7 +341,8 @@ class TrainerLoop:
         if self.lifecycle is not None:
             if learns:
                 self._mark_learned(tags)
-            await self._lifecycle(report)
+            if self.member is None:  # a group's round did this in the learner thread
+                await self._lifecycle(report)
         return outcome
 
     def _published(self, messages: list[RecommendationMessage]) -> None:
@@ -357,6 +382,8 @@ class TrainerLoop:
         assert self.lifecycle is not None
         restored = self.lifecycle.rollback(reason, self.settings.device)
         if restored is not None:
+            if self.member is not None:
+                restored.replicas = self.member.replicas
             self.learner = restored
             self._continue_above(self.published_version)
             self.metrics.model_version.set(restored.version)
@@ -364,10 +391,61 @@ class TrainerLoop:
 
     def _learn(self, sequences: Any, sink: Any, limit: int | None, train: Any) -> StepReport:
         started = time.thread_time()  # this (learner) thread's CPU: wall time counts waits
+        report: StepReport | None = None
         try:
-            return self.learner.learn(sequences, self.settings.top_k, sink, limit, train)
+            report = self.learner.learn(sequences, self.settings.top_k, sink, limit, train)
+            return report
         finally:
             self.metrics.learner_cpu.inc(time.thread_time() - started)
+            if self.member is not None:  # even after a failure: the others wait for it
+                self._group_round(self.member, report)
+
+    def _group_round(self, member: GroupMember, report: StepReport | None) -> None:
+        """After each group step (learner thread): every rank votes, all act on the same
+        decision. Raises :class:`ReplicaGroupError` when the replicas differ."""
+        lifecycle = self.lifecycle
+        member.steps += 1
+        reason = None
+        if lifecycle is not None and report is not None:
+            reason = lifecycle.observe(report.overall, report.skipped)
+        compare = member.steps % member.settings.fingerprint_every_steps == 0
+        fingerprint = getattr(self.learner, "fingerprint", None)
+        mine = fingerprint() if compare and fingerprint is not None else None
+        vote = Vote(
+            rollback=reason,
+            checkpoint_due=lifecycle.due() if lifecycle is not None else False,
+            offsets=lifecycle.tracker.safe() if lifecycle is not None else {},
+            published_version=self.published_version,
+            last_good_version=lifecycle.last_good_version if lifecycle is not None else None,
+            fingerprint=mine,
+        )
+        decision = decide(member.replicas.gather(vote), member.carried_offsets)
+        member.metrics.record_exchange(member.replicas.take_stats())
+        if mine is not None:
+            member.metrics.fingerprint.labels(rank=member.metrics.rank).set(mine)
+        if decision.diverged:
+            member.metrics.divergences.labels(rank=member.metrics.rank).inc()
+            raise ReplicaGroupError(f"the replicas differ after group step {member.steps}; "
+                                    "restarting from the last checkpoint")  # fmt: skip
+        self.published_version = max(self.published_version, decision.published_version)
+        if lifecycle is None:
+            return
+        lifecycle.last_good_version = decision.last_good_version
+        if decision.rollback is not None:
+            self._rollback(decision.rollback)
+        elif decision.checkpoint:
+            member.carried_offsets = decision.offsets
+            if member.writes_checkpoints:
+                quality = self.quality.means() | {"ranked_events": float(self.quality.count)}
+                lifecycle.checkpoint(self.learner, quality, decision.offsets)
+            else:
+                lifecycle.written_elsewhere()
+
+    def forget_partitions(self, partitions: set[int]) -> None:
+        """This rank no longer reads ``partitions`` (a rebalance): another rank's reports
+        say where they are safe to resume from now."""
+        if self.lifecycle is not None:
+            self.lifecycle.tracker.forget(partitions)
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)

@@ -62,6 +62,8 @@ class TrainerMetrics:
         already holds the step's ranks), the catch-up queue's choice, freshness."""
         report = outcome.report
         kind = "skipped" if report.skipped else "learned" if outcome.learned else "ranked"
+        if kind == "learned" and not outcome.batch and not report.trained_positions:
+            kind = "idle"  # a trainer group's step on a rank with nothing to do
         self.steps.labels(outcome=kind).inc()
         if outcome.batch:  # not a step that only caught up
             self.batch_users.observe(len(outcome.batch))
@@ -117,7 +119,8 @@ class TrainerMetrics:
                                    "Updates folded into a newer window of the same user "
                                    "before a step (bursts).", registry=r),
             steps=Counter("recstream_trainer_steps", "Learner steps, by outcome (learned; "
-                          "ranked only, between training steps; or skipped by a guard).",
+                          "ranked only, between training steps; skipped by a guard; or idle, "
+                          "a group step without data).",
                           ["outcome"], registry=r),
             batch_users=Histogram("recstream_trainer_batch_users", "Users per step.",
                                   buckets=_BATCH_BUCKETS, registry=r),
@@ -208,7 +211,7 @@ class TrainerMetrics:
         )  # fmt: skip
         for task in TASKS:
             metrics.loss.labels(task=task)
-        for outcome in ("learned", "ranked", "skipped"):
+        for outcome in ("learned", "ranked", "skipped", "idle"):
             metrics.steps.labels(outcome=outcome)
         for since in ("event", "ingest"):
             metrics.freshness.labels(since=since)

@@ -35,3 +35,9 @@ class OffsetTracker:
             if waiting:
                 out[partition] = min(min(waiting), out.get(partition, min(waiting)))
         return out
+
+    def forget(self, partitions: set[int]) -> None:
+        """Stop reporting ``partitions`` (they moved to another reader)."""
+        for partition in partitions:
+            self._next.pop(partition, None)
+            self._waiting.pop(partition, None)

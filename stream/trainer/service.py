@@ -14,6 +14,7 @@ from stream.kafka.worker_runner import worker_state_dir
 from stream.metrics.server import serve_metrics
 from stream.settings import Settings
 from stream.trainer.app import build_trainer_app
+from stream.trainer.group_start import join_trainer_group, local_rank, start_in_group
 from stream.trainer.metrics import TrainerMetrics
 from stream.trainer.startup import (
     highest_published_version,
@@ -29,10 +30,12 @@ def start_trainer(
 ) -> Any:  # fmt: skip
     """The trainer's Faust app, ready to run; ``say`` reports checkpoint problems and
     where the metrics are. Raises FileNotFoundError when ``init_from`` holds no
-    consistent checkpoint."""
+    consistent checkpoint. In a trainer group (a launcher started it with WORLD_SIZE > 1)
+    it is one rank of the group: same model, its own share of the partitions."""
     configure_threads(settings.trainer.torch_threads)
     registry = CollectorRegistry()
     metrics = TrainerMetrics.create(registry)
+    replicas = join_trainer_group(settings)
     start = prepare_learner(settings, model, metrics, init_from)
     for problem in start.problems:
         say(f"[yellow]checkpoint problem:[/] {problem}")
@@ -41,18 +44,27 @@ def start_trainer(
         metrics.restored_version.set(start.restored.model_version)
     metrics.model_version.set(getattr(start.learner, "version", 0))
     offsets = resume_offsets_for(settings, start)
-    reset_group_offsets(settings, offsets)
     published_version = highest_published_version(settings)
+    member, port, who = None, settings.metrics.trainer_port, "trainer"
+    if replicas is None:
+        reset_group_offsets(settings, offsets)
+    else:
+        member, published_version = start_in_group(
+            settings, replicas, start, registry, published_version
+        )
+        worker_id = f"{worker_id}-rank{replicas.rank}"
+        port = port + local_rank() if port else 0  # ranks on one host: one port each
+        who = f"trainer rank {replicas.rank}/{replicas.world_size} ({replicas.backend})"
     for partition, offset in offsets.items():
         metrics.resumed_offset.labels(partition=str(partition)).set(offset)
-    port = serve_metrics(registry, settings.metrics.host, settings.metrics.trainer_port)
+    port = serve_metrics(registry, settings.metrics.host, port)
     say(
-        f"trainer: {model} ({start.origin}) on {describe_device(settings.trainer.device)}; "
+        f"{who}: {model} ({start.origin}) on {describe_device(settings.trainer.device)}; "
         f"metrics on http://{settings.metrics.host}:{port}/metrics"
     )
     data_dir = worker_state_dir(settings.trainer.data_dir, settings.trainer.app_id, worker_id)
     faust_app, _loop = build_trainer_app(
         settings, registry, start.learner, data_dir, metrics=metrics,
-        lifecycle=start.lifecycle, published_version=published_version,
+        lifecycle=start.lifecycle, published_version=published_version, member=member,
     )  # fmt: skip
     return faust_app

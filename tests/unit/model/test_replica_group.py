@@ -64,7 +64,8 @@ def _broken(*_args: Any, **_kwargs: Any) -> Any:
 
 
 def _run_group(tmp_path: Path, fail_at: int | None = None) -> list[dict[str, Any]]:
-    mp.spawn(_replica, args=(str(tmp_path / "store"), str(tmp_path), fail_at), nprocs=WORLD)
+    args = (str(tmp_path / "store"), str(tmp_path), fail_at)
+    mp.spawn(_replica, args=args, nprocs=WORLD)  # type: ignore[attr-defined,no-untyped-call]
     return [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(WORLD)]
 
 
