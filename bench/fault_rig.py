@@ -15,14 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import yaml
 
 from stream.data.producer import ProduceReport, produce
 from stream.kafka.group_lag import GroupLag
-from stream.kafka.topic_reader import read_topic
 from stream.kafka.topics import create_topics
-from stream.local.accounting import Accounting, account_topics
+from stream.local.accounting import Accounting, account_topics, produced_events
 from stream.local.sandbox import isolated_settings, scrape, wait_for
 from stream.local.worker_process import WorkerProcess
 from stream.messages.events import Event, RawEvent
@@ -157,14 +155,7 @@ class FaultRig:
         return time.monotonic() - started
 
     def produced_events(self) -> list[Event]:
-        """What the event topics hold, as events (read back: exactly what was sent)."""
-        events = []
-        for action, topic in self.settings.topics.events.items():
-            for _k, value, _p, _o in read_topic(self.settings, topic, timeout_s=60):
-                data = orjson.loads(value)
-                events.append(Event(data["user_id"], data["item_id"], action, float(data["ts"]),
-                                    data["event_id"]))  # fmt: skip
-        return events
+        return produced_events(self.settings)
 
     def account(self) -> Accounting:
         return account_topics(self.settings, self.produced_events())

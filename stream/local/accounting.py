@@ -132,3 +132,14 @@ def account_topics(settings: Settings, produced: Sequence[Event]) -> Accounting:
 
     return account(produced, values(topics.sequences), values(topics.deadletter),
                    values(topics.recommendations), settings.window)  # fmt: skip
+
+
+def produced_events(settings: Settings) -> list[Event]:
+    """What the event topics hold, as events (read back: exactly what was sent)."""
+    events = []
+    for action, topic in settings.topics.events.items():
+        for _k, value, _p, _o in read_topic(settings, topic, timeout_s=60):
+            data = orjson.loads(value)
+            events.append(Event(data["user_id"], data["item_id"], action, float(data["ts"]),
+                                data["event_id"]))  # fmt: skip
+    return events

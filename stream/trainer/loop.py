@@ -442,8 +442,24 @@ class TrainerLoop:
                 lifecycle.written_elsewhere()
 
     def forget_partitions(self, partitions: set[int]) -> None:
-        """This rank no longer reads ``partitions`` (a rebalance): another rank's reports
+        """This rank no longer reads ``partitions`` (a rebalance): their waiting updates
+        are dropped, unacknowledged (the new owner reads them again from the committed
+        offset, so one rank publishes for a user at a time), and another rank's reports
         say where they are safe to resume from now."""
+        if not partitions:
+            return
+
+        def moved(tag: Any) -> bool:
+            where = self.position(tag)
+            return where is not None and where[0] in partitions
+
+        dropped = self.pending.drop(moved)
+        if self.pending.users < self.settings.max_batch_size:
+            self._room.set()
+        if dropped:
+            log.info("dropped %d waiting updates of partitions %s: another rank reads them now",
+                     dropped, sorted(partitions))  # fmt: skip
+        self.metrics.pending_updates.set(self.pending.count)
         if self.lifecycle is not None:
             self.lifecycle.tracker.forget(partitions)
 

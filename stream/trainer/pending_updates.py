@@ -8,7 +8,7 @@ updates' new events decides how many of its trailing positions are new.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,3 +85,16 @@ class PendingUpdates:
             updates = [update for update, _tag in entries]
             taken.append(merge_user_updates(updates, tuple(tag for _u, tag in entries)))
         return taken
+
+    def drop(self, unwanted: Callable[[Any], bool]) -> int:
+        """Forget the waiting updates whose tag is ``unwanted``; returns how many."""
+        dropped = 0
+        for user in list(self.by_user):
+            kept = [(update, tag) for update, tag in self.by_user[user] if not unwanted(tag)]
+            dropped += len(self.by_user[user]) - len(kept)
+            if kept:
+                self.by_user[user] = kept
+            else:
+                del self.by_user[user]
+        self.count -= dropped
+        return dropped
