@@ -69,9 +69,13 @@ class ReplicaGroup:
             return None
         if backend == "auto":
             backend = "nccl" if device.type == "cuda" else "gloo"
+        if device.type == "cuda":
+            # One GPU per rank on a host: the learner's "cuda" tensors go to the current
+            # device, which is this rank's.
+            local = int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count()
+            torch.cuda.set_device(local)
+            device = torch.device("cuda", local)
         if not dist.is_initialized():
-            if device.type == "cuda":
-                torch.cuda.set_device(device)
             dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s))
         return cls(device)
 
@@ -191,11 +195,12 @@ class ReplicaGroup:
         index = torch.cat([got[:n].cpu() for got, n in zip(all_numbers, row_counts, strict=True)])
         summed = torch.cat([got[:n].cpu() for got, n in zip(all_values, row_counts, strict=True)])
         dense_shape = (table.shape[0], width)
-        table.grad = (
-            torch.sparse_coo_tensor(index.unsqueeze(0), summed / total, dense_shape)
-            .coalesce()
-            .to(table.device, table.dtype)
+        # Built from valid rows: the invariant check (off by default, with a warning) is
+        # not needed.
+        exchanged = torch.sparse_coo_tensor(
+            index.unsqueeze(0), summed / total, dense_shape, check_invariants=False
         )
+        table.grad = exchanged.coalesce().to(table.device, table.dtype)
         return seen
 
 

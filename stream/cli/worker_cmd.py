@@ -108,11 +108,12 @@ def trainers(
     """
     import os
 
-    from stream.trainer.launcher import torchrun_command
+    from stream.trainer.launcher import torchrun_command, torchrun_environment
 
     with user_errors():
         settings = kafka_settings_from(config)
     command = torchrun_command(ranks, settings.distributed.max_restarts, config, worker_id,
                                loglevel)  # fmt: skip
     console.print(f"[bold]trainer group[/] of {ranks}: {' '.join(command[1:9])} ...")
-    os.execv(command[0], command)  # torchrun takes this process's place and signals
+    # torchrun takes this process's place (and its signals).
+    os.execve(command[0], command, torchrun_environment(dict(os.environ)))

@@ -64,9 +64,17 @@ def build_trainer_app(
     model versions above ``published_version`` (see :func:`highest_published_version`);
     ``member``: its place in a trainer group."""
     cfg = settings.trainer
+    options = faust_app_options(settings, data_dir or cfg.data_dir)
+    if member is not None:
+        # A rank's acknowledgements wait for group steps, which need every rank, and a
+        # joining rank's step loop starts only after its first assignment (Faust starts
+        # app tasks once recovery is done): a rebalance that waits for the old owner's
+        # acks (stream_wait_empty, the default) deadlocked until the collective timeout.
+        # Not waiting is at least once still: what is not acked is read again.
+        options["stream_wait_empty"] = False
     app = lossless_app(
         cfg.app_id, settings.kafka.fill_offset_gaps, store="memory://",
-        fetch_wait_ms=cfg.fetch_wait_ms, **faust_app_options(settings, data_dir or cfg.data_dir),
+        fetch_wait_ms=cfg.fetch_wait_ms, **options,
     )  # fmt: skip
     app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "faust_trainer"))
     metrics = metrics or TrainerMetrics.create(registry)

