@@ -16,9 +16,14 @@ from model.state_io import flatten_optimizer, unflatten_optimizer
 
 class ItemTable:
     def __init__(
-        self, model: SequentialRecommender, learning_rate: float, weight_decay: float
-    ) -> None:
+        self, model: SequentialRecommender, learning_rate: float, weight_decay: float,
+        rows_generator: torch.Generator | None = None,
+    ) -> None:  # fmt: skip
+        """``rows_generator`` draws new and reused rows; only growth and row reuse use it,
+        so replicas that grow and reuse alike draw alike (model/replica_group.py), whatever
+        else (dropout, negatives) each has drawn."""
         self.model = model
+        self.rows_generator = rows_generator
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         rows, device = model.item_embeddings.shape[0], model.item_embeddings.device
@@ -135,7 +140,7 @@ class ItemTable:
         if rows <= self.model.item_embeddings.shape[0]:
             return
         old_state = self.sparse_optimizer.state.get(self.model.item_embeddings, {})
-        self.model.grow(rows)
+        self.model.grow(rows, self.rows_generator)
         added = rows - self.counts.shape[0]
         self.counts = torch.cat([self.counts, self.counts.new_zeros(added)])
         self.dirty_rows = torch.cat([self.dirty_rows, self.dirty_rows.new_ones(added)])
@@ -159,7 +164,10 @@ class ItemTable:
         index = torch.tensor(rows, device=table.device)
         with torch.no_grad():
             table[index] = (
-                torch.randn(len(rows), table.shape[1], device=table.device) * EMBEDDING_STD
+                torch.randn(
+                    len(rows), table.shape[1], device=table.device, generator=self.rows_generator
+                )
+                * EMBEDDING_STD
             )
         self.counts[index] = 0
         self.dirty_rows[index] = True

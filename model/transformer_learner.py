@@ -46,7 +46,10 @@ class TransformerLearner:
         self.vocab = vocab or ItemVocabulary(config.vocabulary)
         self.action_ids = {name: i + 1 for i, name in enumerate(config.actions)}
         self.model = SequentialRecommender(config.model, self.vocab.capacity).to(self.device)
-        self.table = ItemTable(self.model, config.learning_rate, config.weight_decay)
+        self.rows_generator = torch.Generator(device=self.device).manual_seed(config.seed + 1)
+        self.table = ItemTable(
+            self.model, config.learning_rate, config.weight_decay, self.rows_generator
+        )
         self.replay = ReservoirBuffer(config.replay_capacity, config.seed)
         self.subsample_rng = random.Random(config.seed)  # which sequences a bounded step learns
         self.version = 0
@@ -416,6 +419,7 @@ class TransformerLearner:
         # Dropout draws from torch's global generator, negatives from the learner's own.
         state["rng.torch"] = torch.get_rng_state()
         state["rng.negatives"] = self.generator.get_state()
+        state["rng.rows"] = self.rows_generator.get_state()
         if self.device.type == "cuda":
             state["rng.cuda"] = torch.cuda.get_rng_state(self.device)
         version, internal, gauss = self.subsample_rng.getstate()
@@ -444,6 +448,8 @@ class TransformerLearner:
         if "rng.torch" in state:
             torch.set_rng_state(state["rng.torch"].to("cpu"))
             self.generator.set_state(state["rng.negatives"].to("cpu"))
+            if "rng.rows" in state:  # checkpoints before trainer groups have none
+                self.rows_generator.set_state(state["rng.rows"].to("cpu"))
             if "rng.cuda" in state and self.device.type == "cuda":
                 torch.cuda.set_rng_state(state["rng.cuda"].to("cpu"), self.device)
         if "subsample_rng" in state:

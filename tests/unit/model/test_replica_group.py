@@ -4,6 +4,7 @@ learns from both ranks' users."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -15,9 +16,11 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from model.contract import UserSequence
+from model.learner_config import LearnerConfig
 from model.replica_group import ReplicaGroup
 from model.state_io import read_state
 from model.transformer_learner import TransformerLearner
+from model.vocabulary import VocabularyConfig
 from tests.unit.model.helpers import cycle_batches, tiny_config
 
 WORLD = 2
@@ -26,24 +29,30 @@ WORLD = 2
 CONFIG = {"replay_ratio": 0.0}
 
 
-def _steps() -> list[list[list[UserSequence]]]:
-    """Per step, each rank's batch: both busy, one idle, both busy (other users)."""
+def _steps(grows: bool = False) -> list[list[list[UserSequence]]]:
+    """Per step, each rank's batch: both busy, one idle, both busy (other users); with
+    ``grows`` a fourth step brings 40 new items (after the ranks drew unequally)."""
     rounds = cycle_batches(users=12, rounds=3)
-    return [
+    steps = [
         [rounds[0][:6], rounds[0][6:]],
         [rounds[1][:7], []],
         [rounds[2][5:], rounds[2][:5]],
     ]
+    if grows:
+        fresh = [UserSequence(f"user-{u}", [f"fresh-{u}-{j}" for j in range(4)], ["view"] * 4,
+                              [5_000.0 + j for j in range(4)], 4) for u in range(10)]  # fmt: skip
+        steps.append([fresh[:5], fresh[5:]])
+    return steps
 
 
-def _replica(rank: int, store: str, out: str, fail_at: int | None) -> None:
+def _replica(rank: int, store: str, out: str, fail_at: int | None, grows: bool) -> None:
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank,
                             world_size=WORLD, timeout=timedelta(seconds=60))  # fmt: skip
     torch.set_num_threads(1)
-    learner = TransformerLearner(tiny_config(**CONFIG))
+    learner = TransformerLearner(_config(grows))
     learner.replicas = ReplicaGroup(torch.device("cpu"))
     failures = []
-    for step, batches in enumerate(_steps()):
+    for step, batches in enumerate(_steps(grows)):
         if rank == 1 and step == fail_at:
             learner._score = _broken  # type: ignore[method-assign]
         try:
@@ -63,8 +72,19 @@ def _broken(*_args: Any, **_kwargs: Any) -> Any:
     raise ValueError("poison on rank 1")
 
 
-def _run_group(tmp_path: Path, fail_at: int | None = None) -> list[dict[str, Any]]:
-    args = (str(tmp_path / "store"), str(tmp_path), fail_at)
+def _config(grows: bool) -> LearnerConfig:
+    """With ``grows``: a table that doubles twice, dropout and replay, so each rank draws
+    a different amount from torch's generator before the table grows."""
+    if not grows:
+        return tiny_config(**CONFIG)
+    base = tiny_config(replay_ratio=1.0, vocabulary=VocabularyConfig(initial_capacity=40))
+    return dataclasses.replace(base, model=dataclasses.replace(base.model, dropout=0.2))
+
+
+def _run_group(
+    tmp_path: Path, fail_at: int | None = None, grows: bool = False
+) -> list[dict[str, Any]]:
+    args = (str(tmp_path / "store"), str(tmp_path), fail_at, grows)
     mp.spawn(_replica, args=args, nprocs=WORLD)  # type: ignore[attr-defined,no-untyped-call]
     return [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(WORLD)]
 
@@ -102,6 +122,13 @@ def test_a_rank_whose_step_fails_still_takes_part_and_the_replicas_stay_identica
     assert infos[0]["fingerprint"] == infos[1]["fingerprint"]
     state = _state(tmp_path / "rank0")
     assert state["version"] == 3  # the step went on with rank 0's users
+
+
+def test_replicas_stay_identical_through_growth_dropout_and_replay(tmp_path: Path) -> None:
+    infos = _run_group(tmp_path, grows=True)
+    assert infos[0]["fingerprint"] == infos[1]["fingerprint"]
+    state = _state(tmp_path / "rank0")
+    assert state["model.item_embeddings"].shape[0] > 40  # the table grew in the last step
 
 
 def test_a_rank_alone_is_no_group() -> None:
