@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help install test test-unit test-integration lint format docs demo sequencer trainer bench bench-quick bench-ingest \
         bench-trainer bench-quality bench-rebalance bench-faults \
-        bench-freshness bench-burst bench-checkpoints replay-taobao \
+        bench-freshness bench-burst bench-checkpoints bench-scale-out replay-taobao \
         broker-start broker-stop broker-status topics clean \
         prometheus-install prometheus-start prometheus-stop
 
@@ -74,6 +74,9 @@ bench-rebalance: install ## Two sequencers, the 2nd joining mid-backlog: finishe
 
 bench-faults: install ## Every fault scenario (joins, leaves, kills, poison, broker outage) 3x, with accounting
 	$(PY) -m bench.faults --runs $(or $(RUNS),3)
+
+bench-scale-out: install ## One trainer vs a trainer group of 2 (torch.distributed): NDCG, samples/s, backlog, collectives
+	$(PY) -m bench.scale_out --config $(CONFIG)
 
 bench-burst: install ## A 60 s burst above what the trainer learns, then calm: is anything dropped from learning?
 	$(PY) -m bench.burst --config $(CONFIG)

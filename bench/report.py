@@ -84,6 +84,7 @@ def headline_rows(results: dict[str, Any]) -> list[Headline]:
                     _ratio(two, seq),
                 )
             )
+    rows += _scale_out_headlines(results.get("scale-out") or {})
     fresh = results.get("freshness", [])
     for source in dict.fromkeys(r.get("source", "taobao") for r in fresh):
         of_source = [r for r in fresh if r.get("source", "taobao") == source]
@@ -374,3 +375,22 @@ def markdown_report(
             + (f", ![{name}]({png.name})" if png.exists() else "")
         )
     return "\n".join(parts) + "\n"
+
+
+def _scale_out_headlines(scale: dict[str, Any]) -> list[Headline]:
+    """A trainer group of two next to one trainer: NDCG@10 and training samples/s."""
+    rows = []
+    replays = scale.get("replay", [])
+    for profile in dict.fromkeys(r["profile"] for r in replays):
+        by_ranks = {r["ranks"]: r for r in replays if r["profile"] == profile}
+        one, two = by_ranks.get(1), by_ranks.get(2)
+        if one is None or two is None:
+            continue
+        rows.append(Headline("scale-out", f"{profile}: NDCG@10, 2 ranks", f"{two['ndcg10']:.4f}",
+                             "1 rank", f"{one['ndcg10']:.4f}",
+                             _ratio(two["ndcg10"], one["ndcg10"])))  # fmt: skip
+        rows.append(Headline("scale-out", f"{profile}: training samples/s, 2 ranks",
+                             f"{two['samples_per_s']:,.0f}", "1 rank",
+                             f"{one['samples_per_s']:,.0f}",
+                             _ratio(two["samples_per_s"], one["samples_per_s"])))  # fmt: skip
+    return rows

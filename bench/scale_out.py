@@ -179,6 +179,37 @@ def plot(replays: list[GroupReplay], out: Path) -> None:
     plt.close(fig)
 
 
+def run(
+    config: Path, base: Settings | None, events: int, batch_events: int, backlog: int,
+    ranks: list[int], sources: list[str], workdir: Path,
+) -> tuple[list[GroupReplay], list[BacklogRun]]:  # fmt: skip
+    """The replay for every source and rank count; the backlog too when ``base`` (settings
+    of a running broker) is given and ``backlog`` > 0."""
+    replays = []
+    for profile in sources:
+        for count in ranks:
+            with console.status(f"{profile}: replay through {count} rank(s)"):
+                replays.append(group_replay(count, config, profile, events, batch_events))
+            console.print(replays[-1])
+    backlogs = []
+    if base is not None and backlog:
+        for profile in sources:
+            for count in ranks:
+                backlogs.append(run_backlog(base, count, profile, backlog, workdir))
+                console.print(backlogs[-1])
+    return replays, backlogs
+
+
+def save(replays: list[GroupReplay], backlogs: list[BacklogRun], config: Path, when: str) -> Path:
+    png = RESULTS / f"scale-out-{when}.png"
+    plot(replays, png)
+    return write_result("scale-out", {
+        "config": config.name, "cores": os.cpu_count(),
+        "replay": [asdict(r) for r in replays], "backlog": [asdict(b) for b in backlogs],
+        "plot": png.name,
+    }, when)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--events", type=int, default=30_000)
@@ -189,36 +220,18 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "default.yaml")
     parser.add_argument("--bootstrap", default=os.environ.get("RECSTREAM_TEST_BOOTSTRAP"))
     args = parser.parse_args()
-    replays = []
-    for profile in args.source:
-        for ranks in args.ranks:
-            with console.status(f"{profile}: replay through {ranks} rank(s)"):
-                replays.append(group_replay(ranks, args.config, profile, args.events,
-                                            args.batch_events))  # fmt: skip
-            console.print(replays[-1])
-    backlogs = []
-    if args.backlog:
-        with (
-            tempfile.TemporaryDirectory() as tmp,
-            running_broker(Path(tmp) / "broker", args.bootstrap) as broker,
-        ):
-            base = load_settings(
-                args.config, kafka={"bootstrap_servers": broker.kafka.bootstrap_servers}
-            )
-            for profile in args.source:
-                for ranks in args.ranks:
-                    backlogs.append(run_backlog(base, ranks, profile, args.backlog, Path(tmp)))
-                    console.print(backlogs[-1])
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_broker(Path(tmp) / "broker", args.bootstrap) as broker,
+    ):
+        base = load_settings(
+            args.config, kafka={"bootstrap_servers": broker.kafka.bootstrap_servers}
+        )
+        replays, backlogs = run(args.config, base, args.events, args.batch_events, args.backlog,
+                                args.ranks, args.source, Path(tmp))  # fmt: skip
     print_tables(replays, backlogs)
-    when = stamp()
-    png = RESULTS / f"scale-out-{when}.png"
-    plot(replays, png)
-    out = write_result("scale-out", {
-        "config": args.config.name, "cores": os.cpu_count(),
-        "replay": [asdict(r) for r in replays], "backlog": [asdict(b) for b in backlogs],
-        "plot": png.name,
-    }, when)  # fmt: skip
-    console.print(f"wrote {out} and {png}")
+    out = save(replays, backlogs, args.config, stamp())
+    console.print(f"wrote {out} and its PNG")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import freshness, ingest, quality, trainer
+from bench import freshness, ingest, quality, scale_out, trainer
 from bench.common import RESULTS, machine, machine_tag, stamp, write_result
 from bench.plots import plot_ingest, plot_trainer
 from bench.profiles import PROFILES
@@ -37,7 +37,7 @@ console = Console(width=200)
 # run's backlog to be timed at all (quick runs of both gave spans of 0.0-0.1 s and
 # negative counts after the first poll, bench/NOTES.md), so the quick run leaves them out.
 QUICK_INGEST_RUNNERS = ("raw aiokafka", "empty faust agent", "sequencer", "quixstreams peer")
-BENCHMARKS = ("ingest", "freshness", "trainer", "quality")
+BENCHMARKS = ("ingest", "freshness", "scale-out", "trainer", "quality")
 
 
 def main() -> None:
@@ -60,12 +60,14 @@ def main() -> None:
             path = RESULTS / f"{name}-{args.reuse}.json"
             if path.exists():
                 data = json.loads(path.read_text())
-                results[name] = data.get("runs") or data.get("results") or data.get("rows")
+                parts = {k: data[k] for k in ("replay", "backlog") if k in data}  # scale-out
+                results[name] = (data.get("runs") or data.get("results") or data.get("rows")
+                                 or parts)  # fmt: skip
                 files[name] = path
     settings = load_settings(args.config)
     console.rule(f"recstream benchmarks ({'quick' if args.quick else 'full'}), {machine_tag()}")
 
-    if {"ingest", "freshness"} & set(args.only):
+    if {"ingest", "freshness", "scale-out"} & set(args.only):
         with (
             tempfile.TemporaryDirectory() as tmp,
             running_broker(Path(tmp) / "broker", args.bootstrap) as broker,
@@ -95,6 +97,16 @@ def main() -> None:
                 by_source = freshness.run_sources(base, rates, options, Path(tmp))
                 results["freshness"] = [asdict(r) for rs in by_source.values() for r in rs]
                 files["freshness"] = freshness.save(by_source, options, args.config.name, when)
+            if "scale-out" in args.only:
+                console.rule("scale-out: one trainer vs a trainer group of two")
+                replays, backlogs = scale_out.run(
+                    args.config, base, 10_000 if args.quick else 30_000, 256,
+                    0 if args.quick else 20_000, [1, 2], list(PROFILES), Path(tmp),
+                )  # fmt: skip
+                scale_out.print_tables(replays, backlogs)
+                results["scale-out"] = {"replay": [asdict(r) for r in replays],
+                                        "backlog": [asdict(b) for b in backlogs]}  # fmt: skip
+                files["scale-out"] = scale_out.save(replays, backlogs, args.config, when)
 
     if "trainer" in args.only:
         console.rule("trainer")

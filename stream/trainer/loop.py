@@ -392,12 +392,16 @@ class TrainerLoop:
     def _learn(self, sequences: Any, sink: Any, limit: int | None, train: Any) -> StepReport:
         started = time.thread_time()  # this (learner) thread's CPU: wall time counts waits
         report: StepReport | None = None
+        peers_gone = False
         try:
             report = self.learner.learn(sequences, self.settings.top_k, sink, limit, train)
             return report
+        except ReplicaGroupError:
+            peers_gone = True  # another collective would only wait out its timeout again
+            raise
         finally:
             self.metrics.learner_cpu.inc(time.thread_time() - started)
-            if self.member is not None:  # even after a failure: the others wait for it
+            if self.member is not None and not peers_gone:  # the others wait for it
                 self._group_round(self.member, report)
 
     def _group_round(self, member: GroupMember, report: StepReport | None) -> None:
