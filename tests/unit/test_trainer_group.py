@@ -12,8 +12,9 @@ from stream.trainer.pending_updates import PendingUpdates
 
 
 def _vote(**changes: object) -> Vote:
-    base: dict[str, object] = {"rollback": None, "checkpoint_due": False, "offsets": {}, "published_version": 0,
-            "last_good_version": None, "fingerprint": None}  # fmt: skip
+    base: dict[str, object] = {"rollback": None, "checkpoint_due": False, "offsets": {},
+                               "published_version": 0, "last_good_version": None,
+                               "fingerprint": None}  # fmt: skip
     fields: dict[str, Any] = {**base, **changes}
     return Vote(**fields)
 
