@@ -54,8 +54,9 @@ class BacklogRun:
     ranks: int
     profile: str
     events: int
-    drain_s: float
-    learned_events_per_s: float
+    startup_s: float  # from starting the workers to every rank's first learned step
+    drain_s: float  # from then until everything is learned
+    learned_events_per_s: float  # events / drain_s
     freshness_p50_s: float
     freshness_p99_s: float
     collective_s_per_step: float  # mean over ranks and steps
@@ -83,10 +84,15 @@ def run_backlog(base: Settings, ranks: int, profile: str, count: int, workdir: P
         WorkerProcess(role, config, workdir / f"{prefix}-{role}.log", extra_args=extra).start(),
     ]
     ports = [settings.metrics.trainer_port + rank for rank in range(ranks)]
+    learning_since: list[float] = []
     try:
 
         def drained() -> bool:
             trainers = [scrape(port) for port in ports]
+            learning = [metric_sum(t, "recstream_trainer_steps_total", outcome="learned")
+                        for t in trainers]  # fmt: skip
+            if not learning_since and all(steps > 0 for steps in learning):
+                learning_since.append(time.monotonic())
             sequencer = scrape(settings.metrics.sequencer_port)
             emitted = metric_sum(sequencer, "recstream_sequencer_sequences_emitted_total")
             read = _total(trainers, "recstream_trainer_sequence_updates_total")
@@ -97,7 +103,7 @@ def run_backlog(base: Settings, ranks: int, profile: str, count: int, workdir: P
 
         with console.status(f"{profile}: {ranks} rank(s) draining the backlog"):
             wait_for(drained, 900, "the backlog to drain", workers[1])
-        drain_s = time.monotonic() - started
+        drained_at = time.monotonic()
         trainers = [scrape(port) for port in ports]
     finally:
         for worker in workers:
@@ -113,8 +119,9 @@ def run_backlog(base: Settings, ranks: int, profile: str, count: int, workdir: P
     step_wall = _total(trainers, "recstream_trainer_step_seconds_sum", phase="total")
     accounting = account_topics(settings, produced)
     return BacklogRun(
-        ranks=ranks, profile=profile, events=count, drain_s=drain_s,
-        learned_events_per_s=count / drain_s,
+        ranks=ranks, profile=profile, events=count,
+        startup_s=learning_since[0] - started, drain_s=drained_at - learning_since[0],
+        learned_events_per_s=count / (drained_at - learning_since[0]),
         freshness_p50_s=quantile(0.5, fresh) or float("nan"),
         freshness_p99_s=quantile(0.99, fresh) or float("nan"),
         collective_s_per_step=collective / steps if steps else 0.0,
@@ -141,12 +148,14 @@ def print_tables(replays: list[GroupReplay], backlogs: list[BacklogRun]) -> None
             "yes" if r.replicas_identical else "NO",
         )  # fmt: skip
     console.print(table)
-    table = Table("profile", "ranks", "backlog", "drained in", "events/s", "fresh p50",
+    table = Table("profile", "ranks", "backlog", "start-up", "drained in", "events/s",
+                  "fresh p50",
                   "fresh p99", "collective/step", "share of step", "bytes/step", "accounting",
                   title="a backlog through the live pipeline")  # fmt: skip
     for b in backlogs:
         table.add_row(
-            b.profile, str(b.ranks), f"{b.events:,}", f"{b.drain_s:.1f} s",
+            b.profile, str(b.ranks), f"{b.events:,}", f"{b.startup_s:.1f} s",
+            f"{b.drain_s:.1f} s",
             f"{b.learned_events_per_s:,.0f}", f"{b.freshness_p50_s:.1f} s",
             f"{b.freshness_p99_s:.1f} s", f"{b.collective_s_per_step * 1e3:.1f} ms",
             f"{b.collective_share:.1%}", f"{b.bytes_per_step / 1e3:,.0f} kB",

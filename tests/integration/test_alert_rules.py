@@ -25,6 +25,7 @@ PROMETHEUS_DIR = REPO_ROOT / "deploy" / "prometheus"
 RULES = PROMETHEUS_DIR / "rules" / "recstream.rules.yml"
 SEQ = 'job="recstream-sequencer",instance="127.0.0.1:9464"'
 TRN = 'job="recstream-trainer",instance="127.0.0.1:9465"'
+TRN_RANK1 = 'job="recstream-trainer",instance="127.0.0.1:9466"'  # a trainer group's rank 1
 SEQ_LAG = f'recstream_sequencer_consumer_lag{{{SEQ},topic="events.view",partition="0"}}'
 ACCEPTED = f'recstream_sequencer_events_total{{{SEQ},topic="events.view",outcome="accepted"}}'
 REJECTED = f'recstream_sequencer_events_total{{{SEQ},topic="events.view",outcome="deadlettered"}}'
@@ -129,6 +130,16 @@ SCENARIOS = [
                      "The trainer rolled back to its last good checkpoint (quality)")]),
     Scenario("RecstreamRollback",
              {f'recstream_trainer_rollbacks_total{{{TRN},reason="quality"}}': "0x60"}, "50m"),
+    Scenario("RecstreamReplicasDiverged",
+             {f'recstream_trainer_replica_fingerprint{{{TRN},rank="0"}}': "123x10",
+              f'recstream_trainer_replica_fingerprint{{{TRN_RANK1},rank="1"}}': "123x2 456x8"},
+             "8m", [({"job": "recstream-trainer", "severity": "page"},
+                     "The trainer group's replicas differ")]),
+    Scenario("RecstreamReplicasDiverged",
+             {f'recstream_trainer_replica_fingerprint{{{TRN},rank="0"}}': "123x5 789x5",
+              f'recstream_trainer_replica_fingerprint{{{TRN_RANK1},rank="1"}}': "123x5 789x5",
+              f'recstream_trainer_replica_divergences_total{{{TRN},rank="0"}}': "0x10"},
+             "8m"),
     Scenario("RecstreamCheckpointWritesFailing",
              {f"recstream_trainer_checkpoint_write_failures_total{{{TRN}}}": "0 1 2 3 4 5 6 7 8 9"},
              "8m", [({**TRAINER_INSTANCE, "severity": "warn"},
