@@ -20,6 +20,7 @@ class GroupMember:
     carried_offsets: dict[int, int] = field(default_factory=dict)
     steps: int = 0
     last_step_started: float = 0.0  # monotonic
+    busy: bool = False  # the last round said some rank has work waiting
 
     @property
     def rank(self) -> int:

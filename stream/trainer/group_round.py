@@ -1,7 +1,8 @@
 """What the ranks of a trainer group decide together after every step: whether to
 checkpoint (rank 0 writes, with every rank's resume offsets), whether to roll back (any
-rank's quality watch or guard may ask; all restore the same checkpoint), and whether the
-replicas still agree. Each rank votes; every rank computes the same decision from the
+rank's quality watch or guard may ask; all restore the same checkpoint), whether the
+replicas still agree, and whether the next step starts at once (some rank has work) or
+on the group's clock. Each rank votes; every rank computes the same decision from the
 same votes, so no rank acts alone on the shared model."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ class Vote:
     published_version: int  # the highest model version this rank published
     last_good_version: int | None  # the newest good checkpoint (rank 0 writes them)
     fingerprint: int | None  # of this replica, on the steps that compare them
+    busy: bool = False  # updates or queued sequences wait on this rank
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class Decision:
     published_version: int
     last_good_version: int | None
     diverged: bool  # two replicas' fingerprints differ
+    busy: bool = False  # some rank has work waiting: every rank steps again at once
 
 
 def merge_offsets(reports: list[dict[int, int]], carried: dict[int, int]) -> dict[int, int]:
@@ -52,4 +55,5 @@ def decide(votes: list[Vote], carried: dict[int, int]) -> Decision:
         published_version=max(vote.published_version for vote in votes),
         last_good_version=votes[0].last_good_version,
         diverged=len(prints) > 1,
+        busy=any(vote.busy for vote in votes),
     )

@@ -154,7 +154,7 @@ class TrainerLoop:
         if self.member is not None:
             every = self.member.settings.step_every_ms / 1000
             delay = self.member.last_step_started + every - time.monotonic()
-            if delay > 0:
+            if delay > 0 and not self.member.busy:  # every rank got the same answer
                 await asyncio.sleep(delay)
             self.member.last_step_started = time.monotonic()
             return
@@ -422,8 +422,10 @@ class TrainerLoop:
             published_version=self.published_version,
             last_good_version=lifecycle.last_good_version if lifecycle is not None else None,
             fingerprint=mine,
+            busy=bool(self.pending.count or len(self.catch_up) or self._held),
         )
         decision = decide(member.replicas.gather(vote), member.carried_offsets)
+        member.busy = decision.busy
         member.metrics.record_exchange(member.replicas.take_stats())
         if mine is not None:
             member.metrics.fingerprint.labels(rank=member.metrics.rank).set(mine)

@@ -37,6 +37,11 @@ def test_rank_zero_decides_checkpoints_any_rank_a_rollback_and_versions_take_the
     assert not decide([_vote(), _vote(checkpoint_due=True)], {}).checkpoint
 
 
+def test_one_busy_rank_makes_the_group_step_again_at_once() -> None:
+    assert decide([_vote(), _vote(busy=True)], {}).busy
+    assert not decide([_vote(), _vote()], {}).busy
+
+
 def test_differing_fingerprints_are_a_divergence_and_missing_ones_are_not() -> None:
     assert decide([_vote(fingerprint=1), _vote(fingerprint=2)], {}).diverged
     assert not decide([_vote(fingerprint=1), _vote(fingerprint=1)], {}).diverged
