@@ -37,6 +37,7 @@ from stream.trainer.group_member import GroupMember
 from stream.trainer.lifecycle import ModelLifecycle
 from stream.trainer.loop import TrainerLoop
 from stream.trainer.metrics import TrainerMetrics
+from stream.trainer.solo_replica import SoloReplica
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +60,12 @@ def build_trainer_app(
     lifecycle: ModelLifecycle | None = None,
     published_version: int = -1,
     member: GroupMember | None = None,
+    solo: SoloReplica | None = None,
 ) -> tuple[faust.App, TrainerLoop]:
     """A Faust app for the trainer and the loop that owns the learner; it publishes
     model versions above ``published_version`` (see :func:`highest_published_version`);
-    ``member``: its place in a trainer group."""
+    ``member``: its place in a trainer group; ``solo``: the group metrics of a trainer
+    that trains alone."""
     cfg = settings.trainer
     options = faust_app_options(settings, data_dir or cfg.data_dir)
     if member is not None:
@@ -110,7 +113,7 @@ def build_trainer_app(
     loop = TrainerLoop(
         learner=learner, settings=cfg, metrics=metrics, publish=publish, acknowledge=acknowledge,
         clock=clock, lifecycle=lifecycle, position=_position, reject=reject,
-        published_version=published_version, member=member,
+        published_version=published_version, member=member, solo=solo,
     )  # fmt: skip
     if member is not None:
         _track_assignment(app, loop, member, settings.topics.sequences)

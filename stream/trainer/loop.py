@@ -48,6 +48,7 @@ from stream.trainer.outcome import StepOutcome
 from stream.trainer.pending_updates import MergedUpdate, PendingUpdates
 from stream.trainer.publishing import to_messages
 from stream.trainer.recent_quality import RecentQuality
+from stream.trainer.solo_replica import SoloReplica
 from stream.trainer.thread_priority import lower_thread_priority
 
 log = logging.getLogger(__name__)
@@ -84,11 +85,14 @@ class TrainerLoop:
         reject: Reject = _no_dead_letters,
         published_version: int = -1,
         member: GroupMember | None = None,
+        solo: SoloReplica | None = None,
     ) -> None:
         """``published_version``: the highest model version any earlier process published;
         every version this loop publishes is above it (consumers keep the highest).
-        ``member``: this process's place in a trainer group (None: it trains alone)."""
+        ``member``: this process's place in a trainer group (None: it trains alone);
+        ``solo``: the group metrics of a trainer that trains alone."""
         self.member = member
+        self.solo = solo
         self.learner = learner
         self.settings = settings
         self.metrics = metrics
@@ -403,6 +407,8 @@ class TrainerLoop:
             self.metrics.learner_cpu.inc(time.thread_time() - started)
             if self.member is not None and not peers_gone:  # the others wait for it
                 self._group_round(self.member, report)
+            elif self.solo is not None and report is not None:
+                self.solo.stepped(self.learner)
 
     def _group_round(self, member: GroupMember, report: StepReport | None) -> None:
         """After each group step (learner thread): every rank votes, all act on the same

@@ -14,8 +14,10 @@ from stream.kafka.worker_runner import worker_state_dir
 from stream.metrics.server import serve_metrics
 from stream.settings import Settings
 from stream.trainer.app import build_trainer_app
+from stream.trainer.group_metrics import GroupMetrics
 from stream.trainer.group_start import join_trainer_group, local_rank, start_in_group
 from stream.trainer.metrics import TrainerMetrics
+from stream.trainer.solo_replica import SoloReplica
 from stream.trainer.startup import (
     highest_published_version,
     prepare_learner,
@@ -45,9 +47,11 @@ def start_trainer(
     metrics.model_version.set(getattr(start.learner, "version", 0))
     offsets = resume_offsets_for(settings, start)
     published_version = highest_published_version(settings)
-    member, port, who = None, settings.metrics.trainer_port, "trainer"
+    member, solo, port, who = None, None, settings.metrics.trainer_port, "trainer"
     if replicas is None:
         reset_group_offsets(settings, offsets)
+        solo = SoloReplica(GroupMetrics.create(registry, rank=0, world_size=1),
+                           settings.distributed.fingerprint_every_steps)  # fmt: skip
     else:
         member, published_version = start_in_group(
             settings, replicas, start, registry, published_version
@@ -66,5 +70,6 @@ def start_trainer(
     faust_app, _loop = build_trainer_app(
         settings, registry, start.learner, data_dir, metrics=metrics,
         lifecycle=start.lifecycle, published_version=published_version, member=member,
+        solo=solo,
     )  # fmt: skip
     return faust_app

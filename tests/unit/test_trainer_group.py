@@ -1,14 +1,19 @@
 """The pieces of a trainer group that need no process group: the ranks' decision from
-their votes, the group's resume offsets, and what a rank forgets when a partition moves."""
+their votes, the group's resume offsets, what a rank forgets when a partition moves, and a
+lone trainer's group metrics."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from stream.messages.sequence_update import SequenceUpdate
+from stream.trainer.group_metrics import GroupMetrics
 from stream.trainer.group_round import Vote, decide, merge_offsets
 from stream.trainer.offsets import OffsetTracker
 from stream.trainer.pending_updates import PendingUpdates
+from stream.trainer.solo_replica import SoloReplica
 
 
 def _vote(**changes: object) -> Vote:
@@ -66,3 +71,30 @@ def test_a_moved_partition_is_forgotten_by_the_tracker_and_its_waiting_updates_d
     pending.add([(updates[0], (0, 11)), (updates[1], (1, 20)), (updates[2], (1, 21))])
     assert pending.drop(lambda tag: tag[0] == 1) == 2
     assert pending.count == 1 and list(pending.by_user) == ["u0"]
+
+
+class _Model:
+    def __init__(self) -> None:
+        self.print = 11
+
+    def fingerprint(self) -> int:
+        return self.print
+
+
+def test_a_lone_trainer_reports_as_rank_zero_of_a_group_of_one() -> None:
+    registry = CollectorRegistry()
+    solo = SoloReplica(GroupMetrics.create(registry, rank=0, world_size=1), 3)
+    model = _Model()
+    solo.stepped(model)  # the first step shows which model it serves
+    assert registry.get_sample_value("recstream_trainer_replica_fingerprint", {"rank": "0"}) == 11
+    model.print = 12
+    solo.stepped(model)
+    assert registry.get_sample_value("recstream_trainer_replica_fingerprint", {"rank": "0"}) == 11
+    solo.stepped(model)  # every third step
+    assert registry.get_sample_value("recstream_trainer_replica_fingerprint", {"rank": "0"}) == 12
+    value = registry.get_sample_value
+    assert value("recstream_trainer_group_size", {"rank": "0"}) == 1
+    assert value("recstream_trainer_group_steps_total", {"rank": "0"}) == 3
+    assert value("recstream_trainer_group_collective_seconds_count", {"rank": "0"}) == 3
+    assert value("recstream_trainer_group_exchanged_bytes_sum", {"rank": "0"}) == 0
+    assert value("recstream_trainer_replica_divergences_total", {"rank": "0"}) == 0
