@@ -37,7 +37,9 @@ class ItemTable:
         # The dense list is kept: walking named_parameters twice a step was ~0.5 ms of a
         # CPU step. Only the item table is ever replaced (growth), and the dense
         # parameters keep their identity through load_state_dict.
-        self._dense = [p for n, p in self.model.named_parameters() if n != "item_embeddings"]
+        # Frozen weights (a backbone under adapters) have no optimiser state and no delta.
+        self._dense = [p for n, p in self.model.named_parameters()
+                       if n != "item_embeddings" and p.requires_grad]  # fmt: skip
         self.sparse_optimizer = torch.optim.SparseAdam(
             [self.model.item_embeddings], lr=self.learning_rate
         )
@@ -55,6 +57,11 @@ class ItemTable:
     def zero_grad(self) -> None:
         self.sparse_optimizer.zero_grad(set_to_none=True)
         self.dense_optimizer.zero_grad(set_to_none=True)
+
+    def forget_moments(self, parameters: list[torch.Tensor]) -> None:
+        """Drop the dense optimiser's state of ``parameters`` (fresh adapters start anew)."""
+        for parameter in parameters:
+            self.dense_optimizer.state.pop(parameter, None)
 
     def count_sightings(self, rows: list[int]) -> None:
         """Item sightings for the sampler's popularity, in one scatter (index_add_ adds

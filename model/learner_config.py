@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from model.adapters import ONLINE_MODES, AdapterConfig
 from model.sequential_recommender import RecommenderConfig
 from model.vocabulary import VocabularyConfig
 
@@ -34,8 +35,20 @@ class LearnerConfig:
     rank_weights: tuple[float, float] = (1.0, 0.2)  # next item, next purchase
     grad_clip: float = 1.0
     snapshot_every: int = 10
+    # What online steps train (model/adapters.py): "full" or "adapters" (LoRA on a frozen
+    # decoder); the adapters' shape.
+    online: str = "full"
+    adapters: AdapterConfig = field(default_factory=AdapterConfig)
+    # Rows scored only as negatives (full softmax: the whole catalogue; sampled: the
+    # draws) get no update when False: only the rows of the step's own sequences move, so
+    # a delta checkpoint holds the items that had events, not the whole table.
+    update_negative_rows: bool = True
     device: str = "auto"
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.online not in ONLINE_MODES:
+            raise ValueError(f"online must be one of {ONLINE_MODES}, not {self.online!r}")
 
 
 def pick_device(name: str) -> torch.device:
@@ -55,8 +68,12 @@ def config_from_json(data: dict[str, Any]) -> LearnerConfig:
     model = dict(data["model"])
     if model.get("pretrained_path"):
         model["pretrained_path"] = Path(model["pretrained_path"])
+    adapters = dict(data.get("adapters") or {})
+    if "targets" in adapters:
+        adapters["targets"] = tuple(adapters["targets"])
     return LearnerConfig(**{
         **data,
+        "adapters": AdapterConfig(**adapters),
         "model": RecommenderConfig(**model),
         "vocabulary": VocabularyConfig(**data["vocabulary"]),
         "actions": tuple(data["actions"]),

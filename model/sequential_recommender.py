@@ -144,14 +144,32 @@ class SequentialRecommender(nn.Module):
         hidden: torch.Tensor = out.last_hidden_state
         return hidden
 
-    def item_logits(self, hidden: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
-        """(P, H) states x (C,) candidate rows -> (P, C) next-item scores."""
-        return hidden @ self.item_rows(candidates).T
+    def candidate_rows(
+        self, candidates: torch.Tensor, learnable: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(C,) rows -> (C, H) vectors; with ``learnable`` (N,) bool, only those rows get a
+        gradient. The others are read from the detached table, so the sparse gradient
+        names only learnable rows (a zero-valued entry would still move SparseAdam's
+        moments, and so the row's optimiser state)."""
+        if learnable is None:
+            return self.item_rows(candidates)
+        keep = learnable[candidates]
+        vectors = self.item_embeddings.detach()[candidates]
+        at = keep.nonzero().squeeze(1)
+        return vectors.index_put((at,), self.item_rows(candidates[at]))
 
-    def purchase_logits(self, hidden: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+    def item_logits(
+        self, hidden: torch.Tensor, candidates: torch.Tensor, learnable: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(P, H) states x (C,) candidate rows -> (P, C) next-item scores."""
+        return hidden @ self.candidate_rows(candidates, learnable).T
+
+    def purchase_logits(
+        self, hidden: torch.Tensor, candidates: torch.Tensor, learnable: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """(P, H) x (C,) -> (P, C) next-purchased-item scores."""
         projected: torch.Tensor = self.purchase_projection(hidden)
-        return projected @ self.item_rows(candidates).T
+        return projected @ self.candidate_rows(candidates, learnable).T
 
     def action_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """(P, H) -> (P, num_actions); class k is action id k + 1."""

@@ -15,7 +15,8 @@ from model.repeat_bonus import HistoryBonus, add_bonus
 from model.sequence_tensors import Positions
 from model.sequential_recommender import SequentialRecommender
 
-Head = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (P, H), (C,) -> (P, C)
+# (P, H) states, (C,) candidate rows, (N,) learnable rows or None -> (P, C) scores
+Head = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,11 @@ class Negatives:
 def task_losses(
     model: SequentialRecommender, states: torch.Tensor, positions: Positions,
     history: HistoryBonus, valid: torch.Tensor, negatives: Negatives | None, purchase: int,
+    learnable: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:  # fmt: skip
     """Losses by task ("item", "purchase", "action"; a task without targets is left out).
-    ``negatives`` None: a full softmax over the ``valid`` rows (N,)."""
+    ``negatives`` None: a full softmax over the ``valid`` rows (N,). ``learnable`` (N,)
+    bool: the only item rows that get a gradient (None: every scored row)."""
     full = negatives is None
     num_rows = valid.shape[0]
 
@@ -40,7 +43,7 @@ def task_losses(
         source = history if keep is None else history.select(keep)
 
         def scorer(h: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
-            base = head(h, candidates).float()
+            base = head(h, candidates, learnable).float()
             if full:  # full_softmax_loss passes the valid rows, sorted
                 return source.add_to_sorted(base, candidates)
             return add_bonus(base, source.per_candidate(candidates, num_rows))

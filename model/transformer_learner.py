@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from model.adapters import AdapterConfig, attach_adapters, consolidate_adapters, has_adapters
 from model.contract import Recommendation, RecommendationSink, StepReport, UserSequence
 from model.item_table import ItemTable
 from model.learner_config import LearnerConfig, config_from_json, config_to_json, pick_device
@@ -45,7 +46,10 @@ class TransformerLearner:
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
         self.vocab = vocab or ItemVocabulary(config.vocabulary)
         self.action_ids = {name: i + 1 for i, name in enumerate(config.actions)}
-        self.model = SequentialRecommender(config.model, self.vocab.capacity).to(self.device)
+        self.model = SequentialRecommender(config.model, self.vocab.capacity)
+        if config.online == "adapters":
+            attach_adapters(self.model.decoder, config.adapters)
+        self.model.to(self.device)
         self.rows_generator = torch.Generator(device=self.device).manual_seed(config.seed + 1)
         self.table = ItemTable(
             self.model, config.learning_rate, config.weight_decay, self.rows_generator
@@ -353,7 +357,8 @@ class TransformerLearner:
             hidden = self.model.encode(tensors.items, tensors.actions, tensors.ts, tensors.lengths)
             states = hidden[positions.user, positions.index]
             history = self._history(hidden, tensors.items, positions.user, positions.index)
-            losses = self._losses(states, positions, history)
+            learnable = self._learnable_rows(tensors.items, positions.target)
+            losses = self._losses(states, positions, history, learnable)
         weighted = zip(cfg.task_weights, ("item", "purchase", "action"), strict=True)
         total = sum(w * losses[name] for w, name in weighted if name in losses)
         assert isinstance(total, torch.Tensor)
@@ -381,8 +386,9 @@ class TransformerLearner:
                          positions.action[keep])  # fmt: skip
 
     def _losses(
-        self, states: torch.Tensor, positions: Positions, history: HistoryBonus
-    ) -> dict[str, torch.Tensor]:
+        self, states: torch.Tensor, positions: Positions, history: HistoryBonus,
+        learnable: torch.Tensor | None,
+    ) -> dict[str, torch.Tensor]:  # fmt: skip
         cfg = self.config
         full = len(self.vocab) <= cfg.full_softmax_max_items
         # The full softmax covers the rows in use only, as ranking does; the sampler's
@@ -392,7 +398,21 @@ class TransformerLearner:
             None if full else Negatives(self.table.counts, cfg.num_negatives, self.generator)
         )
         purchase = self.action_ids.get(cfg.purchase_action, -1)
-        return task_losses(self.model, states, positions, history, valid, negatives, purchase)
+        return task_losses(self.model, states, positions, history, valid, negatives, purchase,
+                           learnable)  # fmt: skip
+
+    def _learnable_rows(self, items: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | None:
+        """(N,) bool: the item rows a step may move when negatives must not move theirs:
+        the rows of its sequences (inputs) and of their targets."""
+        if self.config.update_negative_rows:
+            return None
+        learnable = torch.zeros(
+            self.model.item_embeddings.shape[0], dtype=torch.bool, device=self.device
+        )
+        learnable[items.flatten()] = True
+        learnable[targets] = True
+        learnable[:RESERVED] = False
+        return learnable
 
     def _skip(self, report: StepReport, reason: str) -> None:
         self.table.restore_snapshot()
@@ -406,6 +426,32 @@ class TransformerLearner:
         if batch:
             self._score(batch, 0, report)
         return report
+
+    # -- online modes ---------------------------------------------------------
+
+    def use_adapters(self, adapters: AdapterConfig | None = None) -> None:
+        """From now on learn in ``adapters`` mode: LoRA on the frozen decoder (a learner
+        built, or restored, in ``full`` mode: a pretrained backbone). The dense optimiser
+        starts anew around the trainable weights; the item rows keep theirs."""
+        if self.config.online == "adapters":
+            return
+        adapters = adapters or self.config.adapters
+        attach_adapters(self.model.decoder, adapters)
+        self.model.to(self.device)
+        self.config = dataclasses.replace(self.config, online="adapters", adapters=adapters)
+        sparse = self.table.sparse_optimizer.state_dict()
+        self.table.build_optimizers()
+        self.table.sparse_optimizer.load_state_dict(sparse)
+        self.table.snapshot = self.table.take_snapshot()
+
+    def consolidate(self) -> bool:
+        """Merge the adapters into the backbone and start fresh ones (the function the
+        model computes is unchanged up to float rounding). False in ``full`` mode."""
+        if not has_adapters(self.model):
+            return False
+        self.table.forget_moments(consolidate_adapters(self.model))
+        self.table.snapshot = self.table.take_snapshot()
+        return True
 
     # -- state ----------------------------------------------------------------
 

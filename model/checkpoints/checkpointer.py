@@ -5,8 +5,10 @@ split by ``state_io.split_state``, as ``TransformerLearner.save`` writes it). A 
 
 - the item-table rows that changed (embeddings, their sparse-Adam moments and
   sighting counts), found from the learner's dirty-row mask, not by comparison;
-- every other tensor whole: the dense weights, the dense optimiser state and the
-  random-number generators, which are small next to the table and change each step;
+- every other tensor whole when it changed since the base (the dense weights, the
+  dense optimiser state, the random-number generators: small next to the table), and
+  only its name when it did not (a frozen backbone under adapters, the table's unused
+  capacity): bit-equality against a copy kept from the last checkpoint;
 - the vocabulary and replay-buffer entries that changed (a diff of their JSON).
 
 Restoring rebuilds the flat state of the newest consistent chain and loads it,
@@ -36,6 +38,17 @@ def _row_keys(tensors: dict[str, torch.Tensor], rows: int) -> list[str]:
         if key in (TABLE, "counts") or (key.startswith("sparse.") and t.dim() >= 1
                                         and t.shape[0] == rows)
     ]  # fmt: skip
+
+
+def _dense_copy(tensors: dict[str, torch.Tensor], rows: int) -> dict[str, torch.Tensor]:
+    """CPU copies of the tensors a delta stores whole, to see which did not change."""
+    keys = set(_row_keys(tensors, rows))
+    return {k: v.detach().to("cpu", copy=True) for k, v in tensors.items() if k not in keys}
+
+
+def _same(before: torch.Tensor | None, now: torch.Tensor) -> bool:
+    return (before is not None and before.shape == now.shape and before.dtype == now.dtype
+            and torch.equal(before, now.detach().to("cpu")))  # fmt: skip
 
 
 def _dict_diff(base: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
@@ -91,6 +104,7 @@ class _Base:
     info: CheckpointInfo
     vocabulary: dict[str, Any]
     replay_items: list[Any]  # the buffer's sequence objects (compared by identity)
+    tensors: dict[str, torch.Tensor]  # every tensor but the row-indexed ones, as written
 
 
 def open_checkpointer(
@@ -110,12 +124,17 @@ class LearnerCheckpointer:
         self._base: _Base | None = None
         self._since_full = 0
 
+    @property
+    def next_is_full(self) -> bool:
+        """Whether the next :meth:`save` writes a full snapshot."""
+        return self._base is None or self._since_full + 1 >= self.full_every
+
     def save(self, learner: TransformerLearner, extra: dict[str, Any]) -> CheckpointInfo:
+        full = self.next_is_full
         tensors, meta = split_state(learner.state_dict())
         rows = int(tensors[TABLE].shape[0])
         vocabulary = copy.deepcopy(meta["vocabulary"])
         base = self._base
-        full = base is None or self._since_full + 1 >= self.full_every
         changes = {"vocabulary_size": len(learner.vocab)}
         if full:
             info = self.store.write("full", tensors, meta, learner.version, None,
@@ -127,7 +146,10 @@ class LearnerCheckpointer:
             row_keys = _row_keys(tensors, rows)
             delta = {f"rows.{key}": tensors[key].to("cpu")[dirty] for key in row_keys}
             delta["rows.index"] = dirty
-            delta.update({k: v for k, v in tensors.items() if k not in row_keys})
+            unchanged = [k for k, v in tensors.items() if k not in row_keys
+                         and _same(base.tensors.get(k), v)]  # fmt: skip
+            delta.update({k: v for k, v in tensors.items()
+                          if k not in row_keys and k not in unchanged})  # fmt: skip
             replay = meta["replay"]
             items = learner.replay.items
             before = base.replay_items
@@ -138,6 +160,7 @@ class LearnerCheckpointer:
                 **{k: v for k, v in meta.items() if k not in ("vocabulary", "replay")},
                 "table_rows": rows,
                 "row_keys": row_keys,
+                "unchanged": unchanged,
                 "vocabulary_delta": vocab_diff,
                 "replay_delta": {
                     **{k: v for k, v in replay.items() if k != "items"},
@@ -147,13 +170,15 @@ class LearnerCheckpointer:
             }
             changes |= {
                 "rows_changed": int(dirty.numel()),
+                "tensors_unchanged": len(unchanged),
                 "ids_assigned": len(vocab_diff["id_of"]),
             }
             info = self.store.write("delta", delta, state, learner.version, base.info,
                                     {**extra, "vocabulary": changes})  # fmt: skip
             self._since_full += 1
         learner.table.dirty_rows.zero_()
-        self._base = _Base(info, vocabulary, list(learner.replay.items))
+        self._base = _Base(info, vocabulary, list(learner.replay.items),
+                           _dense_copy(tensors, rows))  # fmt: skip
         return info
 
     def restore(
@@ -170,7 +195,8 @@ class LearnerCheckpointer:
             tensors, meta = apply_delta(tensors, meta, delta, state)
         learner = TransformerLearner.from_state_dict(tensors | meta, device)
         newest = plan.newest
-        self._base = _Base(newest, copy.deepcopy(meta["vocabulary"]), list(learner.replay.items))
+        self._base = _Base(newest, copy.deepcopy(meta["vocabulary"]), list(learner.replay.items),
+                           _dense_copy(tensors, int(tensors[TABLE].shape[0])))  # fmt: skip
         self._since_full = len(plan.chain) - 1
         return learner, newest, plan.problems
 
@@ -194,6 +220,8 @@ def apply_delta(
     for key, value in delta.items():
         if not key.startswith("rows."):
             out[key] = value
+    for key in state.get("unchanged", []):  # deltas before 2026-12 list none
+        out[key] = tensors[key]
     replay_delta = state["replay_delta"]
     items = list(meta["replay"]["items"][: replay_delta["length"]])
     for slot, sequence in replay_delta["slots"].items():

@@ -10,6 +10,7 @@ from stream.cli import (
     demo_cmd,
     evaluate_cmd,
     model_cmd,
+    pretrain_cmd,
     produce_cmd,
     prometheus_cmd,
     replay_cmd,
@@ -34,3 +35,4 @@ app.command("consume")(consume_cmd.consume_command)
 app.command("replay")(replay_cmd.replay_command)
 app.command("compare")(replay_cmd.compare_command)
 app.command("evaluate")(evaluate_cmd.evaluate_command)
+app.command("pretrain")(pretrain_cmd.pretrain_command)

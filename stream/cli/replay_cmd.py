@@ -92,20 +92,29 @@ def replay_command(
 def _save(learner: Learner, directory: Path, settings: Settings, report: dict[str, Any]) -> None:
     """The transformer goes into a checkpoint store (what `worker trainer --init-from`
     reads); baselines save their own state."""
-    from model.checkpoints.checkpointer import open_checkpointer
     from model.transformer_learner import TransformerLearner
-    from stream.trainer.lifecycle import settings_hash
 
     if not isinstance(learner, TransformerLearner):
         learner.save(directory)
         console.print(f"saved {learner.name} to {directory}")
         return
-    checkpointer = open_checkpointer(directory, settings.checkpoints.keep_chains, full_every=1)
-    info = checkpointer.save(learner, {
+    save_transformer(learner, directory, settings, {
         "origin": "replay", "file": report["settings"]["file"],
         "metrics": report["metrics"]["overall"],
-        "settings_hash": settings_hash(settings),
     })  # fmt: skip
+
+
+def save_transformer(
+    learner: Learner, directory: Path, settings: Settings, extra: dict[str, Any]
+) -> None:
+    """A full checkpoint of the transformer in the store at ``directory``."""
+    from model.checkpoints.checkpointer import open_checkpointer
+    from model.transformer_learner import TransformerLearner
+    from stream.trainer.lifecycle import settings_hash
+
+    assert isinstance(learner, TransformerLearner)
+    checkpointer = open_checkpointer(directory, settings.checkpoints.keep_chains, full_every=1)
+    info = checkpointer.save(learner, extra | {"settings_hash": settings_hash(settings)})
     console.print(
         f"checkpoint: {info.path} (model version {info.model_version}); start a trainer "
         f"from it with `recstream worker trainer --init-from {directory}`"

@@ -337,6 +337,20 @@ class ModelSettings(_Section):
     pretrained_path: Path | None = None
     """Folder of a Hugging Face Llama-style decoder (config.json + safetensors) to start the
     transformer from; never downloaded, never pickle."""
+    online: Literal["full", "adapters"] = "full"
+    """What online steps train: ``full`` (every weight) or ``adapters`` (LoRA adapters on the
+    decoder's projections, whose own weights stay frozen, plus item rows, input embeddings
+    and heads). ``adapters`` suits a backbone pretrained offline (``recstream pretrain``,
+    then ``worker trainer --init-from``)."""
+    adapter_rank: int = Field(8, ge=1, le=1_024)
+    """LoRA rank of each adapter (``online: adapters``)."""
+    adapter_alpha: int = Field(16, ge=1)
+    """LoRA alpha: an adapter's output is scaled by alpha / rank."""
+    adapter_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    """Dropout on the adapters' input."""
+    update_negative_rows: bool = True
+    """Move the item rows scored only as negatives. false: a step moves the rows of its own
+    sequences and targets only, so a delta checkpoint holds the items that had events."""
 
     @model_validator(mode="after")
     def _heads_divide_hidden(self) -> ModelSettings:
@@ -377,6 +391,9 @@ class CheckpointSettings(_Section):
     """Every N-th checkpoint is a full snapshot, the others deltas (changed rows and weights)."""
     keep_chains: int = Field(3, ge=1)
     """Full snapshots kept, each with its deltas; older chains are deleted."""
+    consolidate_every_full: int = Field(1, ge=0)
+    """With ``model.online: adapters``: merge the adapters into the backbone at every N-th
+    full snapshot (the snapshot holds the merged backbone) and start fresh adapters; 0: never."""
     rollback_ndcg_fraction: float | None = Field(0.5, gt=0.0, lt=1.0)
     """Roll back to the last good checkpoint when the recent online NDCG@10 falls below this
     fraction of its trailing average; null: never for quality."""

@@ -19,6 +19,7 @@ class Vote:
     last_good_version: int | None  # the newest good checkpoint (rank 0 writes them)
     fingerprint: int | None  # of this replica, on the steps that compare them
     busy: bool = False  # updates or queued sequences wait on this rank
+    consolidate: bool = False  # rank 0: merge the adapters before this checkpoint
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Decision:
     last_good_version: int | None
     diverged: bool  # two replicas' fingerprints differ
     busy: bool = False  # some rank has work waiting: every rank steps again at once
+    consolidate: bool = False  # every rank merges its adapters before the checkpoint
 
 
 def merge_offsets(reports: list[dict[int, int]], carried: dict[int, int]) -> dict[int, int]:
@@ -56,4 +58,5 @@ def decide(votes: list[Vote], carried: dict[int, int]) -> Decision:
         last_good_version=votes[0].last_good_version,
         diverged=len(prints) > 1,
         busy=any(vote.busy for vote in votes),
+        consolidate=votes[0].checkpoint_due and votes[0].consolidate,
     )

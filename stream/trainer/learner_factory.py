@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from model.adapters import AdapterConfig
 from model.baselines.retrain import RetrainSchedule
 from model.contract import Learner
 from model.learner_config import LearnerConfig
@@ -35,6 +36,10 @@ def learner_config(settings: Settings, rank_every_event: bool = False) -> Learne
         task_weights=m.task_weights,
         rank_weights=m.rank_weights, grad_clip=m.grad_clip,
         device=settings.trainer.device, seed=m.seed,
+        online=m.online,
+        adapters=AdapterConfig(rank=m.adapter_rank, alpha=m.adapter_alpha,
+                               dropout=m.adapter_dropout),
+        update_negative_rows=m.update_negative_rows,
     )  # fmt: skip
 
 

@@ -48,6 +48,7 @@ class ModelLifecycle:
     last_checkpoint_at: float = field(default_factory=time.monotonic)
     retry_at: float = 0.0  # after a failed write: not before this (monotonic seconds)
     failures_in_a_row: int = 0
+    fulls_written: int = 0  # full snapshots this process wrote (consolidation counts them)
 
     def __post_init__(self) -> None:
         c = self.settings.checkpoints
@@ -77,12 +78,36 @@ class ModelLifecycle:
 
     # -- actions (learner thread) ----------------------------------------------------
 
+    def consolidation_due(self, learner: Learner) -> bool:
+        """Whether the next checkpoint merges the adapters first: it is a full snapshot,
+        the N-th since this process started (``checkpoints.consolidate_every_full``), and
+        the learner trains adapters."""
+        every = self.settings.checkpoints.consolidate_every_full
+        return (
+            every > 0
+            and isinstance(learner, TransformerLearner)
+            and learner.config.online == "adapters"
+            and self.checkpointer.next_is_full
+            and (self.fulls_written + 1) % every == 0
+        )
+
+    def consolidate(self, learner: Learner) -> None:
+        """Merge the adapters into the backbone, fresh adapters from here (learner thread)."""
+        if isinstance(learner, TransformerLearner) and learner.consolidate():
+            self.metrics.consolidations.inc()
+            log.info("adapters merged into the backbone at model version %d", learner.version)
+
     def checkpoint(
-        self, learner: Learner, quality: dict[str, float], offsets: dict[int, int] | None = None
-    ) -> CheckpointInfo | None:
+        self, learner: Learner, quality: dict[str, float], offsets: dict[int, int] | None = None,
+        consolidate: bool | None = None,
+    ) -> CheckpointInfo | None:  # fmt: skip
         """Write a checkpoint (covering ``offsets``, a group's; default: this process's
-        safe offsets); a failed write (permissions, disk full) is logged, counted and
-        retried with exponential backoff, and serving goes on meanwhile."""
+        safe offsets), merging the adapters first when ``consolidate`` (None: when
+        :meth:`consolidation_due`); a failed write (permissions, disk full) is logged,
+        counted and retried with exponential backoff, and serving goes on meanwhile."""
+        if consolidate if consolidate is not None else self.consolidation_due(learner):
+            self.consolidate(learner)
+        full = self.checkpointer.next_is_full
         try:
             info = self._write(learner, quality, offsets)
         except OSError as exc:
@@ -94,10 +119,14 @@ class ModelLifecycle:
                       type(exc).__name__, exc, backoff)  # fmt: skip
             return None
         self.failures_in_a_row, self.retry_at = 0, 0.0
+        self.fulls_written += full
         return info
 
-    def written_elsewhere(self) -> None:
-        """Another rank of the group wrote the checkpoint this one agreed to."""
+    def written_elsewhere(self, learner: Learner, consolidate: bool) -> None:
+        """Another rank of the group wrote the checkpoint this one agreed to (merging the
+        adapters first, as every rank does, when ``consolidate``)."""
+        if consolidate:
+            self.consolidate(learner)
         self.steps_since = 0
         self.last_checkpoint_at = time.monotonic()
 

@@ -429,6 +429,7 @@ class TrainerLoop:
             last_good_version=lifecycle.last_good_version if lifecycle is not None else None,
             fingerprint=mine,
             busy=bool(self.pending.count or len(self.catch_up) or self._held),
+            consolidate=lifecycle.consolidation_due(self.learner) if lifecycle else False,
         )
         decision = decide(member.replicas.gather(vote), member.carried_offsets)
         member.busy = decision.busy
@@ -449,9 +450,10 @@ class TrainerLoop:
             member.carried_offsets = decision.offsets
             if member.writes_checkpoints:
                 quality = self.quality.means() | {"ranked_events": float(self.quality.count)}
-                lifecycle.checkpoint(self.learner, quality, decision.offsets)
+                lifecycle.checkpoint(self.learner, quality, decision.offsets,
+                                     decision.consolidate)  # fmt: skip
             else:
-                lifecycle.written_elsewhere()
+                lifecycle.written_elsewhere(self.learner, decision.consolidate)
 
     def forget_partitions(self, partitions: set[int]) -> None:
         """This rank no longer reads ``partitions`` (a rebalance): their waiting updates

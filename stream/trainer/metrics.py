@@ -51,6 +51,7 @@ class TrainerMetrics:
     checkpoint_bytes: Gauge
     checkpoint_problems: Counter
     checkpoint_write_failures: Counter
+    consolidations: Counter
     rollbacks: Counter
     restored_version: Gauge
     resumed_offset: Gauge
@@ -199,6 +200,9 @@ class TrainerMetrics:
                                               "Checkpoint writes that failed (permissions, disk "
                                               "full); retried with backoff, serving goes on.",
                                               registry=r),
+            consolidations=Counter("recstream_trainer_consolidations", "Times the adapters "
+                                   "were merged into the backbone (model.online: adapters), "
+                                   "at a full checkpoint.", registry=r),
             rollbacks=Counter("recstream_trainer_rollbacks", "Automatic rollbacks to the last "
                               "good checkpoint, by reason (quality, guard).", ["reason"],
                               registry=r),

@@ -19,10 +19,11 @@ from kafka.structs import OffsetAndMetadata
 from model.checkpoints.checkpointer import open_checkpointer
 from model.checkpoints.store import CheckpointInfo
 from model.contract import Learner
+from model.transformer_learner import TransformerLearner
 from stream.kafka.topic_reader import assigned_consumer, read_tail
 from stream.kafka.topics import admin_client
 from stream.settings import Settings
-from stream.trainer.learner_factory import learner_from_settings
+from stream.trainer.learner_factory import learner_config, learner_from_settings
 from stream.trainer.lifecycle import ModelLifecycle, resume_offsets, settings_hash
 from stream.trainer.metrics import TrainerMetrics
 from stream.trainer.offsets import OffsetTracker
@@ -65,6 +66,9 @@ def prepare_learner(
         if warm is None:
             raise FileNotFoundError(f"--init-from {init_from}: no consistent checkpoint there")
         learner, info, problems = warm
+        if settings.model.online == "adapters" and isinstance(learner, TransformerLearner):
+            # A backbone pretrained in full: from here on, adapters learn over it.
+            learner.use_adapters(learner_config(settings).adapters)
         lifecycle = ModelLifecycle(checkpointer, settings, metrics)
         # The warm model starts a chain of its own here; its offsets (if any) belong to
         # another stream, so the group's committed offsets decide where reading starts.
@@ -72,6 +76,9 @@ def prepare_learner(
                      problems)  # fmt: skip
     # No checkpoint: nothing read before is in this model, whatever the group committed
     # (a trainer killed before its first checkpoint); learn the topic from its start.
+    if settings.model.online == "adapters":
+        log.warning("model.online is adapters but there is no pretrained backbone "
+                    "(--init-from): the adapters learn over a random, frozen decoder")  # fmt: skip
     return Start(
         learner_from_settings(model, settings),
         ModelLifecycle(checkpointer, settings, metrics),

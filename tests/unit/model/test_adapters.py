@@ -1,0 +1,135 @@
+"""Online learning with LoRA adapters (model/adapters.py): what trains, what stays
+frozen, consolidation, and delta checkpoints that hold only what moved."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+
+from model.adapters import AdapterConfig
+from model.checkpoints.checkpointer import LearnerCheckpointer
+from model.checkpoints.store import CheckpointStore
+from model.transformer_learner import TransformerLearner
+from model.vocabulary import RESERVED, VocabularyConfig
+from tests.unit.model.helpers import cycle_batches, tiny_config
+from tests.unit.model.test_checkpoints import assert_same_state
+
+FROZEN_PARTS = ("q_proj.base_layer", "k_proj.base_layer", "v_proj.base_layer",
+                "o_proj.base_layer", "gate_proj.base_layer", "up_proj.base_layer",
+                "down_proj.base_layer", "norm")  # fmt: skip
+
+
+def adapters_learner(**changes: object) -> TransformerLearner:
+    torch.manual_seed(0)
+    return TransformerLearner(tiny_config(online="adapters", adapters=AdapterConfig(rank=4),
+                                          **changes))  # fmt: skip
+
+
+def test_adapters_train_only_the_adapters_item_rows_embeddings_and_heads() -> None:
+    learner = adapters_learner()
+    names = dict(learner.model.named_parameters())
+    trainable = {name for name, p in names.items() if p.requires_grad}
+    decoder = {name for name in names if name.startswith("decoder.")}
+    assert {name for name in decoder if name in trainable} == {
+        name for name in decoder if ".lora_A." in name or ".lora_B." in name
+    }
+    assert any(".lora_A." in name for name in trainable)
+    heads = ("purchase_projection.weight", "action_head.weight", "repeat_key.weight")
+    for kept in ("item_embeddings", "action_embeddings.weight", *heads):
+        assert kept in trainable, kept
+    frozen = {name: p.detach().clone() for name, p in names.items() if not p.requires_grad}
+    assert any(part in name for name in frozen for part in FROZEN_PARTS)
+    adapters = {n: p.detach().clone() for n, p in names.items() if ".lora_B." in n}
+    for batch in cycle_batches(rounds=3):
+        learner.learn(batch)
+    for name, before in frozen.items():
+        assert torch.equal(names[name], before), f"{name} moved"
+    assert any(not torch.equal(names[n], before) for n, before in adapters.items())
+
+
+def test_consolidation_merges_exactly_and_starts_fresh_adapters() -> None:
+    learner = adapters_learner()
+    for batch in cycle_batches(rounds=3):
+        learner.learn(batch)
+    histories = cycle_batches(rounds=4)[3]
+    before = learner.recommend(histories, 10)
+    base = {n: p.detach().clone() for n, p in learner.model.named_parameters()
+            if ".base_layer." in n}  # fmt: skip
+    assert learner.consolidate()
+    after = learner.recommend(histories, 10)
+    for a, b in zip(before, after, strict=True):
+        assert a.items == b.items
+        assert torch.allclose(torch.tensor(a.scores), torch.tensor(b.scores), atol=1e-5)
+    params = dict(learner.model.named_parameters())
+    assert all(not params[n].any() for n in params if ".lora_B." in n)  # fresh: B = 0
+    assert any(not torch.equal(params[n], w) for n, w in base.items())  # the backbone moved
+    learner.learn(histories)  # and learning goes on from the merged backbone
+    assert any(params[n].any() for n in params if ".lora_B." in n)
+
+
+def test_a_pretrained_full_model_switches_to_adapters_computing_the_same() -> None:
+    torch.manual_seed(0)
+    learner = TransformerLearner(tiny_config())
+    for batch in cycle_batches(rounds=3):
+        learner.learn(batch)
+    histories = cycle_batches(rounds=4)[3]
+    before = learner.recommend(histories, 10)
+    learner.use_adapters(AdapterConfig(rank=4))
+    assert learner.config.online == "adapters"
+    after = learner.recommend(histories, 10)
+    assert [r.items for r in before] == [r.items for r in after]
+    learner.learn(histories)  # trains, and its state round-trips as an adapters learner
+    copy = TransformerLearner.from_state_dict(learner.state_dict())
+    assert_same_state(learner, copy)
+
+
+def _delta_rows_after_one_step(
+    update_negative_rows: bool, tmp_path: Path
+) -> tuple[set[int], set[int]]:
+    """The rows a delta holds after one step on two users, and the rows of those users."""
+    torch.manual_seed(0)
+    learner = TransformerLearner(tiny_config(
+        vocabulary=VocabularyConfig(initial_capacity=8), full_softmax_max_items=5,
+        num_negatives=64, replay_capacity=0, update_negative_rows=update_negative_rows,
+    ))  # fmt: skip
+    learner.learn(cycle_batches(users=40, items=400, rounds=1)[0])
+    checkpointer = LearnerCheckpointer(CheckpointStore(tmp_path / str(update_negative_rows)))
+    checkpointer.save(learner, {})
+    step = cycle_batches(users=2, items=400, rounds=2)[1]
+    learner.learn(step)
+    info = checkpointer.save(learner, {})
+    delta, _state = checkpointer.store.read(info)
+    held = set(delta["rows.index"].tolist())
+    own = set(learner.vocab.lookup([item for seq in step for item in seq.items]))
+    return held, own
+
+
+def test_rows_touched_only_as_sampled_negatives_stay_out_of_the_delta(tmp_path: Path) -> None:
+    held, own = _delta_rows_after_one_step(False, tmp_path)
+    assert held and held <= own | set(range(RESERVED))  # the start and unknown rows are inputs
+    # The default moves the negatives' rows (and so their moments): the delta holds them.
+    held_all, own_all = _delta_rows_after_one_step(True, tmp_path)
+    assert len(held_all - own_all) > 20
+
+
+def test_adapter_checkpoints_restore_exactly_and_skip_the_frozen_backbone(tmp_path: Path) -> None:
+    learner = adapters_learner(update_negative_rows=False)
+    store = CheckpointStore(tmp_path / "ckpt")
+    checkpointer = LearnerCheckpointer(store, full_every=10)
+    batches = cycle_batches(rounds=4)
+    learner.learn(batches[0])
+    full = checkpointer.save(learner, {})
+    for batch in batches[1:]:
+        learner.learn(batch)
+        delta = checkpointer.save(learner, {})
+    tensors, state = store.read(delta)
+    assert not any(".base_layer." in key for key in tensors)  # frozen: named, not stored
+    assert any(".base_layer." in key for key in state["unchanged"])
+    assert any(".lora_B." in key for key in tensors)
+    assert delta.bytes < full.bytes / 2
+    restored = LearnerCheckpointer(store).restore()
+    assert restored is not None
+    assert_same_state(learner, restored[0])
+    assert restored[0].config == dataclasses.replace(learner.config)
