@@ -2,18 +2,21 @@
 
     python -m bench.checkpoints [--config configs/default.yaml] [--steps-between 50]
                                 [--deltas 3] [--catalogues taobao 100000]
+                                [--modes full adapters] [--negative-rows moved kept]
 
-For each catalogue the learner (model settings from --config) first learns a stream
-(the Taobao 96k sample, or a vocabulary of N items admitted at once followed by
-Taobao-shaped batches over it), then writes a full snapshot and --deltas deltas,
---steps-between training steps apart, into a fresh store; then restores the full
-snapshot alone and the whole chain. Prints a table and writes
-bench/results/checkpoints-<time>.json.
+For each catalogue, online mode and negative-row policy the learner (model settings
+from --config) first learns a stream in full mode (the Taobao 96k sample, or a
+vocabulary of N items admitted at once followed by Taobao-shaped batches over it: the
+"pretraining"), switches to adapters for that mode, then writes a full snapshot and
+--deltas deltas, --steps-between training steps apart, into a fresh store; then
+restores the full snapshot alone and the whole chain, and checks the chain restores
+the learner bit for bit. Prints a table and writes bench/results/checkpoints-<time>.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from model.checkpoints.checkpointer import LearnerCheckpointer
@@ -82,10 +86,13 @@ def measure(name: str, learner: TransformerLearner, steps: list[list[UserSequenc
         chain = LearnerCheckpointer(store).restore()
         chain_restore = time.perf_counter() - started
         assert only_full is not None and chain is not None
-        assert chain[0].version == learner.version
+        assert chain[0].fingerprint() == learner.fingerprint(), "the chain restored another model"
     rows = [info.extra["vocabulary"].get("rows_changed", 0) for info in delta_infos]
     return {
         "catalogue": name,
+        "mode": learner.config.online,
+        "negative_rows": "moved" if learner.config.update_negative_rows else "kept",
+        "bit_exact": True,
         "items": len(learner.vocab),
         "table_rows": int(learner.model.item_embeddings.shape[0]),
         "full_bytes": full.bytes,
@@ -107,13 +114,23 @@ def main() -> None:
     parser.add_argument("--steps-between", type=int, default=50)
     parser.add_argument("--deltas", type=int, default=3)
     parser.add_argument("--catalogues", nargs="+", default=["taobao", "100000"])
+    parser.add_argument("--modes", nargs="+", choices=["full", "adapters"],
+                        default=["full", "adapters"])  # fmt: skip
+    parser.add_argument("--negative-rows", nargs="+", choices=["moved", "kept"],
+                        default=["moved", "kept"], help="moved: negatives' rows are updated "
+                        "(model.update_negative_rows: true); kept: not")  # fmt: skip
     args = parser.parse_args()
-    config = learner_config(load_settings(args.config))
+    base = learner_config(load_settings(args.config))
     results = []
-    for catalogue in args.catalogues:
-        learner = TransformerLearner(config)
-        need = args.deltas * args.steps_between
-        with console.status(f"{catalogue}: learning"):
+    variants = [(c, m, n) for c in args.catalogues for m in args.modes for n in args.negative_rows]
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as progress:  # fmt: skip
+        task = progress.add_task("checkpoints", total=len(variants))
+        for catalogue, mode, negatives in variants:
+            progress.update(task, description=f"{catalogue} {mode} negatives {negatives}")
+            config = dataclasses.replace(base, update_negative_rows=negatives == "moved")
+            learner = TransformerLearner(config)
+            need = args.deltas * args.steps_between
             if catalogue == "taobao":
                 batches = taobao_batches(96_000)
                 warm, steps = batches[: len(batches) - need], batches[len(batches) - need :]
@@ -124,20 +141,24 @@ def main() -> None:
                 warm, steps = random_batches(items, 5), random_batches(items, need, seed=1)
             for batch in warm:
                 learner.learn(batch)
-        with console.status(f"{catalogue}: checkpoints"):
+            if mode == "adapters":
+                learner.use_adapters()
             results.append(measure(catalogue, learner, steps, args.deltas, args.steps_between))
+            progress.advance(task)
 
-    table = Table("catalogue", "items", "full MB", "write s", "restore s", "delta MB (mean)",
-                  "rows changed", "delta write s", "full+deltas restore s", "delta/full",
+    table = Table("catalogue", "mode", "negative rows", "items", "full MB", "write s",
+                  "restore s", "delta MB (mean)", "rows changed", "delta write s",
+                  "full+deltas restore s", "delta/full", "bit-exact",
                   title=f"checkpoints, {args.config.name}, "
                         f"{args.steps_between} steps apart")  # fmt: skip
     for r in results:
         table.add_row(
-            r["catalogue"], f"{r['items']:,}", f"{r['full_bytes'] / 1e6:.1f}",
+            r["catalogue"], r["mode"], r["negative_rows"], f"{r['items']:,}",
+            f"{r['full_bytes'] / 1e6:.1f}",
             f"{r['full_write_s']:.2f}", f"{r['full_restore_s']:.2f}",
             f"{r['delta_bytes_mean'] / 1e6:.1f}", f"{r['delta_rows_changed_mean']:,.0f}",
             f"{r['delta_write_s_mean']:.2f}", f"{r['chain_restore_s']:.2f}",
-            f"{r['delta_bytes_mean'] / r['full_bytes']:.2f}",
+            f"{r['delta_bytes_mean'] / r['full_bytes']:.1%}", "yes" if r["bit_exact"] else "NO",
         )  # fmt: skip
     console.print(table)
     out = REPO_ROOT / "bench" / "results" / f"checkpoints-{time.strftime('%Y%m%d-%H%M%S')}.json"
