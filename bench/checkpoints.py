@@ -136,8 +136,7 @@ def main() -> None:
                 warm, steps = batches[: len(batches) - need], batches[len(batches) - need :]
             else:
                 items = int(catalogue)
-                learner.vocab.observe([f"i{i}" for i in range(items)], 0.0)
-                learner.grow_to_vocabulary()  # admit the whole catalogue at once (bench only)
+                learner.add_items([f"i{i}" for i in range(items)], 0.0)  # all at once
                 warm, steps = random_batches(items, 5), random_batches(items, need, seed=1)
             for batch in warm:
                 learner.learn(batch)

@@ -53,8 +53,7 @@ def correctness(quick: bool) -> dict[str, object]:
     metrics: dict[str, list[float]] = {}
     for device in ("cpu", "cuda"):
         learner = TransformerLearner(dataclasses.replace(config, device=device))
-        learner.vocab.observe([f"i{n}" for n in range(items)], now=0.0)
-        learner.grow_to_vocabulary()
+        learner.add_items([f"i{n}" for n in range(items)], now=0.0)
         reports = [learner.learn(batch) for batch in batches]
         losses[device] = [r.losses["total"] for r in reports]
         metrics[device] = [r.overall.means()["ndcg@10"] for r in reports]
@@ -98,8 +97,7 @@ def throughput(
     config = gpu_yaml_learner_config(device)
     learner = TransformerLearner(config)
     started = time.perf_counter()
-    learner.vocab.observe([f"i{n}" for n in range(catalogue)], now=0.0)
-    learner.grow_to_vocabulary()
+    learner.add_items([f"i{n}" for n in range(catalogue)], now=0.0)
     setup_s = time.perf_counter() - started
     rows: list[dict[str, float]] = []
     length, new, k = config.model.max_len, 5, 50

@@ -210,8 +210,7 @@ def run(settings: Settings, quick: bool) -> list[TrainerCase]:
 
     catalogue = 200_000 if quick else 1_000_000
     learner = TransformerLearner(config)
-    learner.vocab.observe([f"i{n}" for n in range(catalogue)], now=0.0)
-    learner.grow_to_vocabulary()
+    learner.add_items([f"i{n}" for n in range(catalogue)], now=0.0)
     batches = random_batches(4 if quick else 12, 256, catalogue, seed=1)
     name = f"{catalogue // 1000:,}k items" if catalogue < 1_000_000 else "1M items"
     results.append(measure(name, learner, batches[:2], batches[2:], k, peak, floor))

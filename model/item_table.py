@@ -147,10 +147,12 @@ class ItemTable:
         if rows <= self.model.item_embeddings.shape[0]:
             return
         old_state = self.sparse_optimizer.state.get(self.model.item_embeddings, {})
-        self.model.grow(rows, self.rows_generator)
+        self.model.grow(rows)
         added = rows - self.counts.shape[0]
         self.counts = torch.cat([self.counts, self.counts.new_zeros(added)])
-        self.dirty_rows = torch.cat([self.dirty_rows, self.dirty_rows.new_ones(added)])
+        # Zero rows, as a delta's restore pads a grown table: nothing to store until an
+        # item takes one (reset_rows marks it then).
+        self.dirty_rows = torch.cat([self.dirty_rows, self.dirty_rows.new_zeros(added)])
         self.sparse_optimizer = torch.optim.SparseAdam(
             [self.model.item_embeddings], lr=self.learning_rate
         )
@@ -164,7 +166,8 @@ class ItemTable:
             self.sparse_optimizer.state[self.model.item_embeddings] = grown
 
     def reset_rows(self, rows: list[int]) -> None:
-        """Freed rows start from scratch when a new item reuses them."""
+        """Rows start from scratch: a fresh draw (``rows_generator``, in the given order),
+        no sightings, no optimiser moments."""
         if not rows:
             return
         table = self.model.item_embeddings

@@ -97,7 +97,7 @@ def leave_one_out(
     width = learner.config.model.max_len
     # The catalogue is known offline: every item has a row, even one seen only in a
     # held-out position (it keeps its random initial vector), as in SASRec.
-    learner.vocab.observe(sorted({i for items in users.values() for i in items}), now=0.0)
+    learner.add_items(sorted({i for items in users.values() for i in items}), now=0.0)
     train = []
     for user, items in users.items():
         head = list(items[:-2])

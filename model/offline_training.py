@@ -48,8 +48,7 @@ def fit(
     """
     started = time.perf_counter()
     for seq in sequences:
-        learner.vocab.observe(seq.items, seq.ts[-1] if seq.ts else 0.0)
-    learner.grow_to_vocabulary()
+        learner.add_items(seq.items, seq.ts[-1] if seq.ts else 0.0)
     rng = random.Random(learner.config.seed + learner.version)
     order = list(sequences)
     for _ in range(epochs):

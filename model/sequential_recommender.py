@@ -196,14 +196,11 @@ class SequentialRecommender(nn.Module):
         allowed = (positions >= 1) & (positions <= index.unsqueeze(1)) & (rows >= first_item_row)
         return logits.float().masked_fill(~allowed, float("-inf")), rows
 
-    def grow(self, num_rows: int, generator: torch.Generator | None = None) -> None:
-        """Make room for ``num_rows`` item rows, keeping the learned ones (new rows drawn
-        from ``generator``, default torch's global one)."""
+    def grow(self, num_rows: int) -> None:
+        """Make room for ``num_rows`` item rows, keeping the learned ones. The new rows
+        are zero: spare room, drawn only when an item takes one (ItemTable.reset_rows)."""
         old = self.item_embeddings.data
         if num_rows <= old.shape[0]:
             return
-        fresh = torch.empty(
-            num_rows - old.shape[0], old.shape[1], device=old.device, dtype=old.dtype
-        )
-        fresh.normal_(0.0, EMBEDDING_STD, generator=generator)
-        self.item_embeddings = nn.Parameter(torch.cat([old, fresh]))
+        spare = old.new_zeros(num_rows - old.shape[0], old.shape[1])
+        self.item_embeddings = nn.Parameter(torch.cat([old, spare]))

@@ -271,10 +271,19 @@ class TransformerLearner:
         elif not batch:
             return set()
         self.table.reset_rows(self.vocab.evict_stale(now))
-        admitted: set[str] = set()
+        admitted: list[str] = []
         for items in seen:
-            admitted.update(self.vocab.observe(items, now))
+            admitted += self.add_items(items, now)
+        return set(admitted)
+
+    def add_items(self, item_ids: Sequence[str], now: float) -> list[str]:
+        """Count sightings of ``item_ids``; those admitted get a row, drawn afresh in
+        admission order (the table grows with zero rows: a row is drawn when an item takes
+        it, so a delta checkpoint holds the rows items took, not the table's spare room).
+        Returns the admitted ids."""
+        admitted = self.vocab.observe(item_ids, now)
         self.grow_to_vocabulary()
+        self.table.reset_rows(self.vocab.lookup(admitted))
         return admitted
 
     def _rank(

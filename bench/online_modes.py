@@ -1,0 +1,155 @@
+"""Pretrain, then adapt: what each online mode keeps of a stream's quality, and its cost.
+
+    python -m bench.online_modes [--quick] [--config configs/default.yaml]
+
+Each stream is replayed in time order with the trainer's batching. Every variant is
+the same transformer pretrained (full, test-then-train) on the stream's first half;
+at the half it goes on as
+
+- ``full``: every weight keeps learning (today's trainer);
+- ``adapters``: LoRA adapters on the frozen decoder, plus item rows, input embeddings
+  and heads (``model.online: adapters``);
+- ``adapters, negatives kept``: the same, rows scored only as negatives not moved
+  (``model.update_negative_rows: false``, what keeps deltas small);
+- ``frozen``: nothing learns (the pretrained backbone as a batch model would serve it);
+
+and ``retrain``, the periodic-retrain baseline, replays the whole stream as it always
+does. Reported on the second half only: prequential NDCG@10 / HR@10 and the mean
+training seconds per step. Data: Taobao 10k and the first 60,000 events of Amazon
+Beauty (--quick: Taobao only). Writes bench/results/online-modes-<time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bench.common import write_result
+from bench.quality import BEAUTY, TAOBAO, Dataset
+from model.contract import Learner, StepReport, UserSequence
+from model.ranking_metrics import RankingSums
+from model.transformer_learner import TransformerLearner
+from stream.data.event_files import read_events, shared_data_dir
+from stream.paths import REPO_ROOT
+from stream.replay.prequential import replay
+from stream.settings import load_settings
+from stream.trainer.learner_factory import learner_config, learner_from_settings
+
+console = Console(width=160)
+VARIANTS = ("full", "adapters", "adapters, negatives kept", "frozen", "retrain")
+
+
+class AfterHalf:
+    """Learns like ``learner`` until ``split`` events, then as ``variant`` says; keeps
+    the quality and the training time of what comes after the split."""
+
+    def __init__(self, learner: Learner, split: int, variant: str) -> None:
+        self.learner, self.split, self.variant = learner, split, variant
+        self.name = learner.name
+        self.seen = 0
+        self.after = RankingSums()
+        self.train_s = 0.0
+        self.steps = 0
+
+    def learn(self, batch: Sequence[UserSequence], *args: Any, **kwargs: Any) -> StepReport:
+        before = self.seen
+        self.seen += sum(seq.new_count for seq in batch)
+        if before < self.split:
+            return self.learner.learn(batch, *args, **kwargs)
+        learner = self.learner
+        if self.steps == 0 and isinstance(learner, TransformerLearner):
+            if self.variant.startswith("adapters"):
+                learner.use_adapters()
+            if self.variant == "adapters, negatives kept":
+                learner.config = dataclasses.replace(learner.config, update_negative_rows=False)
+        if self.variant == "frozen" and isinstance(learner, TransformerLearner):
+            report = learner.evaluate(batch)
+        else:
+            report = learner.learn(batch, *args, **kwargs)
+        self.after.merge(report.overall)
+        self.train_s += report.train_s
+        self.steps += 1
+        return report
+
+
+@dataclass(frozen=True)
+class ModeRow:
+    dataset: str
+    variant: str
+    events_after_split: int
+    ndcg10: float
+    hr10: float
+    train_ms_per_step: float
+    trainable_params: int
+
+
+def run(data: Dataset, config: Path, progress: Progress) -> list[ModeRow]:
+    base = load_settings(config)
+    settings = base.model_copy(update={
+        "baselines": base.baselines.model_copy(update=data.baselines),
+        "trainer": base.trainer.model_copy(update={"device": "cpu"}),
+    })  # fmt: skip
+    events = read_events(shared_data_dir() / data.path, data.file_format, data.limit)
+    split = len(events) // 2
+    rows = []
+    task = progress.add_task(data.name, total=len(VARIANTS) * len(events))
+    for n, variant in enumerate(VARIANTS):
+        progress.update(task, description=f"{data.name}: {variant}")
+        if variant == "retrain":
+            inner = learner_from_settings("retrain", settings, rank_every_event=True)
+        else:
+            inner = TransformerLearner(learner_config(settings, rank_every_event=True))
+        learner = AfterHalf(inner, split, variant)
+
+        def show(done: int, _result: object, n: int = n) -> None:
+            progress.update(task, completed=n * len(events) + done)
+
+        # AfterHalf has the one method replay calls.
+        replay(cast(Learner, learner), events, data.batch_events, settings.window.max_events,
+               settings.window.max_age_s, show)  # fmt: skip
+        means = learner.after.means()
+        model = getattr(inner, "model", None)
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad) if model else 0
+        rows.append(ModeRow(data.name, variant, len(events) - split, means["ndcg@10"],
+                            means["hr@10"], 1000 * learner.train_s / max(learner.steps, 1),
+                            trainable))  # fmt: skip
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="Taobao 10k only")
+    parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "default.yaml")
+    args = parser.parse_args()
+    datasets = [TAOBAO] if args.quick else [TAOBAO, BEAUTY]
+    rows: list[ModeRow] = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as progress:  # fmt: skip
+        for data in datasets:
+            rows += run(data, args.config, progress)
+    table = Table("stream", "after the half", "events", "NDCG@10", "vs full", "HR@10",
+                  "train ms/step", "vs full", "trainable params",
+                  title="pretrained on the first half, then online (second half only)")  # fmt: skip
+    for row in rows:
+        full = next(r for r in rows if r.dataset == row.dataset and r.variant == "full")
+        table.add_row(row.dataset, row.variant, f"{row.events_after_split:,}",
+                      f"{row.ndcg10:.4f}", f"{row.ndcg10 / full.ndcg10:.2f}x",
+                      f"{row.hr10:.4f}", f"{row.train_ms_per_step:.1f}",
+                      f"{row.train_ms_per_step / full.train_ms_per_step:.2f}x"
+                      if full.train_ms_per_step else "", f"{row.trainable_params:,}")  # fmt: skip
+    console.print(table)
+    out = write_result("online-modes", {"config": args.config.name,
+                                        "rows": [asdict(r) for r in rows]})  # fmt: skip
+    console.print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
