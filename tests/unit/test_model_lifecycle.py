@@ -150,3 +150,27 @@ def test_a_checkpoint_that_cannot_be_written_is_counted_and_retried_later(
     info = lifecycle.checkpoint(learner, {})
     assert info is not None and info.kind == "full" and lifecycle.failures_in_a_row == 0
     assert [i.name for i in CheckpointStore(blocked).checkpoints()] == [info.name]
+
+
+def test_adapters_are_merged_at_every_nth_full_checkpoint_only(tmp_path: Path) -> None:
+    settings = Settings().model_copy(update={
+        "checkpoints": Settings().checkpoints.model_copy(
+            update={"dir": tmp_path / "ckpt", "full_every": 2, "consolidate_every_full": 2}),
+    })  # fmt: skip
+    torch.manual_seed(0)
+    registry = CollectorRegistry()
+    metrics = TrainerMetrics.create(registry)
+    checkpointer = LearnerCheckpointer(CheckpointStore(settings.checkpoints.dir), full_every=2)
+    lifecycle = ModelLifecycle(checkpointer, settings, metrics)
+    learner = TransformerLearner(tiny_config(online="adapters"))
+    merged = []
+    for batch in cycle_batches(rounds=5):
+        learner.learn(batch)
+        full = checkpointer.next_is_full
+        lifecycle.checkpoint(learner, {})
+        adapters_zero = all(not p.any() for n, p in learner.model.named_parameters()
+                            if ".lora_B." in n)  # fmt: skip
+        merged.append((full, adapters_zero))
+    # Checkpoints: full, delta, full, delta, full; every 2nd full merges (fresh B = 0).
+    assert merged == [(True, False), (False, False), (True, True), (False, False), (True, False)]
+    assert registry.get_sample_value("recstream_trainer_consolidations_total") == 1

@@ -98,3 +98,9 @@ def test_a_lone_trainer_reports_as_rank_zero_of_a_group_of_one() -> None:
     assert value("recstream_trainer_group_collective_seconds_count", {"rank": "0"}) == 3
     assert value("recstream_trainer_group_exchanged_bytes_sum", {"rank": "0"}) == 0
     assert value("recstream_trainer_replica_divergences_total", {"rank": "0"}) == 0
+
+
+def test_rank_zero_decides_when_every_rank_merges_its_adapters() -> None:
+    assert decide([_vote(checkpoint_due=True, consolidate=True), _vote()], {}).consolidate
+    assert not decide([_vote(consolidate=True), _vote()], {}).consolidate  # no checkpoint
+    assert not decide([_vote(checkpoint_due=True), _vote(consolidate=True)], {}).consolidate
