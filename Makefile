@@ -11,7 +11,8 @@ PYTEST_ARGS ?=
 
 .PHONY: help install test test-unit test-integration lint format docs demo sequencer trainer bench bench-quick bench-ingest \
         bench-trainer bench-quality bench-rebalance bench-faults \
-        bench-freshness bench-burst bench-checkpoints bench-scale-out replay-taobao \
+        bench-freshness bench-burst bench-checkpoints bench-scale-out bench-online-modes \
+        bench-forgetting replay-taobao \
         broker-start broker-stop broker-status topics clean \
         prometheus-install prometheus-start prometheus-stop
 
@@ -90,8 +91,14 @@ bench-quality: install ## Prequential NDCG@10 vs compute seconds, transformer vs
 bench-freshness: install ## Event -> recommendation freshness at 250-2000 events/s, both traffic profiles (bench/results/)
 	$(PY) -m bench.freshness --config $(CONFIG)
 
-bench-checkpoints: install ## Full snapshot vs delta sizes and write/restore times (bench/results/)
-	$(PY) -m bench.checkpoints --config $(CONFIG)
+bench-checkpoints: install ## Full snapshot vs delta sizes, full/adapters modes, Taobao and 1M items
+	$(PY) -m bench.checkpoints --config $(CONFIG) --catalogues taobao 1000000
+
+bench-online-modes: install ## Pretrain, then full / adapters / frozen / retrain online: NDCG@10, step time
+	$(PY) -m bench.online_modes --config $(CONFIG)
+
+bench-forgetting: install ## Taobao 96k in 4 periods: Recall/MRR@20 of every period after each (ADER)
+	$(PY) -m bench.forgetting --config $(CONFIG)
 
 replay-taobao: install ## Replay the Taobao 10k sample through all six models (bench/results/)
 	RECSTREAM_BASELINES__FROZEN_WARMUP_EVENTS=3000 RECSTREAM_BASELINES__RETRAIN_EVERY_EVENTS=2500 \

@@ -23,6 +23,7 @@ import platform
 import random
 import tempfile
 import time
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -51,13 +52,14 @@ def taobao_batches(limit: int) -> list[list[UserSequence]]:
 def random_batches(items: int, count: int, seed: int = 0) -> list[list[UserSequence]]:
     """Batches of 256 users whose windows draw from ``items`` items (Zipf-like)."""
     rng = random.Random(seed)
-    weights = [1.0 / (i + 1) ** 0.8 for i in range(items)]
+    # Cumulative once: choices(weights=...) sums the weights on every call (1M items).
+    cumulative = list(accumulate(1.0 / (i + 1) ** 0.8 for i in range(items)))
     out = []
     for b in range(count):
         batch = []
         for u in range(256):
             length = rng.randint(2, 20)
-            chosen = rng.choices(range(items), weights=weights, k=length)
+            chosen = rng.choices(range(items), cum_weights=cumulative, k=length)
             batch.append(UserSequence(f"u{b}-{u}", [f"i{i}" for i in chosen], ["view"] * length,
                                       [float(b * 100 + j) for j in range(length)], 1))  # fmt: skip
         out.append(batch)

@@ -7,10 +7,11 @@ the same transformer pretrained (full, test-then-train) on the stream's first ha
 at the half it goes on as
 
 - ``full``: every weight keeps learning (today's trainer);
+- ``full, negatives kept``: the same, rows scored only as negatives not moved
+  (``model.update_negative_rows: false``, what keeps deltas small);
 - ``adapters``: LoRA adapters on the frozen decoder, plus item rows, input embeddings
   and heads (``model.online: adapters``);
-- ``adapters, negatives kept``: the same, rows scored only as negatives not moved
-  (``model.update_negative_rows: false``, what keeps deltas small);
+- ``adapters, negatives kept``: both;
 - ``frozen``: nothing learns (the pretrained backbone as a batch model would serve it);
 
 and ``retrain``, the periodic-retrain baseline, replays the whole stream as it always
@@ -44,7 +45,8 @@ from stream.settings import load_settings
 from stream.trainer.learner_factory import learner_config, learner_from_settings
 
 console = Console(width=160)
-VARIANTS = ("full", "adapters", "adapters, negatives kept", "frozen", "retrain")
+VARIANTS = ("full", "full, negatives kept", "adapters", "adapters, negatives kept", "frozen",
+            "retrain")  # fmt: skip
 
 
 class AfterHalf:
@@ -68,7 +70,7 @@ class AfterHalf:
         if self.steps == 0 and isinstance(learner, TransformerLearner):
             if self.variant.startswith("adapters"):
                 learner.use_adapters()
-            if self.variant == "adapters, negatives kept":
+            if self.variant.endswith("negatives kept"):
                 learner.config = dataclasses.replace(learner.config, update_negative_rows=False)
         if self.variant == "frozen" and isinstance(learner, TransformerLearner):
             report = learner.evaluate(batch)
@@ -117,7 +119,8 @@ def run(data: Dataset, config: Path, progress: Progress) -> list[ModeRow]:
                settings.window.max_age_s, show)  # fmt: skip
         means = learner.after.means()
         model = getattr(inner, "model", None)
-        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad) if model else 0
+        trainable = (sum(p.numel() for p in model.parameters() if p.requires_grad)
+                     if model is not None and variant != "frozen" else 0)  # fmt: skip
         rows.append(ModeRow(data.name, variant, len(events) - split, means["ndcg@10"],
                             means["hr@10"], 1000 * learner.train_s / max(learner.steps, 1),
                             trainable))  # fmt: skip
