@@ -106,3 +106,41 @@ def test_offline_replay_ranks_every_event_where_the_live_trainer_samples() -> No
     offline = learner_from_settings("transformer", settings, rank_every_event=True)
     assert live.evaluated == 4 * live.steps < len(stream)
     assert replay(offline, stream, 40, 12, 1e9).evaluated == len(stream)
+
+
+def test_a_pretrained_backbone_starts_an_adapters_trainer_that_merges_at_full_checkpoints(
+    tmp_path: Path,
+) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from model.adapters import has_adapters
+    from model.transformer_learner import TransformerLearner
+    from stream.settings import load_settings
+    from stream.trainer.metrics import TrainerMetrics
+    from stream.trainer.startup import prepare_learner
+
+    data = tmp_path / "events.jsonl"
+    data.write_text("\n".join(json.dumps(dict(e)) for e in events(300)) + "\n")
+    backbone = tmp_path / "backbone"
+    result = CliRunner().invoke(app, [
+        "pretrain", "--file", str(data), "--format", "jsonl", "--out", str(backbone),
+        "--epochs", "2", "--config", "configs/test.yaml",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "pass 2: NDCG@10" in result.output and "--init-from" in result.output
+    settings = load_settings(
+        "configs/test.yaml", model={"online": "adapters"},
+        checkpoints={"dir": str(tmp_path / "own"), "full_every": 1},
+    )  # fmt: skip
+    registry = CollectorRegistry()
+    start = prepare_learner(settings, "transformer", TrainerMetrics.create(registry), backbone)
+    learner = start.learner
+    assert isinstance(learner, TransformerLearner) and learner.version > 0
+    assert learner.config.online == "adapters" and has_adapters(learner.model)
+    assert start.lifecycle is not None
+    start.lifecycle.checkpoint(learner, {})  # full: the adapters merge first
+    assert registry.get_sample_value("recstream_trainer_consolidations_total") == 1
+    # Its own adapters checkpoint restores as an adapters learner.
+    again = prepare_learner(settings, "transformer", TrainerMetrics.create(CollectorRegistry()))
+    assert isinstance(again.learner, TransformerLearner)
+    assert again.learner.fingerprint() == learner.fingerprint()
