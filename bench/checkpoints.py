@@ -2,14 +2,14 @@
 
     python -m bench.checkpoints [--config configs/default.yaml] [--steps-between 50]
                                 [--deltas 3] [--catalogues taobao 100000]
-                                [--modes full adapters] [--negative-rows moved kept]
+                                [--modes full adapters] [--row-updates all sequences targets]
 
-For each catalogue, online mode and negative-row policy the learner (model settings
-from --config) first learns a stream in full mode (the Taobao 96k sample, or a
-vocabulary of N items admitted at once followed by Taobao-shaped batches over it: the
-"pretraining"), switches to adapters for that mode, then writes a full snapshot and
---deltas deltas, --steps-between training steps apart, into a fresh store; then
-restores the full snapshot alone and the whole chain, and checks the chain restores
+For each catalogue, online mode and item-row policy (``model.item_row_updates``) the
+learner (model settings from --config) first learns a stream in full mode (the Taobao
+96k sample, or a vocabulary of N items admitted at once followed by Taobao-shaped batches
+over it: the "pretraining"), switches to adapters for that mode, then writes a full
+snapshot and --deltas deltas, --steps-between training steps apart, into a fresh store;
+then restores the full snapshot alone and the whole chain, and checks the chain restores
 the learner bit for bit. Prints a table and writes bench/results/checkpoints-<time>.json.
 """
 
@@ -34,6 +34,7 @@ from rich.table import Table
 from model.checkpoints.checkpointer import LearnerCheckpointer
 from model.checkpoints.store import CheckpointStore
 from model.contract import UserSequence
+from model.learner_config import ITEM_ROW_UPDATES
 from model.transformer_learner import TransformerLearner
 from stream.data.event_files import read_taobao, shared_data_dir
 from stream.paths import REPO_ROOT
@@ -66,6 +67,14 @@ def random_batches(items: int, count: int, seed: int = 0) -> list[list[UserSeque
     return out
 
 
+def interval_items(batches: list[list[UserSequence]]) -> tuple[int, int]:
+    """(new events, distinct items they name) in ``batches``: a delta that learns each new
+    event's item holds at least that many rows, whatever else it skips."""
+    items = [s.items[i] for batch in batches for s in batch
+             for i in range(len(s.items) - s.new_count, len(s.items))]  # fmt: skip
+    return len(items), len(set(items))
+
+
 def measure(name: str, learner: TransformerLearner, steps: list[list[UserSequence]],
             deltas: int, between: int) -> dict[str, Any]:  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
@@ -74,9 +83,11 @@ def measure(name: str, learner: TransformerLearner, steps: list[list[UserSequenc
         started = time.perf_counter()
         full = checkpointer.save(learner, {})
         full_write = time.perf_counter() - started
-        delta_infos, delta_writes = [], []
+        delta_infos, delta_writes, intervals = [], [], []
         for d in range(deltas):
-            for batch in steps[d * between : (d + 1) * between]:
+            interval = steps[d * between : (d + 1) * between]
+            intervals.append(interval_items(interval))
+            for batch in interval:
                 learner.learn(batch)
             started = time.perf_counter()
             delta_infos.append(checkpointer.save(learner, {}))
@@ -93,7 +104,7 @@ def measure(name: str, learner: TransformerLearner, steps: list[list[UserSequenc
     return {
         "catalogue": name,
         "mode": learner.config.online,
-        "negative_rows": "moved" if learner.config.update_negative_rows else "kept",
+        "row_updates": learner.config.item_row_updates,
         "bit_exact": True,
         "items": len(learner.vocab),
         "table_rows": int(learner.model.item_embeddings.shape[0]),
@@ -102,6 +113,8 @@ def measure(name: str, learner: TransformerLearner, steps: list[list[UserSequenc
         "full_restore_s": full_restore,
         "delta_bytes_mean": sum(i.bytes for i in delta_infos) / max(len(delta_infos), 1),
         "delta_rows_changed_mean": sum(rows) / max(len(rows), 1),
+        "interval_events_mean": sum(e for e, _ in intervals) / max(len(intervals), 1),
+        "interval_distinct_items_mean": sum(i for _, i in intervals) / max(len(intervals), 1),
         "delta_write_s_mean": sum(delta_writes) / max(len(delta_writes), 1),
         "chain_restore_s": chain_restore,
         "deltas": deltas,
@@ -118,19 +131,19 @@ def main() -> None:
     parser.add_argument("--catalogues", nargs="+", default=["taobao", "100000"])
     parser.add_argument("--modes", nargs="+", choices=["full", "adapters"],
                         default=["full", "adapters"])  # fmt: skip
-    parser.add_argument("--negative-rows", nargs="+", choices=["moved", "kept"],
-                        default=["moved", "kept"], help="moved: negatives' rows are updated "
-                        "(model.update_negative_rows: true); kept: not")  # fmt: skip
+    parser.add_argument("--row-updates", nargs="+", choices=list(ITEM_ROW_UPDATES),
+                        default=list(ITEM_ROW_UPDATES), help="the item rows a step moves "
+                        "(model.item_row_updates)")  # fmt: skip
     args = parser.parse_args()
     base = learner_config(load_settings(args.config))
     results = []
-    variants = [(c, m, n) for c in args.catalogues for m in args.modes for n in args.negative_rows]
+    variants = [(c, m, n) for c in args.catalogues for m in args.modes for n in args.row_updates]
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:  # fmt: skip
         task = progress.add_task("checkpoints", total=len(variants))
-        for catalogue, mode, negatives in variants:
-            progress.update(task, description=f"{catalogue} {mode} negatives {negatives}")
-            config = dataclasses.replace(base, update_negative_rows=negatives == "moved")
+        for catalogue, mode, rows in variants:
+            progress.update(task, description=f"{catalogue} {mode} rows {rows}")
+            config = dataclasses.replace(base, item_row_updates=rows)
             learner = TransformerLearner(config)
             need = args.deltas * args.steps_between
             if catalogue == "taobao":
@@ -147,17 +160,19 @@ def main() -> None:
             results.append(measure(catalogue, learner, steps, args.deltas, args.steps_between))
             progress.advance(task)
 
-    table = Table("catalogue", "mode", "negative rows", "items", "full MB", "write s",
-                  "restore s", "delta MB (mean)", "rows changed", "delta write s",
+    table = Table("catalogue", "mode", "rows moved", "items", "full MB", "write s",
+                  "restore s", "delta MB (mean)", "rows changed", "events between",
+                  "their items", "delta write s",
                   "full+deltas restore s", "delta/full", "bit-exact",
                   title=f"checkpoints, {args.config.name}, "
                         f"{args.steps_between} steps apart")  # fmt: skip
     for r in results:
         table.add_row(
-            r["catalogue"], r["mode"], r["negative_rows"], f"{r['items']:,}",
+            r["catalogue"], r["mode"], r["row_updates"], f"{r['items']:,}",
             f"{r['full_bytes'] / 1e6:.1f}",
             f"{r['full_write_s']:.2f}", f"{r['full_restore_s']:.2f}",
             f"{r['delta_bytes_mean'] / 1e6:.1f}", f"{r['delta_rows_changed_mean']:,.0f}",
+            f"{r['interval_events_mean']:,.0f}", f"{r['interval_distinct_items_mean']:,.0f}",
             f"{r['delta_write_s_mean']:.2f}", f"{r['chain_restore_s']:.2f}",
             f"{r['delta_bytes_mean'] / r['full_bytes']:.1%}", "yes" if r["bit_exact"] else "NO",
         )  # fmt: skip

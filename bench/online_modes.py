@@ -7,11 +7,13 @@ the same transformer pretrained (full, test-then-train) on the stream's first ha
 at the half it goes on as
 
 - ``full``: every weight keeps learning (today's trainer);
-- ``full, negatives kept``: the same, rows scored only as negatives not moved
-  (``model.update_negative_rows: false``, what keeps deltas small);
+- ``full, sequence rows``: the same, but rows scored only as negatives do not move
+  (``model.item_row_updates: sequences``: smaller deltas);
+- ``full, target rows``: only the rows the loss predicts move, inputs read the table
+  (``model.item_row_updates: targets``: smaller still);
 - ``adapters``: LoRA adapters on the frozen decoder, plus item rows, input embeddings
   and heads (``model.online: adapters``);
-- ``adapters, negatives kept``: both;
+- ``adapters, sequence rows`` and ``adapters, target rows``: both;
 - ``frozen``: nothing learns (the pretrained backbone as a batch model would serve it);
 
 and ``retrain``, the periodic-retrain baseline, replays the whole stream as it always
@@ -45,8 +47,8 @@ from stream.settings import load_settings
 from stream.trainer.learner_factory import learner_config, learner_from_settings
 
 console = Console(width=160)
-VARIANTS = ("full", "full, negatives kept", "adapters", "adapters, negatives kept", "frozen",
-            "retrain")  # fmt: skip
+VARIANTS = ("full", "full, sequence rows", "full, target rows", "adapters",
+            "adapters, sequence rows", "adapters, target rows", "frozen", "retrain")  # fmt: skip
 
 
 class AfterHalf:
@@ -70,8 +72,9 @@ class AfterHalf:
         if self.steps == 0 and isinstance(learner, TransformerLearner):
             if self.variant.startswith("adapters"):
                 learner.use_adapters()
-            if self.variant.endswith("negatives kept"):
-                learner.config = dataclasses.replace(learner.config, update_negative_rows=False)
+            for rows in ("sequences", "targets"):
+                if self.variant.endswith(f"{rows[:-1]} rows"):
+                    learner.config = dataclasses.replace(learner.config, item_row_updates=rows)
         if self.variant == "frozen" and isinstance(learner, TransformerLearner):
             report = learner.evaluate(batch)
         else:

@@ -14,6 +14,8 @@ from model.adapters import ONLINE_MODES, AdapterConfig
 from model.sequential_recommender import RecommenderConfig
 from model.vocabulary import VocabularyConfig
 
+ITEM_ROW_UPDATES = ("all", "sequences", "targets")
+
 
 @dataclass(frozen=True)
 class LearnerConfig:
@@ -39,14 +41,19 @@ class LearnerConfig:
     # decoder); the adapters' shape.
     online: str = "full"
     adapters: AdapterConfig = field(default_factory=AdapterConfig)
-    # Rows scored only as negatives (full softmax: the whole catalogue; sampled: the
-    # draws) get no update when False: only the rows of the step's own sequences move, so
-    # a delta checkpoint holds the items that had events, not the whole table.
-    update_negative_rows: bool = True
+    # The item rows a step moves (ITEM_ROW_UPDATES): "all" (inputs, targets and every
+    # row scored as a negative: the whole catalogue under a full softmax), "sequences"
+    # (the rows of the step's own sequences: inputs and targets) or "targets" (the rows
+    # the loss predicts; inputs read the table without moving it). Fewer moved rows,
+    # smaller delta checkpoints (bench/checkpoints.py).
+    item_row_updates: str = "all"
     device: str = "auto"
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.item_row_updates not in ITEM_ROW_UPDATES:
+            raise ValueError(f"item_row_updates must be one of {ITEM_ROW_UPDATES}, "
+                             f"not {self.item_row_updates!r}")  # fmt: skip
         if self.online not in ONLINE_MODES:
             raise ValueError(f"online must be one of {ONLINE_MODES}, not {self.online!r}")
 
@@ -68,6 +75,9 @@ def config_from_json(data: dict[str, Any]) -> LearnerConfig:
     model = dict(data["model"])
     if model.get("pretrained_path"):
         model["pretrained_path"] = Path(model["pretrained_path"])
+    data = dict(data)
+    if "update_negative_rows" in data:  # its two values, before "targets" joined them
+        data["item_row_updates"] = "all" if data.pop("update_negative_rows") else "sequences"
     adapters = dict(data.get("adapters") or {})
     if "targets" in adapters:
         adapters["targets"] = tuple(adapters["targets"])

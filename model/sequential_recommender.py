@@ -107,9 +107,10 @@ class SequentialRecommender(nn.Module):
 
     def encode(
         self, items: torch.Tensor, actions: torch.Tensor, ts: torch.Tensor,
-        lengths: torch.Tensor | None = None,
+        lengths: torch.Tensor | None = None, learnable: torch.Tensor | None = None,
     ) -> torch.Tensor:  # fmt: skip
-        """(B, L) rows, action ids, seconds -> (B, L, H) hidden states.
+        """(B, L) rows, action ids, seconds -> (B, L, H) hidden states. With ``learnable``
+        (N,) bool, only those input rows get a gradient (:meth:`candidate_rows`).
 
         With ``lengths`` (items per row: row b's last input is at index lengths[b]) rows
         of similar length are encoded together, each group only as wide as it needs
@@ -117,15 +118,16 @@ class SequentialRecommender(nn.Module):
         way (right padding and the causal mask: no position sees the padding after it);
         outputs past a row's last input differ, and are padding either way."""
         if lengths is None:
-            return self._encode(items, actions, ts)
+            return self._encode(items, actions, ts, learnable)
         widths = (lengths + 1).tolist()
         groups = bucket_rows(widths, plan_buckets(widths))
         if len(groups) == 1 and groups[0][1] == items.shape[1]:
-            return self._encode(items, actions, ts)
+            return self._encode(items, actions, ts, learnable)
         parts, order = [], []
         for rows, width in groups:
             at = torch.tensor(rows, device=items.device)
-            hidden = self._encode(items[at, :width], actions[at, :width], ts[at, :width])
+            hidden = self._encode(items[at, :width], actions[at, :width], ts[at, :width],
+                                  learnable)  # fmt: skip
             parts.append(F.pad(hidden, (0, 0, 0, items.shape[1] - width)))
             order.extend(rows)
         # Rows come out grouped; put each back at its own index.
@@ -135,8 +137,12 @@ class SequentialRecommender(nn.Module):
         )
         return torch.cat(parts)[back]
 
-    def _encode(self, items: torch.Tensor, actions: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
-        x = self.item_rows(items) + self.action_embeddings(actions)
+    def _encode(
+        self, items: torch.Tensor, actions: torch.Tensor, ts: torch.Tensor,
+        learnable: torch.Tensor | None = None,
+    ) -> torch.Tensor:  # fmt: skip
+        rows = self.candidate_rows(items.flatten(), learnable).view(*items.shape, -1)
+        x = rows + self.action_embeddings(actions)
         if self.config.time_gaps:
             x = x + self.gap_embeddings(time_gap_buckets(ts))
         x = self.input_dropout(x)

@@ -363,11 +363,12 @@ class TransformerLearner:
             return None, sightings
         self.model.train()
         with self._autocast():
-            hidden = self.model.encode(tensors.items, tensors.actions, tensors.ts, tensors.lengths)
+            inputs, candidates = self._learnable_rows(tensors.items, positions.target)
+            hidden = self.model.encode(tensors.items, tensors.actions, tensors.ts, tensors.lengths,
+                                       inputs)  # fmt: skip
             states = hidden[positions.user, positions.index]
             history = self._history(hidden, tensors.items, positions.user, positions.index)
-            learnable = self._learnable_rows(tensors.items, positions.target)
-            losses = self._losses(states, positions, history, learnable)
+            losses = self._losses(states, positions, history, candidates)
         weighted = zip(cfg.task_weights, ("item", "purchase", "action"), strict=True)
         total = sum(w * losses[name] for w, name in weighted if name in losses)
         assert isinstance(total, torch.Tensor)
@@ -410,18 +411,22 @@ class TransformerLearner:
         return task_losses(self.model, states, positions, history, valid, negatives, purchase,
                            learnable)  # fmt: skip
 
-    def _learnable_rows(self, items: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | None:
-        """(N,) bool: the item rows a step may move when negatives must not move theirs:
-        the rows of its sequences (inputs) and of their targets."""
-        if self.config.update_negative_rows:
-            return None
+    def _learnable_rows(
+        self, items: torch.Tensor, targets: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """(N,) bool masks of the item rows a step may move (``item_row_updates``), None
+        where every row read may move: (as inputs, as scored candidates)."""
+        policy = self.config.item_row_updates
+        if policy == "all":
+            return None, None
         learnable = torch.zeros(
             self.model.item_embeddings.shape[0], dtype=torch.bool, device=self.device
         )
-        learnable[items.flatten()] = True
         learnable[targets] = True
+        if policy == "sequences":
+            learnable[items.flatten()] = True
         learnable[:RESERVED] = False
-        return learnable
+        return (None if policy == "sequences" else learnable), learnable
 
     def _skip(self, report: StepReport, reason: str) -> None:
         self.table.restore_snapshot()

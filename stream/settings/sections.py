@@ -348,9 +348,11 @@ class ModelSettings(_Section):
     """LoRA alpha: an adapter's output is scaled by alpha / rank."""
     adapter_dropout: float = Field(0.0, ge=0.0, lt=1.0)
     """Dropout on the adapters' input."""
-    update_negative_rows: bool = True
-    """Move the item rows scored only as negatives. false: a step moves the rows of its own
-    sequences and targets only, so a delta checkpoint holds the items that had events."""
+    item_row_updates: Literal["all", "sequences", "targets"] = "all"
+    """The item rows a step moves: ``all`` (its inputs, targets and every row scored as a
+    negative), ``sequences`` (the rows of its own sequences: inputs and targets) or
+    ``targets`` (the rows it predicts; inputs read the table without moving it). Fewer moved
+    rows make smaller delta checkpoints."""
 
     @model_validator(mode="after")
     def _heads_divide_hidden(self) -> ModelSettings:

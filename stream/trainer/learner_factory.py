@@ -39,7 +39,7 @@ def learner_config(settings: Settings, rank_every_event: bool = False) -> Learne
         online=m.online,
         adapters=AdapterConfig(rank=m.adapter_rank, alpha=m.adapter_alpha,
                                dropout=m.adapter_dropout),
-        update_negative_rows=m.update_negative_rows,
+        item_row_updates=m.item_row_updates,
     )  # fmt: skip
 
 

@@ -86,36 +86,46 @@ def test_a_pretrained_full_model_switches_to_adapters_computing_the_same() -> No
 
 
 def _delta_rows_after_one_step(
-    update_negative_rows: bool, tmp_path: Path
-) -> tuple[set[int], set[int]]:
-    """The rows a delta holds after one step on two users, and the rows of those users."""
+    item_row_updates: str, tmp_path: Path
+) -> tuple[set[int], set[int], set[int]]:
+    """The rows a delta holds after one step on two users whose last two events are new,
+    the rows of those users' sequences, and the rows of their new (target) items."""
     torch.manual_seed(0)
     learner = TransformerLearner(tiny_config(
         vocabulary=VocabularyConfig(initial_capacity=8), full_softmax_max_items=5,
-        num_negatives=64, replay_capacity=0, update_negative_rows=update_negative_rows,
+        num_negatives=64, replay_capacity=0, item_row_updates=item_row_updates,
     ))  # fmt: skip
     learner.learn(cycle_batches(users=40, items=400, rounds=1)[0])
-    checkpointer = LearnerCheckpointer(CheckpointStore(tmp_path / str(update_negative_rows)))
+    checkpointer = LearnerCheckpointer(CheckpointStore(tmp_path / item_row_updates))
     checkpointer.save(learner, {})
-    step = cycle_batches(users=2, items=400, rounds=2)[1]
+    step = [dataclasses.replace(seq, new_count=2)
+            for seq in cycle_batches(users=2, items=400, rounds=2)[1]]  # fmt: skip
     learner.learn(step)
     info = checkpointer.save(learner, {})
     delta, _state = checkpointer.store.read(info)
     held = set(delta["rows.index"].tolist())
     own = set(learner.vocab.lookup([item for seq in step for item in seq.items]))
-    return held, own
+    targets = set(learner.vocab.lookup([item for seq in step for item in seq.items[-2:]]))
+    return held, own, targets
 
 
 def test_rows_touched_only_as_sampled_negatives_stay_out_of_the_delta(tmp_path: Path) -> None:
-    held, own = _delta_rows_after_one_step(False, tmp_path)
+    held, own, _targets = _delta_rows_after_one_step("sequences", tmp_path)
     assert held and held <= own | set(range(RESERVED))  # the start and unknown rows are inputs
-    # The default moves the negatives' rows (and so their moments): the delta holds them.
-    held_all, own_all = _delta_rows_after_one_step(True, tmp_path)
+    # "all" moves the negatives' rows (and so their moments): the delta holds them.
+    held_all, own_all, _targets = _delta_rows_after_one_step("all", tmp_path)
     assert len(held_all - own_all) > 20
 
 
+def test_targets_only_moves_the_predicted_rows_and_not_the_inputs(tmp_path: Path) -> None:
+    held, own, targets = _delta_rows_after_one_step("targets", tmp_path)
+    assert held == targets  # every predicted row learned, no input-only row moved
+    held_sequences, _own, _targets = _delta_rows_after_one_step("sequences", tmp_path)
+    assert held_sequences & (own - targets)  # which "sequences" does move
+
+
 def test_adapter_checkpoints_restore_exactly_and_skip_the_frozen_backbone(tmp_path: Path) -> None:
-    learner = adapters_learner(update_negative_rows=False)
+    learner = adapters_learner(item_row_updates="sequences")
     store = CheckpointStore(tmp_path / "ckpt")
     checkpointer = LearnerCheckpointer(store, full_every=10)
     batches = cycle_batches(rounds=4)
