@@ -97,8 +97,9 @@ bench-checkpoints: install ## Full snapshot vs delta sizes, full/adapters modes,
 bench-online-modes: install ## Pretrain, then full / adapters / frozen / retrain online: NDCG@10, step time
 	$(PY) -m bench.online_modes --config $(CONFIG)
 
-bench-forgetting: install ## Taobao 96k in 4 periods: Recall/MRR@20 of every period after each (ADER)
+bench-forgetting: install ## Taobao 96k and YOOCHOOSE in 4 periods: Recall/MRR@20 of every period after each (ADER)
 	$(PY) -m bench.forgetting --config $(CONFIG)
+	$(PY) -m bench.forgetting --config $(CONFIG) --data yoochoose --events 200000
 
 replay-taobao: install ## Replay the Taobao 10k sample through all six models (bench/results/)
 	RECSTREAM_BASELINES__FROZEN_WARMUP_EVENTS=3000 RECSTREAM_BASELINES__RETRAIN_EVERY_EVENTS=2500 \

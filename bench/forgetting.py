@@ -1,10 +1,14 @@
 """What online learning forgets: a stream in consecutive periods, every period's held-out
 events evaluated after each period is learned (the ADER protocol's metrics).
 
-    python -m bench.forgetting [--events 96000] [--periods 4] [--config ...]
+    python -m bench.forgetting [--data taobao|yoochoose] [--events 96000] [--periods 4]
+                               [--config ...]
 
-The Taobao 96k sample, in time order, is cut into --periods periods of equal event
-counts. In each period, the last event of a fifth of its users (chosen by a hash of the
+``taobao``: the Taobao 96k sample, in time order, cut into --periods periods of equal
+event counts. ``yoochoose``: ADER's YOOCHOOSE periods (sessions as users), the first
+--events / --periods clicks of each of its first --periods period files, in file order.
+
+In each period, the last event of a fifth of its users (chosen by a hash of the
 user id) is held out: never learned, its user's earlier events are its history. The
 learner streams the rest with the trainer's batching; after each period, every period's
 held-out events are ranked against the whole catalogue: Recall@20 and MRR@20 (Mi et
@@ -40,7 +44,7 @@ from rich.table import Table
 from bench.common import RESULTS, stamp, write_result
 from model.contract import UserSequence
 from model.transformer_learner import TransformerLearner
-from stream.data.event_files import read_taobao, shared_data_dir
+from stream.data.event_files import read_pairs, read_taobao, shared_data_dir
 from stream.messages.events import RawEvent
 from stream.paths import REPO_ROOT
 from stream.replay.prequential import micro_batches
@@ -73,6 +77,21 @@ class VariantResult:
     @property
     def label(self) -> str:
         return f"{self.mode}, {'replay' if self.replay else 'no replay'}"
+
+
+def read_stream(data: str, events: int, periods: int) -> list[RawEvent]:
+    if data == "taobao":
+        return read_taobao(shared_data_dir() / "taobao-userbehavior-96k" / "UserBehavior.csv",
+                           events)  # fmt: skip
+    stream: list[RawEvent] = []
+    for period in range(periods):
+        path = shared_data_dir() / "ader-yoochoose" / f"period_{period}.txt"
+        for event in read_pairs(path, events // periods):
+            # Session ids restart per period in ADER's files; lines are clicks in order.
+            event["user_id"] = f"p{period}-{event['user_id']}"
+            event["ts"] = float(len(stream))
+            stream.append(event)
+    return stream
 
 
 def split_periods(
@@ -176,6 +195,7 @@ def plot(results: list[VariantResult], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--data", choices=["taobao", "yoochoose"], default="taobao")
     parser.add_argument("--events", type=int, default=96_000)
     parser.add_argument("--periods", type=int, default=4)
     parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "default.yaml")
@@ -185,12 +205,11 @@ def main() -> None:
         update={"trainer": settings.trainer.model_copy(update={"device": "cpu"})}
     )
     config = learner_config(settings, rank_every_event=True)
-    path = shared_data_dir() / "taobao-userbehavior-96k" / "UserBehavior.csv"
-    events = read_taobao(path, args.events)
+    events = read_stream(args.data, args.events, args.periods)
     train, ends, held = split_periods(events, args.periods, config.model.max_len)
     window = (settings.window.max_events, settings.window.max_age_s)
-    console.print(f"{len(events):,} events, {args.periods} periods; {len(held):,} held out, "
-                  f"{len(train):,} learned")  # fmt: skip
+    console.print(f"{args.data}: {len(events):,} events, {args.periods} periods; "
+                  f"{len(held):,} held out, {len(train):,} learned")  # fmt: skip
     results = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:  # fmt: skip
@@ -200,7 +219,7 @@ def main() -> None:
                                        progress, task))  # fmt: skip
     table = Table("variant", *[f"R@{K} after {t + 1}" for t in range(args.periods)],
                   "last row MRR@20", "forgetting R@20", "forgetting MRR@20", "train s",
-                  title="Recall@20 of each period's held-out events")  # fmt: skip
+                  title=f"{args.data}: Recall@20 of each period's held-out events")  # fmt: skip
     for r in results:
         table.add_row(r.label, *[" ".join(f"{v:.3f}" for v in row) for row in r.recall],
                       " ".join(f"{v:.3f}" for v in r.mrr[-1]), f"{r.forgetting_recall:+.4f}",
@@ -210,7 +229,8 @@ def main() -> None:
     png = RESULTS / f"forgetting-{when}.png"
     plot(results, png)
     out = write_result("forgetting", {
-        "config": args.config.name, "events": len(events), "periods": args.periods,
+        "config": args.config.name, "data": args.data, "events": len(events),
+        "periods": args.periods,
         "held_out": len(held), "k": K, "plot": png.name,
         "results": [asdict(r) | {"label": r.label} for r in results],
     }, when)  # fmt: skip

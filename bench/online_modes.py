@@ -3,17 +3,16 @@
     python -m bench.online_modes [--quick] [--config configs/default.yaml]
 
 Each stream is replayed in time order with the trainer's batching. Every variant is
-the same transformer pretrained (full, test-then-train) on the stream's first half;
-at the half it goes on as
+the same transformer pretrained (full, test-then-train, the config's item-row policy) on
+the stream's first half; at the half it goes on as
 
-- ``full``: every weight keeps learning (today's trainer);
-- ``full, sequence rows``: the same, but rows scored only as negatives do not move
-  (``model.item_row_updates: sequences``: smaller deltas);
+- ``full, all rows``: every weight learns, and every item row a step reads moves: inputs,
+  targets and sampled negatives (``model.item_row_updates: all``);
+- ``full, sequence rows``: rows scored only as negatives do not move (``sequences``);
 - ``full, target rows``: only the rows the loss predicts move, inputs read the table
-  (``model.item_row_updates: targets``: smaller still);
-- ``adapters``: LoRA adapters on the frozen decoder, plus item rows, input embeddings
-  and heads (``model.online: adapters``);
-- ``adapters, sequence rows`` and ``adapters, target rows``: both;
+  (``targets``, the default);
+- ``adapters, ...``: the same three with LoRA adapters on the frozen decoder, plus item
+  rows, input embeddings and heads (``model.online: adapters``);
 - ``frozen``: nothing learns (the pretrained backbone as a batch model would serve it);
 
 and ``retrain``, the periodic-retrain baseline, replays the whole stream as it always
@@ -47,8 +46,9 @@ from stream.settings import load_settings
 from stream.trainer.learner_factory import learner_config, learner_from_settings
 
 console = Console(width=160)
-VARIANTS = ("full", "full, sequence rows", "full, target rows", "adapters",
+VARIANTS = ("full, all rows", "full, sequence rows", "full, target rows", "adapters, all rows",
             "adapters, sequence rows", "adapters, target rows", "frozen", "retrain")  # fmt: skip
+ROW_POLICIES = {"all rows": "all", "sequence rows": "sequences", "target rows": "targets"}
 
 
 class AfterHalf:
@@ -72,8 +72,8 @@ class AfterHalf:
         if self.steps == 0 and isinstance(learner, TransformerLearner):
             if self.variant.startswith("adapters"):
                 learner.use_adapters()
-            for rows in ("sequences", "targets"):
-                if self.variant.endswith(f"{rows[:-1]} rows"):
+            for label, rows in ROW_POLICIES.items():
+                if self.variant.endswith(label):
                     learner.config = dataclasses.replace(learner.config, item_row_updates=rows)
         if self.variant == "frozen" and isinstance(learner, TransformerLearner):
             report = learner.evaluate(batch)
@@ -145,7 +145,7 @@ def main() -> None:
                   "train ms/step", "vs full", "trainable params",
                   title="pretrained on the first half, then online (second half only)")  # fmt: skip
     for row in rows:
-        full = next(r for r in rows if r.dataset == row.dataset and r.variant == "full")
+        full = next(r for r in rows if r.dataset == row.dataset and r.variant == "full, all rows")
         table.add_row(row.dataset, row.variant, f"{row.events_after_split:,}",
                       f"{row.ndcg10:.4f}", f"{row.ndcg10 / full.ndcg10:.2f}x",
                       f"{row.hr10:.4f}", f"{row.train_ms_per_step:.1f}",

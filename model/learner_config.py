@@ -46,7 +46,7 @@ class LearnerConfig:
     # (the rows of the step's own sequences: inputs and targets) or "targets" (the rows
     # the loss predicts; inputs read the table without moving it). Fewer moved rows,
     # smaller delta checkpoints (bench/checkpoints.py).
-    item_row_updates: str = "all"
+    item_row_updates: str = "targets"
     device: str = "auto"
     seed: int = 0
 

@@ -348,11 +348,11 @@ class ModelSettings(_Section):
     """LoRA alpha: an adapter's output is scaled by alpha / rank."""
     adapter_dropout: float = Field(0.0, ge=0.0, lt=1.0)
     """Dropout on the adapters' input."""
-    item_row_updates: Literal["all", "sequences", "targets"] = "all"
-    """The item rows a step moves: ``all`` (its inputs, targets and every row scored as a
-    negative), ``sequences`` (the rows of its own sequences: inputs and targets) or
-    ``targets`` (the rows it predicts; inputs read the table without moving it). Fewer moved
-    rows make smaller delta checkpoints."""
+    item_row_updates: Literal["all", "sequences", "targets"] = "targets"
+    """The item rows a step moves: ``targets`` (the rows it predicts; inputs read the table
+    without moving it), ``sequences`` (the rows of its own sequences: inputs and targets) or
+    ``all`` (also every row scored as a negative). Fewer moved rows make smaller delta
+    checkpoints; ``all`` also lost 30 % of NDCG@10 on Amazon Beauty (bench/NOTES.md)."""
 
     @model_validator(mode="after")
     def _heads_divide_hidden(self) -> ModelSettings:
