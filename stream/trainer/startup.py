@@ -6,6 +6,7 @@ Versions continue above the highest ever published (read back from the output to
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -66,6 +67,12 @@ def prepare_learner(
         if warm is None:
             raise FileNotFoundError(f"--init-from {init_from}: no consistent checkpoint there")
         learner, info, problems = warm
+        if isinstance(learner, TransformerLearner):
+            # The backbone carries its pretraining's row policy; online, this trainer's
+            # settings decide which item rows a step moves.
+            learner.config = dataclasses.replace(
+                learner.config, item_row_updates=settings.model.item_row_updates
+            )
         if settings.model.online == "adapters" and isinstance(learner, TransformerLearner):
             # A backbone pretrained in full: from here on, adapters learn over it.
             learner.use_adapters(learner_config(settings).adapters)

@@ -129,7 +129,7 @@ def test_a_pretrained_backbone_starts_an_adapters_trainer_that_merges_at_full_ch
     assert result.exit_code == 0, result.output
     assert "pass 2: NDCG@10" in result.output and "--init-from" in result.output
     settings = load_settings(
-        "configs/test.yaml", model={"online": "adapters"},
+        "configs/test.yaml", model={"online": "adapters", "item_row_updates": "sequences"},
         checkpoints={"dir": str(tmp_path / "own"), "full_every": 1},
     )  # fmt: skip
     registry = CollectorRegistry()
@@ -137,6 +137,7 @@ def test_a_pretrained_backbone_starts_an_adapters_trainer_that_merges_at_full_ch
     learner = start.learner
     assert isinstance(learner, TransformerLearner) and learner.version > 0
     assert learner.config.online == "adapters" and has_adapters(learner.model)
+    assert learner.config.item_row_updates == "sequences"  # the trainer's, not the backbone's
     assert start.lifecycle is not None
     start.lifecycle.checkpoint(learner, {})  # full: the adapters merge first
     assert registry.get_sample_value("recstream_trainer_consolidations_total") == 1
