@@ -75,9 +75,8 @@ def config_from_json(data: dict[str, Any]) -> LearnerConfig:
     model = dict(data["model"])
     if model.get("pretrained_path"):
         model["pretrained_path"] = Path(model["pretrained_path"])
-    data = dict(data)
-    if "update_negative_rows" in data:  # its two values, before "targets" joined them
-        data["item_row_updates"] = "all" if data.pop("update_negative_rows") else "sequences"
+    # A checkpoint from before the setting moved every row it read: it resumes so.
+    data = {"item_row_updates": "all", **data}
     adapters = dict(data.get("adapters") or {})
     if "targets" in adapters:
         adapters["targets"] = tuple(adapters["targets"])

@@ -11,6 +11,7 @@ import torch
 
 from model.checkpoints.checkpointer import LearnerCheckpointer
 from model.checkpoints.store import CheckpointStore
+from model.learner_config import config_from_json, config_to_json
 from model.state_io import split_state
 from model.transformer_learner import TransformerLearner
 from model.vocabulary import VocabularyConfig
@@ -165,3 +166,10 @@ def test_retention_keeps_the_last_chains(tmp_path: Path) -> None:
     chains = {info.chain for info in store.checkpoints()}
     assert len(chains) == 2
     assert [i.kind for i in store.checkpoints()] == ["full", "delta", "full", "delta"]
+
+
+def test_a_config_from_before_item_row_updates_resumes_moving_every_row() -> None:
+    saved = config_to_json(tiny_config())
+    assert config_from_json(saved).item_row_updates == "targets"  # today's default
+    del saved["item_row_updates"]
+    assert config_from_json(saved).item_row_updates == "all"
