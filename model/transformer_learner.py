@@ -425,6 +425,8 @@ class TransformerLearner:
         learnable[targets] = True
         if policy == "sequences":
             learnable[items.flatten()] = True
+        # Under "targets" the reserved rows (padding, unknown, start token) never move: the
+        # start token keeps its first vector and the encoder learns around it.
         learnable[:RESERVED] = False
         return (None if policy == "sequences" else learnable), learnable
 
