@@ -47,6 +47,9 @@ class StepReport:
     cold: int = 0  # of those, events whose item the model had never admitted
     overall: RankingSums = field(default_factory=RankingSums)
     per_action: dict[str, RankingSums] = field(default_factory=dict)
+    # By the target item's age in events (model.ranking_metrics.AGE_BUCKETS); learners
+    # that do not track item ages leave it empty.
+    per_age: dict[str, RankingSums] = field(default_factory=dict)
     losses: dict[str, float] = field(default_factory=dict)
     trained_positions: int = 0
     replayed_sequences: int = 0

@@ -28,6 +28,9 @@ class ItemTable:
         self.weight_decay = weight_decay
         rows, device = model.item_embeddings.shape[0], model.item_embeddings.device
         self.counts = torch.zeros(rows, device=device)  # item sightings
+        # New events per item row (trained or not): the item's age when it is a target,
+        # so quality can be split by how new an item is (first event, 2-5, ...).
+        self.events = torch.zeros(rows, dtype=torch.long, device=device)
         # Item rows changed since the last checkpoint (model/checkpoints/checkpointer.py).
         self.dirty_rows = torch.ones(rows, dtype=torch.bool, device=device)
         self.build_optimizers()
@@ -71,6 +74,22 @@ class ItemTable:
         seen = torch.tensor(rows, device=self.counts.device)
         self.counts.index_add_(0, seen, torch.ones(len(rows), device=self.counts.device))
         self.dirty_rows[seen] = True
+
+    def count_events(self, rows: list[int]) -> list[int]:
+        """Each row's age in events, this one included, for events in order (a row may
+        repeat); then counts them."""
+        if not rows:
+            return []
+        index = torch.tensor(rows, device=self.events.device)
+        before = self.events[index].tolist()
+        extra: dict[int, int] = {}
+        ages = []
+        for row, count in zip(rows, before, strict=True):
+            extra[row] = extra.get(row, 0) + 1
+            ages.append(int(count) + extra[row])
+        self.events.index_add_(0, index, torch.ones_like(index))
+        self.dirty_rows[index] = True
+        return ages
 
     def step(self, loss: torch.Tensor, max_norm: float) -> str | None:
         """One optimiser step on ``loss``: backward, clip, update, mark the changed rows.
@@ -121,7 +140,8 @@ class ItemTable:
         ``optimizers`` (the weights themselves are the model's)."""
         sparse, sparse_meta = flatten_optimizer("sparse", self.sparse_optimizer.state_dict())
         dense, dense_meta = flatten_optimizer("dense", self.dense_optimizer.state_dict())
-        return {"counts": self.counts, **sparse, **dense,
+        content = self.model.content.state_dict() if self.model.content is not None else {}
+        return {"counts": self.counts, "events": self.events, **content, **sparse, **dense,
                 "optimizers": {"sparse": sparse_meta, "dense": dense_meta}}  # fmt: skip
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -129,6 +149,12 @@ class ItemTable:
         dirty afterwards: the state came from a checkpoint."""
         device = self.model.item_embeddings.device
         self.counts = state["counts"].to(device)
+        # Checkpoints from before item ages start every item at age 0.
+        events = state.get("events")
+        self.events = (events.to(device) if events is not None
+                       else torch.zeros_like(self.counts, dtype=torch.long))  # fmt: skip
+        if self.model.content is not None and "content.vectors" in state:
+            self.model.content.load_state_dict(state)
         self.dirty_rows = torch.zeros(self.counts.shape[0], dtype=torch.bool, device=device)
         self.build_optimizers()
         tensors = {k: v.to(device) for k, v in state.items()
@@ -150,6 +176,7 @@ class ItemTable:
         self.model.grow(rows)
         added = rows - self.counts.shape[0]
         self.counts = torch.cat([self.counts, self.counts.new_zeros(added)])
+        self.events = torch.cat([self.events, self.events.new_zeros(added)])
         # Zero rows, as a delta's restore pads a grown table: nothing to store until an
         # item takes one (reset_rows marks it then).
         self.dirty_rows = torch.cat([self.dirty_rows, self.dirty_rows.new_zeros(added)])
@@ -180,6 +207,9 @@ class ItemTable:
                 * EMBEDDING_STD
             )
         self.counts[index] = 0
+        self.events[index] = 0
+        if self.model.content is not None:
+            self.model.content.clear_rows(rows)
         self.dirty_rows[index] = True
         for value in self.sparse_optimizer.state.get(table, {}).values():
             if torch.is_tensor(value) and value.dim() == 2:

@@ -47,6 +47,12 @@ class LearnerConfig:
     # the loss predicts; inputs read the table without moving it). Fewer moved rows,
     # smaller delta checkpoints (bench/checkpoints.py).
     item_row_updates: str = "targets"
+    # The content prior for young items (model/content_prior.py), with content only:
+    # its starting weight (learned from there; 0: off), how many events an item may have
+    # had to count as young, and how many of the user's last items describe what they read.
+    content_bonus: float = 1.0
+    content_young_events: int = 1
+    content_recent_items: int = 5
     device: str = "auto"
     seed: int = 0
 

@@ -49,3 +49,14 @@ class RankingSums:
             "hr@20": self.hits20 / n,
             "ndcg@20": self.ndcg20 / n,
         }
+
+
+# Target items by age in events (this one included): new items are where content helps.
+AGE_BUCKETS = (("1", 1), ("2-5", 5), ("6-20", 20), ("21+", None))
+
+
+def age_bucket(age: int) -> str:
+    for name, upper in AGE_BUCKETS:
+        if upper is None or age <= upper:
+            return name
+    return AGE_BUCKETS[-1][0]

@@ -12,12 +12,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import LlamaConfig, LlamaModel
 
+from model.item_content import ItemContent
 from model.length_buckets import bucket_rows, plan_buckets
 
 # Small initial item vectors (as GPT-2 and SASRec do): random scores of unseen-in-history
@@ -35,6 +37,14 @@ class RecommenderConfig:
     num_actions: int = 3  # view, click, purchase (ids 1..num_actions; 0 is padding)
     time_gaps: bool = True  # add a learned embedding of log2(seconds since previous event)
     pretrained_path: Path | None = None  # a local transformers checkpoint for the decoder
+    # Width of the item content vectors (model/item_content.py; 0: ids only). An item's
+    # vector is then its id row + a learned projection of its content, so an item with
+    # content but no events yet already sits near items that read alike.
+    content_dim: int = 0
+    # Training reads an item with content from its content alone at this rate (its id row
+    # dropped, as DropoutNet does for cold start): the projection must then place an item
+    # by its text, which is all a brand-new item has.
+    content_id_dropout: float = 0.0
 
     @property
     def time_gap_buckets(self) -> int:
@@ -76,6 +86,25 @@ class SequentialRecommender(nn.Module):
             self.repeat_distance_bias.weight[:, 0] = 6.0 - 1.0 * torch.log2(1 + distance)
             nn.init.zeros_(self.repeat_query.weight)  # content-based repeat is learned
             nn.init.zeros_(self.repeat_query.bias)
+        # Built last, so the other weights draw the same initial values with or without it.
+        self.content: ItemContent | None = None
+        if config.content_dim > 0:
+            self.content = ItemContent(num_rows, config.content_dim)
+            self.content_projection = nn.Linear(config.content_dim, h, bias=False)
+            # Unit content vectors map to item-sized vectors (rows start at std 0.02).
+            nn.init.normal_(self.content_projection.weight, std=EMBEDDING_STD)
+            # How much the content prior for young items counts (model/content_prior.py),
+            # learned with the rest: the learner sets its starting value.
+            self.content_prior_weight = nn.Parameter(torch.zeros(()))
+
+    def _apply(self, fn: Any, recurse: bool = True) -> Any:
+        """``.to()`` and friends move the content vectors too (a plain attribute, kept out
+        of the state dict: the learner stores them row-wise)."""
+        out = super()._apply(fn, recurse)  # type: ignore[no-untyped-call]
+        if self.content is not None:
+            self.content.vectors = fn(self.content.vectors)
+            self.content.hashes = fn(self.content.hashes)
+        return out
 
     @staticmethod
     def _build_decoder(config: RecommenderConfig) -> LlamaModel:
@@ -158,11 +187,38 @@ class SequentialRecommender(nn.Module):
         names only learnable rows (a zero-valued entry would still move SparseAdam's
         moments, and so the row's optimiser state)."""
         if learnable is None:
-            return self.item_rows(candidates)
+            return self.with_content(candidates, self.item_rows(candidates))
         keep = learnable[candidates]
         vectors = self.item_embeddings.detach()[candidates]
         at = keep.nonzero().squeeze(1)
-        return vectors.index_put((at,), self.item_rows(candidates[at]))
+        return self.with_content(
+            candidates, vectors.index_put((at,), self.item_rows(candidates[at]))
+        )
+
+    def with_content(self, rows: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
+        """(C,) rows, (C, H) id vectors -> (C, H) item vectors: + the projected content
+        of the rows that have some (the projection learns from every such row read)."""
+        content = self.content
+        if content is None:
+            return vectors
+        has = content.has[rows]
+        rate = self.config.content_id_dropout
+        if self.training and rate > 0:
+            dropped = has & (torch.rand(rows.shape, device=rows.device) < rate)
+            vectors = vectors * (~dropped).unsqueeze(-1).to(vectors.dtype)
+        at = has.nonzero().squeeze(1)
+        if at.numel() == 0:
+            return vectors
+        projected = self.content_projection(content.vectors[rows[at]])
+        return vectors.index_add(0, at, projected.to(vectors.dtype))
+
+    @torch.no_grad()
+    def ranked_vectors(self, rows: int) -> torch.Tensor:
+        """(rows, H) float32 vectors of the first ``rows`` items, content included."""
+        table = self.item_embeddings.detach()[:rows].float()
+        if self.content is None:
+            return table
+        return self.with_content(torch.arange(rows, device=table.device), table)
 
     def item_logits(
         self, hidden: torch.Tensor, candidates: torch.Tensor, learnable: torch.Tensor | None = None
@@ -210,3 +266,5 @@ class SequentialRecommender(nn.Module):
             return
         spare = old.new_zeros(num_rows - old.shape[0], old.shape[1])
         self.item_embeddings = nn.Parameter(torch.cat([old, spare]))
+        if self.content is not None:
+            self.content.grow(num_rows)

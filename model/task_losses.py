@@ -28,10 +28,24 @@ class Negatives:
     generator: torch.Generator
 
 
+@dataclass(frozen=True)
+class PriorTerms:
+    """The content prior in training scores (model/content_prior.py): score += weight x
+    user code . item code, so its weight learns from the loss."""
+
+    users: torch.Tensor  # (P, D) codes of the outputs
+    items: torch.Tensor  # (N, D) codes of young items, zero for the others
+    weight: torch.Tensor  # () the learned weight
+
+    def scores(self, keep: torch.Tensor | None, candidates: torch.Tensor) -> torch.Tensor:
+        users = self.users if keep is None else self.users[keep]
+        return self.weight * (users @ self.items[candidates].T)
+
+
 def task_losses(
     model: SequentialRecommender, states: torch.Tensor, positions: Positions,
     history: HistoryBonus, valid: torch.Tensor, negatives: Negatives | None, purchase: int,
-    learnable: torch.Tensor | None = None,
+    learnable: torch.Tensor | None = None, prior: PriorTerms | None = None,
 ) -> dict[str, torch.Tensor]:  # fmt: skip
     """Losses by task ("item", "purchase", "action"; a task without targets is left out).
     ``negatives`` None: a full softmax over the ``valid`` rows (N,). ``learnable`` (N,)
@@ -44,6 +58,8 @@ def task_losses(
 
         def scorer(h: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
             base = head(h, candidates, learnable).float()
+            if prior is not None:
+                base = base + prior.scores(keep, candidates).float()
             if full:  # full_softmax_loss passes the valid rows, sorted
                 return source.add_to_sorted(base, candidates)
             return add_bonus(base, source.per_candidate(candidates, num_rows))

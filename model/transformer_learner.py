@@ -21,10 +21,12 @@ import numpy as np
 import torch
 
 from model.adapters import AdapterConfig, attach_adapters, consolidate_adapters, has_adapters
+from model.content_prior import ContentPrior
 from model.contract import Recommendation, RecommendationSink, StepReport, UserSequence
+from model.item_admission import ContentQueue, ContentUpdate, apply_content, count_ages
 from model.item_table import ItemTable
 from model.learner_config import LearnerConfig, config_from_json, config_to_json, pick_device
-from model.ranking_metrics import RankingSums
+from model.ranking_metrics import RankingSums, age_bucket
 from model.repeat_bonus import HistoryBonus
 from model.replay_buffer import ReservoirBuffer
 from model.replica_group import ReplicaGroup, fingerprint
@@ -32,7 +34,7 @@ from model.scoring import target_ranks, top_k
 from model.sequence_tensors import Positions, to_tensors, trailing_positions
 from model.sequential_recommender import SequentialRecommender
 from model.state_io import read_state, split_state, write_state
-from model.task_losses import Negatives, task_losses
+from model.task_losses import Negatives, PriorTerms, task_losses
 from model.vocabulary import RESERVED, ItemVocabulary
 
 
@@ -63,6 +65,16 @@ class TransformerLearner:
         # Set when this learner is one of several identical replicas (model/replica_group.py):
         # every learn call is then a group step, data or not.
         self.replicas: ReplicaGroup | None = None
+        self.content_queue = ContentQueue()  # catalogue content for the next step
+        self.content_prior = (
+            ContentPrior(config.model.content_dim, config.content_young_events,
+                         config.content_recent_items, seed=config.seed, device=self.device)
+            if config.model.content_dim > 0 and config.content_bonus > 0 else None
+        )  # fmt: skip
+        if self.content_prior is not None:
+            with torch.no_grad():
+                self.model.content_prior_weight.fill_(config.content_bonus)
+        self._last_now = 0.0  # the newest event time seen (a step without events has none)
 
     def grow_to_vocabulary(self) -> None:
         """Give every row the vocabulary may hand out an embedding (after ``vocab.observe``)."""
@@ -92,7 +104,25 @@ class TransformerLearner:
     def _ranked_table(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Item vectors and validity of the rows in use."""
         valid = self._valid_in_use()
-        return self.model.item_embeddings.detach()[: valid.shape[0]].float(), valid
+        table = self.model.ranked_vectors(valid.shape[0])
+        content, prior = self.model.content, self.content_prior
+        if content is not None and prior is not None:
+            columns = prior.table_columns(content, self.table.events, valid.shape[0])
+            table = torch.cat([table, columns], dim=1)
+        return table, valid
+
+    def _ranking_queries(
+        self, hidden: torch.Tensor, items: torch.Tensor, user: torch.Tensor, index: torch.Tensor
+    ) -> torch.Tensor:
+        """Ranking queries of the outputs (user[p], index[p]), with the content prior's
+        columns when it is on (matching :meth:`_ranked_table`)."""
+        queries = self._queries(hidden[user, index])
+        content, prior = self.model.content, self.content_prior
+        if content is None or prior is None:
+            return queries
+        weight = self.model.content_prior_weight.detach().float()
+        columns = weight * prior.query_columns(content, items, user, index)
+        return torch.cat([queries, columns], dim=1)
 
     def _autocast(self) -> Any:
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
@@ -106,9 +136,10 @@ class TransformerLearner:
     @torch.no_grad()
     def _score(
         self, batch: Sequence[UserSequence], k: int, report: StepReport,
-        cold: set[str] | None = None,
+        cold: set[str] | None = None, ages: list[int] | None = None,
     ) -> list[Recommendation]:  # fmt: skip
-        """Rank the new events; items in ``cold`` (first seen in this batch) count as missed."""
+        """Rank the new events; items in ``cold`` (first seen in this batch) count as missed.
+        ``ages``: each new event's item age, in batch order (quality by item age)."""
         self.model.eval()
         tensors = to_tensors(
             batch, self.vocab, self.action_ids, self.config.model.max_len, self.device
@@ -121,7 +152,7 @@ class TransformerLearner:
         kept = self._ranked_sample(positions.target.shape[0])
         at = torch.tensor(kept, dtype=torch.long, device=self.device)
         user, index, target = positions.user[at], positions.index[at], positions.target[at]
-        queries = self._queries(hidden[user, index])
+        queries = self._ranking_queries(hidden, tensors.items, user, index)
         history = self._history(hidden, tensors.items, user, index)
         ranks = target_ranks(queries, table, target, valid, history, self._bonus_weight)
         if cold:
@@ -137,12 +168,16 @@ class TransformerLearner:
         for rank, action in zip(ranks, positions.action[at].tolist(), strict=True):
             report.overall.add(rank)
             report.per_action.setdefault(names.get(action, "unknown"), RankingSums()).add(rank)
+        if ages is not None:
+            ranked_ages = _ranked_ages(batch, counts, ages)
+            for rank, p in zip(ranks, kept, strict=True):
+                report.per_age.setdefault(age_bucket(ranked_ages[p]), RankingSums()).add(rank)
         report.evaluated += len(ranks)
         report.cold += sum(rank is None for rank in ranks)
         if k <= 0:
             return []
         users = torch.arange(len(batch), device=self.device)
-        last = self._queries(hidden[users, tensors.lengths])
+        last = self._ranking_queries(hidden, tensors.items, users, tensors.lengths)
         history = self._history(hidden, tensors.items, users, tensors.lengths)
         return self._to_recommendations(batch, last, table, valid, k, None, history)
 
@@ -203,7 +238,7 @@ class TransformerLearner:
         with self._autocast():
             hidden = self.model.encode(tensors.items, tensors.actions, tensors.ts, tensors.lengths)
         users = torch.arange(len(histories), device=self.device)
-        queries = self._queries(hidden[users, tensors.lengths])
+        queries = self._ranking_queries(hidden, tensors.items, users, tensors.lengths)
         return queries, self._history(hidden, tensors.items, users, tensors.lengths)
 
     # -- learning -------------------------------------------------------------
@@ -218,17 +253,17 @@ class TransformerLearner:
     ) -> StepReport:
         report = StepReport(model_version=self.version, sequences=len(batch))
         group = self.replicas
-        if not batch and not train and group is None:
+        if not batch and not train and group is None and not len(self.content_queue):
             return report
         started = time.perf_counter()
-        admitted = self._admit(batch)
+        admitted, ages = self._admit(batch)
         report.eval_s = time.perf_counter() - started
         # In a group a failure is raised only after this rank's part in the step's
         # collectives: the others would wait for it in vain.
         failure: Exception | None = None
         try:
             if batch:
-                self._rank(batch, k, report, on_recommendations, admitted)
+                self._rank(batch, k, report, on_recommendations, admitted, ages)
         except Exception as exc:
             if group is None:
                 raise
@@ -257,24 +292,50 @@ class TransformerLearner:
         report.train_s = time.perf_counter() - started
         return report
 
-    def _admit(self, batch: Sequence[UserSequence]) -> set[str]:
-        """Evict stale items and admit the batch's new ones (in a group: every rank's, in
-        rank order, so an item has the same row everywhere); returns the admitted ids.
-        Before ranking, so a user's earlier events in this batch can be repeated; targets
-        that were unknown before the batch still count as missed."""
-        now = max((s.ts[-1] for s in batch if s.ts), default=0.0)
-        seen = [list(s.items[len(s.items) - s.new_count :]) for s in batch]
+    def _admit(self, batch: Sequence[UserSequence]) -> tuple[set[str], list[int]]:
+        """Evict stale items, apply the catalogue's content and admit the batch's new
+        items (in a group: every rank's, in rank order, so an item has the same row and
+        content everywhere); returns the ids admitted from events and the ages of this
+        batch's new events. Before ranking, so a user's earlier events in this batch can
+        be repeated; targets that were unknown before the batch still count as missed."""
+        now = max((s.ts[-1] for s in batch if s.ts), default=self._last_now)
+        own = [item for s in batch for item in s.items[len(s.items) - s.new_count :]]
+        content = self.content_queue.take()
         if self.replicas is not None:
-            everyone = self.replicas.gather((now, [item for items in seen for item in items]))
-            now = max(rank_now for rank_now, _items in everyone)
-            seen = [items for _now, items in everyone]
-        elif not batch:
-            return set()
+            everyone = self.replicas.gather((now, own, content))
+            now = max(rank_now for rank_now, _items, _content in everyone)
+            seen = [items for _now, items, _content in everyone]
+            contents = [updates for _now, _items, updates in everyone]
+            mine = self.replicas.rank
+        elif not batch and not content:
+            return set(), []
+        else:
+            seen, contents, mine = [own], [content], 0
+        self._last_now = now
         self.table.reset_rows(self.vocab.evict_stale(now))
+        for updates in contents:
+            apply_content(self.vocab, self.table, updates, now)
         admitted: list[str] = []
+        ages: list[list[int]] = []
         for items in seen:
             admitted += self.add_items(items, now)
-        return set(admitted)
+        for items in seen:  # after every admission: the rows are final
+            ages.append(count_ages(self.vocab, self.table, items))
+        return set(admitted), ages[mine]
+
+    def queue_content(self, updates: Sequence[ContentUpdate]) -> None:
+        """Catalogue content (any thread); the next ``learn`` call applies it."""
+        self.content_queue.put(updates)
+
+    def content_hash_of(self, item_id: str) -> int:
+        """The hash of the content the item's row holds (0: none, or unknown item)."""
+        row = self.vocab.row_of.get(item_id)
+        content = self.model.content
+        return content.hash_at(row) if row is not None and content is not None else 0
+
+    @property
+    def content_dim(self) -> int:
+        return self.config.model.content_dim
 
     def add_items(self, item_ids: Sequence[str], now: float) -> list[str]:
         """Count sightings of ``item_ids``; those admitted get a row, drawn afresh in
@@ -288,11 +349,11 @@ class TransformerLearner:
 
     def _rank(
         self, batch: Sequence[UserSequence], k: int, report: StepReport,
-        on_recommendations: RecommendationSink | None, admitted: set[str],
+        on_recommendations: RecommendationSink | None, admitted: set[str], ages: list[int],
     ) -> None:  # fmt: skip
         """Rank the batch's new events, hand over the top-k."""
         started = time.perf_counter()
-        report.recommendations = self._score(batch, k, report, admitted)
+        report.recommendations = self._score(batch, k, report, admitted, ages)
         report.eval_s += time.perf_counter() - started
         if on_recommendations is not None and report.recommendations:
             on_recommendations(report.recommendations, self.version)
@@ -368,7 +429,8 @@ class TransformerLearner:
                                        inputs)  # fmt: skip
             states = hidden[positions.user, positions.index]
             history = self._history(hidden, tensors.items, positions.user, positions.index)
-            losses = self._losses(states, positions, history, candidates)
+            losses = self._losses(states, positions, history, candidates,
+                                  self._prior_terms(tensors.items, positions))  # fmt: skip
         weighted = zip(cfg.task_weights, ("item", "purchase", "action"), strict=True)
         total = sum(w * losses[name] for w, name in weighted if name in losses)
         assert isinstance(total, torch.Tensor)
@@ -397,7 +459,7 @@ class TransformerLearner:
 
     def _losses(
         self, states: torch.Tensor, positions: Positions, history: HistoryBonus,
-        learnable: torch.Tensor | None,
+        learnable: torch.Tensor | None, prior: PriorTerms | None = None,
     ) -> dict[str, torch.Tensor]:  # fmt: skip
         cfg = self.config
         full = len(self.vocab) <= cfg.full_softmax_max_items
@@ -409,7 +471,17 @@ class TransformerLearner:
         )
         purchase = self.action_ids.get(cfg.purchase_action, -1)
         return task_losses(self.model, states, positions, history, valid, negatives, purchase,
-                           learnable)  # fmt: skip
+                           learnable, prior)  # fmt: skip
+
+    def _prior_terms(self, items: torch.Tensor, positions: Positions) -> PriorTerms | None:
+        """The content prior's user and item codes for a training step (None: off)."""
+        content, prior = self.model.content, self.content_prior
+        if content is None or prior is None:
+            return None
+        rows = self.model.item_embeddings.shape[0]
+        return PriorTerms(prior.query_columns(content, items, positions.user, positions.index),
+                          prior.table_columns(content, self.table.events, rows),
+                          self.model.content_prior_weight)  # fmt: skip
 
     def _learnable_rows(
         self, items: torch.Tensor, targets: torch.Tensor
@@ -541,3 +613,14 @@ class TransformerLearner:
     def load(cls, directory: Path, device: str | None = None) -> TransformerLearner:
         tensors, meta = read_state(directory)
         return cls.from_state_dict(tensors | meta, device)
+
+
+def _ranked_ages(batch: Sequence[UserSequence], counts: list[int], ages: list[int]) -> list[int]:
+    """The ages of the ranked positions (each sequence's last ``counts`` new events) out
+    of the ages of every new event, in batch order."""
+    out: list[int] = []
+    start = 0
+    for seq, count in zip(batch, counts, strict=True):
+        out += ages[start + seq.new_count - count : start + seq.new_count]
+        start += seq.new_count
+    return out

@@ -78,6 +78,21 @@ class ItemVocabulary:
                 self.pending[item] = seen
         return admitted
 
+    def admit(self, item_ids: Iterable[str], now: float) -> list[str]:
+        """Give ``item_ids`` rows now, whatever their sightings (the catalogue says they
+        exist); returns the ids that were not admitted before."""
+        admitted = []
+        for item in item_ids:
+            if item not in self.row_of:
+                if self.full:
+                    self.refused += 1
+                    continue
+                self.pending.pop(item, None)
+                self._admit(item)
+                admitted.append(item)
+            self.last_seen[item] = now
+        return admitted
+
     @property
     def full(self) -> bool:
         limit = self.config.max_items

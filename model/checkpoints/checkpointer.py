@@ -32,11 +32,12 @@ TABLE = "model.item_embeddings"
 
 
 def _row_keys(tensors: dict[str, torch.Tensor], rows: int) -> list[str]:
-    """Tensors indexed by item row: the table, its sparse-Adam moments, the counts."""
+    """Tensors indexed by item row: the table, its sparse-Adam moments, the sightings,
+    the item ages and the content vectors."""
     return [
         key for key, t in tensors.items()
-        if key in (TABLE, "counts") or (key.startswith("sparse.") and t.dim() >= 1
-                                        and t.shape[0] == rows)
+        if key in (TABLE, "counts", "events")
+        or (key.startswith(("sparse.", "content.")) and t.dim() >= 1 and t.shape[0] == rows)
     ]  # fmt: skip
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 import typer
 from rich.progress import (
     BarColumn,
@@ -19,7 +20,9 @@ from stream.cli.common import ConfigOption, console, kafka_settings_from, user_e
 from stream.data.event_files import READERS, read_events
 from stream.data.producer import produce
 from stream.data.synthetic import SyntheticSpec, synthetic_events
+from stream.messages.catalog import catalog_record
 from stream.messages.events import RawEvent
+from stream.settings import Settings
 
 
 def load_stream(
@@ -57,6 +60,16 @@ def produce_command(
     keep_ts: Annotated[
         bool, typer.Option(help="Keep the data's own timestamps instead of the present.")
     ] = False,
+    catalog: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also load an item catalogue (JSONL or CSV) into the catalogue topic "
+            "first; alone, only the catalogue is loaded."
+        ),
+    ] = None,
+    synthetic_catalog: Annotated[
+        bool, typer.Option(help="Synthetic: also load the items' generated titles first.")
+    ] = False,
 ) -> None:
     """Replay events into the event topics (key = user, one topic per action).
 
@@ -66,6 +79,10 @@ def produce_command(
     with user_errors():
         settings = kafka_settings_from(config)
         spec = SyntheticSpec(users=users, items=items, events=events, seed=seed)
+        if catalog is not None or synthetic_catalog:
+            _load_catalog(settings, catalog, spec if synthetic_catalog else None)
+            if file is None and not synthetic:
+                return
         try:
             source, stream = load_stream(file, file_format, synthetic, spec, limit)
         except ValueError as exc:
@@ -89,3 +106,21 @@ def produce_command(
             f"sent {report.sent:,} events in {report.seconds:.1f}s "
             f"({report.sent / max(report.seconds, 1e-9):,.0f}/s): {per_topic}"
         )
+
+
+def _load_catalog(settings: Settings, path: Path | None, spec: SyntheticSpec | None) -> None:
+    from stream.content.catalog_files import produce_catalog, read_catalog
+    from stream.data.synthetic_catalog import synthetic_catalogue
+
+    records: list[dict[str, Any]] = []
+    if path is not None:
+        if not path.exists():
+            raise typer.BadParameter(f"{path} does not exist", param_hint="--catalog")
+        try:
+            records += read_catalog(path)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--catalog") from None
+    if spec is not None:
+        records += [orjson.loads(catalog_record(item)) for item in synthetic_catalogue(spec)]
+    sent = produce_catalog(settings, records)
+    console.print(f"sent {sent:,} catalogue records to {settings.topics.catalog}")

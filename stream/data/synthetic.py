@@ -37,6 +37,9 @@ class SyntheticSpec:
     click_rate: float = 0.15
     purchase_rate: float = 0.3  # of clicks
     session_length: float = 6.0  # mean views per visit
+    # New arrivals promoted: a just-launched item gets this much extra pick weight,
+    # fading over its first tenth of life (0: none, the original stream).
+    launch_boost: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("users", "items", "events"):
@@ -57,12 +60,14 @@ class _Catalogue:
         self.launch = [rng.uniform(-0.3, 0.9) for _ in range(spec.items)]  # stream fraction
         self.lifetime = [rng.uniform(0.2, 0.6) for _ in range(spec.items)]
         self.appeal = [rng.paretovariate(1.5) for _ in range(spec.items)]
+        self.launch_boost = spec.launch_boost
 
     def weight(self, item: int, progress: float) -> float:
         age = (progress - self.launch[item]) / self.lifetime[item]
         if age < 0 or age > 1:
             return 0.0
-        return self.appeal[item] * math.sin(math.pi * age) + 1e-3  # rise, peak, fade
+        boost = self.launch_boost * math.exp(-age / 0.1) if self.launch_boost else 0.0
+        return self.appeal[item] * math.sin(math.pi * age) + boost + 1e-3  # rise, peak, fade
 
     def alive(self, item: int, progress: float) -> bool:
         return 0 <= progress - self.launch[item] <= self.lifetime[item]

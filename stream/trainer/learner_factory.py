@@ -22,6 +22,7 @@ def learner_config(settings: Settings, rank_every_event: bool = False) -> Learne
             max_len=min(m.max_len, settings.window.max_events), dropout=m.dropout,
             num_actions=len(settings.topics.events), time_gaps=m.time_gaps,
             pretrained_path=m.pretrained_path,
+            content_dim=content_dim(settings),
         ),
         vocabulary=VocabularyConfig(
             min_count=m.vocab_min_count, evict_after_s=m.vocab_evict_after_s,
@@ -40,7 +41,19 @@ def learner_config(settings: Settings, rank_every_event: bool = False) -> Learne
         adapters=AdapterConfig(rank=m.adapter_rank, alpha=m.adapter_alpha,
                                dropout=m.adapter_dropout),
         item_row_updates=m.item_row_updates,
+        content_bonus=settings.content.prior_weight,
+        content_young_events=settings.content.young_events,
+        content_recent_items=settings.content.recent_items,
     )  # fmt: skip
+
+
+def content_dim(settings: Settings) -> int:
+    """Width of the content vectors the model reads (0: content off)."""
+    if not settings.content.enabled:
+        return 0
+    from model.text_encoder import encoder_dim
+
+    return encoder_dim(settings.content.encoder_path)
 
 
 def baseline_options(settings: Settings) -> BaselineOptions:

@@ -66,6 +66,11 @@ def start_trainer(
         f"{who}: {model} ({start.origin}) on {describe_device(settings.trainer.device)}; "
         f"metrics on http://{settings.metrics.host}:{port}/metrics"
     )
+    if settings.content.enabled and hasattr(start.learner, "queue_content"):
+        from stream.content.catalog_reader import CatalogReader
+
+        CatalogReader(settings, start.learner, registry).start()  # a daemon thread
+        say(f"reading item content from {settings.topics.catalog}")
     data_dir = worker_state_dir(settings.trainer.data_dir, settings.trainer.app_id, worker_id)
     faust_app, _loop = build_trainer_app(
         settings, registry, start.learner, data_dir, metrics=metrics,
