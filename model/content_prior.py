@@ -5,7 +5,8 @@ learned content projection needs many steps to place it well; this prior needs n
 Each item's content vector is reduced to a short code by a fixed random projection
 (Johnson-Lindenstrauss: cosines survive up to ~1/sqrt(dim) noise), a user's code is
 the mean code of their last few items, and a young item (at most ``young_events``
-events so far) scores w x cosine(user code, item code) on top of its model score.
+events before this step; 0: none yet) scores w x cosine(user code, item code) on top
+of its model score.
 w is a weight of the model, learned by the same losses as everything else (the
 training scores carry the prior too), so on a stream where new items do not follow
 their content it shrinks instead of costing quality. Implemented as extra columns of
@@ -42,7 +43,8 @@ class ContentPrior:
         return self._codes[1]
 
     def table_columns(self, content: ItemContent, events: torch.Tensor, rows: int) -> torch.Tensor:
-        """(rows, code_dim): the codes of young items, zero for the others."""
+        """(rows, code_dim): the codes of young items (``events``: each row's events
+        before this step), zero for the others."""
         young = events[:rows] <= self.young_events
         return self.codes(content)[:rows] * young.unsqueeze(1)
 

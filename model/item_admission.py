@@ -70,11 +70,16 @@ def apply_content(
     return admitted
 
 
-def count_ages(vocab: ItemVocabulary, table: ItemTable, items: Sequence[str]) -> list[int]:
-    """Ages of the events' items, in order (after the events were observed). An item
-    still waiting for admission is as old as its sightings so far."""
+def event_ages(
+    vocab: ItemVocabulary, table: ItemTable, items: Sequence[str]
+) -> tuple[list[int], list[int]]:
+    """Ages of the events' items, in order (after the events were observed), and the
+    rows to count them on once the step is done: until then the step (ranking and
+    training alike) sees each item as old as it was before the batch. An item still
+    waiting for admission is as old as its sightings so far."""
     rows = vocab.lookup(items)
     known = [row for row in rows if row != UNK]
-    aged = iter(table.count_events(known))
-    return [next(aged) if row != UNK else vocab.pending.get(item, 1)
+    aged = iter(table.event_ages(known))
+    ages = [next(aged) if row != UNK else vocab.pending.get(item, 1)
             for item, row in zip(items, rows, strict=True)]  # fmt: skip
+    return ages, known

@@ -13,6 +13,9 @@ import torch
 from model.sequential_recommender import EMBEDDING_STD, SequentialRecommender
 from model.state_io import flatten_optimizer, unflatten_optimizer
 
+FAST_PARAMETERS = ("content_prior_weight",)
+FAST_LR_FACTOR = 30.0
+
 
 class ItemTable:
     def __init__(
@@ -48,8 +51,18 @@ class ItemTable:
         )
         # foreach: one kernel per step for all ~30 dense tensors instead of a Python loop
         # over them (PyTorch picks it by default only on CUDA).
+        # Scalars that calibrate a whole signal (the content prior's weight) learn fast: at
+        # the shared rate they would need thousands of steps to find their level.
+        fast = [p for n, p in self.model.named_parameters()
+                if n in FAST_PARAMETERS and p.requires_grad]  # fmt: skip
+        groups: list[dict[str, Any]] = [
+            {"params": [p for p in self._dense if all(p is not f for f in fast)]}
+        ]
+        if fast:
+            groups.append({"params": fast, "lr": self.learning_rate * FAST_LR_FACTOR,
+                           "weight_decay": 0.0})  # fmt: skip
         self.dense_optimizer = torch.optim.AdamW(
-            self._dense, lr=self.learning_rate, weight_decay=self.weight_decay, foreach=True
+            groups, lr=self.learning_rate, weight_decay=self.weight_decay, foreach=True
         )
 
     @property
@@ -75,21 +88,25 @@ class ItemTable:
         self.counts.index_add_(0, seen, torch.ones(len(rows), device=self.counts.device))
         self.dirty_rows[seen] = True
 
-    def count_events(self, rows: list[int]) -> list[int]:
+    def event_ages(self, rows: list[int]) -> list[int]:
         """Each row's age in events, this one included, for events in order (a row may
-        repeat); then counts them."""
+        repeat), counting none of them yet (:meth:`add_events` does, after the step)."""
         if not rows:
             return []
-        index = torch.tensor(rows, device=self.events.device)
-        before = self.events[index].tolist()
+        before = self.events[torch.tensor(rows, device=self.events.device)].tolist()
         extra: dict[int, int] = {}
         ages = []
         for row, count in zip(rows, before, strict=True):
             extra[row] = extra.get(row, 0) + 1
             ages.append(int(count) + extra[row])
+        return ages
+
+    def add_events(self, rows: list[int]) -> None:
+        if not rows:
+            return
+        index = torch.tensor(rows, device=self.events.device)
         self.events.index_add_(0, index, torch.ones_like(index))
         self.dirty_rows[index] = True
-        return ages
 
     def step(self, loss: torch.Tensor, max_norm: float) -> str | None:
         """One optimiser step on ``loss``: backward, clip, update, mark the changed rows.

@@ -50,8 +50,8 @@ class LearnerConfig:
     # The content prior for young items (model/content_prior.py), with content only:
     # its starting weight (learned from there; 0: off), how many events an item may have
     # had to count as young, and how many of the user's last items describe what they read.
-    content_bonus: float = 1.0
-    content_young_events: int = 1
+    content_bonus: float = 4.0
+    content_young_events: int = 0
     content_recent_items: int = 5
     device: str = "auto"
     seed: int = 0

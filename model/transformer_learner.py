@@ -23,7 +23,7 @@ import torch
 from model.adapters import AdapterConfig, attach_adapters, consolidate_adapters, has_adapters
 from model.content_prior import ContentPrior
 from model.contract import Recommendation, RecommendationSink, StepReport, UserSequence
-from model.item_admission import ContentQueue, ContentUpdate, apply_content, count_ages
+from model.item_admission import ContentQueue, ContentUpdate, apply_content, event_ages
 from model.item_table import ItemTable
 from model.learner_config import LearnerConfig, config_from_json, config_to_json, pick_device
 from model.ranking_metrics import RankingSums, age_bucket
@@ -75,6 +75,7 @@ class TransformerLearner:
             with torch.no_grad():
                 self.model.content_prior_weight.fill_(config.content_bonus)
         self._last_now = 0.0  # the newest event time seen (a step without events has none)
+        self._event_rows: list[int] = []  # the step's events, counted once it is done
 
     def grow_to_vocabulary(self) -> None:
         """Give every row the vocabulary may hand out an embedding (after ``vocab.observe``)."""
@@ -287,6 +288,8 @@ class TransformerLearner:
             self._group_train_step(group, learned, replayed, report, failure)
         elif learned or replayed:
             self._train_step(learned, replayed, report)
+        self.table.add_events(self._event_rows)
+        self._event_rows = []
         report.vocab_size = len(self.vocab)
         report.model_version = self.version
         report.train_s = time.perf_counter() - started
@@ -319,8 +322,11 @@ class TransformerLearner:
         ages: list[list[int]] = []
         for items in seen:
             admitted += self.add_items(items, now)
+        self._event_rows = []
         for items in seen:  # after every admission: the rows are final
-            ages.append(count_ages(self.vocab, self.table, items))
+            items_ages, rows = event_ages(self.vocab, self.table, items)
+            ages.append(items_ages)
+            self._event_rows += rows
         return set(admitted), ages[mine]
 
     def queue_content(self, updates: Sequence[ContentUpdate]) -> None:

@@ -87,6 +87,12 @@ class _Catalogue:
         return members[bisect.bisect_right(cumulative, rng.random() * cumulative[-1]) - 1]
 
 
+def item_launches(spec: SyntheticSpec) -> list[float]:
+    """When each item of ``synthetic_events(spec)`` launches, as a fraction of the stream
+    (negative: before it starts), e.g. to publish its catalogue record then."""
+    return _Catalogue(spec, random.Random(spec.seed)).launch  # the stream's first draws
+
+
 def synthetic_events(spec: SyntheticSpec) -> list[RawEvent]:
     rng = random.Random(spec.seed)
     catalogue = _Catalogue(spec, rng)

@@ -108,7 +108,10 @@ def replay(
     max_age_s: float,
     on_progress: Callable[[int, ReplayResult], None] = lambda _n, _r: None,
     curve_points: int = 50,
+    before_step: Callable[[int], None] | None = None,
 ) -> ReplayResult:
+    """``before_step(end)``: called before each step with the index just past the step's
+    last event (e.g. to hand the learner catalogue records that arrive by then)."""
     result = ReplayResult(events=len(events))
     seen: set[str] = set()
     window_sums = RankingSums()
@@ -121,6 +124,8 @@ def replay(
                 if item not in seen:
                     result.cold += 1
                     seen.add(item)
+        if before_step is not None:
+            before_step(done + batch_size)
         report: StepReport = learner.learn(batch)
         result.evaluated += report.evaluated
         result.overall.merge(report.overall)

@@ -199,11 +199,12 @@ class ContentSettings(_Section):
     """Tokens of an item's text the encoder reads (the rest is cut)."""
     cache_items: int = Field(100_000, ge=0, le=10_000_000)
     """Encoded vectors kept by content hash, so a record re-sent unchanged is not encoded again."""
-    prior_weight: float = Field(1.0, ge=0.0, le=100.0)
+    prior_weight: float = Field(4.0, ge=0.0, le=100.0)
     """Starting weight of the content prior for young items (learned from there; 0: no prior):
     a young item scores weight x cosine(its content, the user's recent items' content)."""
-    young_events: int = Field(1, ge=0, le=1_000)
-    """Items with at most this many events count as young for the content prior."""
+    young_events: int = Field(0, ge=0, le=1_000)
+    """Items with at most this many events before a step count as young for the content prior
+    (0: only items no event has named yet)."""
     recent_items: int = Field(5, ge=1, le=100)
     """The user's last items whose content the prior compares with."""
 
