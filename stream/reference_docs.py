@@ -87,6 +87,7 @@ def config_reference() -> str:
 
 
 def _registered_metrics() -> Iterator[tuple[str, Any]]:
+    from stream.content.metrics import CatalogMetrics
     from stream.sequencer.metrics import SequencerMetrics
     from stream.trainer.group_metrics import GroupMetrics
     from stream.trainer.metrics import TrainerMetrics
@@ -95,6 +96,7 @@ def _registered_metrics() -> Iterator[tuple[str, Any]]:
     for role, metrics in (
         ("sequencer", SequencerMetrics.create(registry)),
         ("trainer", TrainerMetrics.create(registry)),
+        ("trainer (content on)", CatalogMetrics.create(registry)),
         ("trainer group rank", GroupMetrics.create(registry, 0, 2)),
     ):
         for name in type(metrics).__dataclass_fields__:

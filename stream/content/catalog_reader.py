@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaProducer
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 
 from stream.content.encoding import ContentEncoder
+from stream.content.metrics import CatalogMetrics
 from stream.kafka.client_options import kafka_python_options
 from stream.kafka.topic_reader import assigned_consumer
 from stream.messages.catalog import CatalogItem, CatalogRejection, parse_catalog_record
@@ -32,27 +32,6 @@ from stream.messages.events import MessageOrigin
 from stream.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CatalogMetrics:
-    records: Counter
-    encoded: Counter
-    encode_seconds: Counter
-
-    @classmethod
-    def create(cls, registry: CollectorRegistry) -> CatalogMetrics:
-        return cls(
-            records=Counter("recstream_trainer_catalog_records",
-                            "Catalogue records read, by outcome (applied, unchanged, "
-                            "tombstone, or the reason it was dead-lettered).",
-                            ["outcome"], registry=registry),
-            encoded=Counter("recstream_trainer_content_encoded",
-                            "Item texts run through the text encoder (not from the cache).",
-                            registry=registry),
-            encode_seconds=Counter("recstream_trainer_content_encode_seconds",
-                                   "Seconds spent in the text encoder.", registry=registry),
-        )  # fmt: skip
 
 
 class CatalogReader:

@@ -54,6 +54,7 @@ def namespaced(
         "RECSTREAM_TOPICS__DEADLETTER": run.topics.deadletter,
         "RECSTREAM_TOPICS__SEQUENCES": run.topics.sequences,
         "RECSTREAM_TOPICS__RECOMMENDATIONS": run.topics.recommendations,
+        "RECSTREAM_TOPICS__CATALOG": run.topics.catalog,
         "RECSTREAM_SEQUENCER__APP_ID": run.sequencer.app_id,
         "RECSTREAM_SEQUENCER__DATA_DIR": str(run.sequencer.data_dir),
         "RECSTREAM_TRAINER__APP_ID": run.trainer.app_id,

@@ -65,7 +65,8 @@ def isolated(base: Settings, prefix: str, state_dir: Path) -> Settings:
     its checkpoint, and learn events twice)."""
     topics = base.topics.model_copy(update={
         "events": {action: f"{prefix}.{action}" for action in base.topics.events},
-        **{key: f"{prefix}.{key}" for key in ("deadletter", "sequences", "recommendations")},
+        **{key: f"{prefix}.{key}"
+           for key in ("deadletter", "sequences", "recommendations", "catalog")},
     })  # fmt: skip
     return base.model_copy(update={
         "topics": topics,

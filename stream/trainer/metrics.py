@@ -32,6 +32,9 @@ class TrainerMetrics:
     loss: Gauge
     online_hr10: Gauge
     online_ndcg10: Gauge
+    ranked_by_age: Counter
+    ndcg10_by_age: Counter
+    hits10_by_age: Counter
     ranked_events: Counter
     untrained_sequences: Counter
     caught_up_sequences: Counter
@@ -77,6 +80,10 @@ class TrainerMetrics:
             means = quality.means()
             self.online_hr10.set(means["hr@10"])
             self.online_ndcg10.set(means["ndcg@10"])
+        for age, sums in report.per_age.items():  # sums: rate(sum) / rate(count) is the mean
+            self.ranked_by_age.labels(age=age).inc(sums.count)
+            self.ndcg10_by_age.labels(age=age).inc(sums.ndcg10)
+            self.hits10_by_age.labels(age=age).inc(sums.hits10)
         self.ranked_events.inc(report.evaluated)
         self.untrained_sequences.inc(report.untrained_sequences)
         if outcome.choice is not None:
@@ -140,6 +147,17 @@ class TrainerMetrics:
             online_ndcg10=Gauge("recstream_trainer_online_ndcg_at_10",
                                 "NDCG@10 of the most recent ranked events (test-then-train).",
                                 registry=r),
+            ranked_by_age=Counter("recstream_trainer_ranked_by_item_age",
+                                  "Ranked events by the target item's age in events (1, 2-5, "
+                                  "6-20, 21+): new items are where content helps.", ["age"],
+                                  registry=r),
+            ndcg10_by_age=Counter("recstream_trainer_ndcg_at_10_by_item_age_sum",
+                                  "Sum of NDCG@10 of ranked events by item age: divide its "
+                                  "rate by recstream_trainer_ranked_by_item_age's.", ["age"],
+                                  registry=r),
+            hits10_by_age=Counter("recstream_trainer_hits_at_10_by_item_age",
+                                  "Ranked events by item age whose target was in the top 10.",
+                                  ["age"], registry=r),
             ranked_events=Counter("recstream_trainer_ranked_events",
                                   "New events ranked before learning (the online metrics' "
                                   "sample).", registry=r),

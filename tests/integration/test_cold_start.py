@@ -122,3 +122,8 @@ def test_a_catalogued_item_never_seen_in_events_reaches_users_of_its_kind(
     assert [(d["reason"], d["topic"]) for d in dead] == [("wrong_type", settings.topics.catalog)]
     assert metric_sum(samples, "recstream_trainer_catalog_records_total", outcome="wrong_type") == 1
     assert metric_sum(samples, "recstream_trainer_content_encoded_total") == len(catalogue())
+    # Online quality by item age: every ranked event is in one age bucket.
+    by_age = sum(metric_sum(samples, "recstream_trainer_ranked_by_item_age_total", age=age)
+                 for age in ("1", "2-5", "6-20", "21+"))  # fmt: skip
+    assert by_age == metric_sum(samples, "recstream_trainer_ranked_events_total")
+    assert metric_sum(samples, "recstream_trainer_ranked_by_item_age_total", age="1") > 0
