@@ -88,7 +88,7 @@ def test_catalogue_files_jsonl_and_csv(tmp_path: Path) -> None:
                                  {"item_id": "b"}]  # fmt: skip
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"item_id": "a"}\n{oops\n')
-    with pytest.raises(ValueError, match="broken.jsonl:2"):
+    with pytest.raises(ValueError, match=r"broken\.jsonl:2"):
         read_catalog(broken)
 
 

@@ -14,6 +14,7 @@ from model.contract import UserSequence
 from model.item_admission import ContentUpdate
 from model.item_content import content_hash
 from model.item_table import FAST_PARAMETERS
+from model.learner_config import LearnerConfig
 from model.sequential_recommender import RecommenderConfig
 from model.transformer_learner import TransformerLearner
 from model.vocabulary import VocabularyConfig
@@ -23,7 +24,7 @@ from tests.unit.model.test_checkpoints import assert_same_state
 DIM = 8
 
 
-def content_config(**changes: object) -> object:
+def content_config(**changes: object) -> LearnerConfig:
     model = RecommenderConfig(hidden_size=16, num_layers=1, num_heads=2, max_len=12,
                               dropout=0.0, content_dim=DIM)  # fmt: skip
     return tiny_config(model=model, **changes)
@@ -34,7 +35,8 @@ def topic_vector(topic: int, noise: float = 0.0, seed: int = 0) -> torch.Tensor:
     vector = torch.zeros(DIM)
     vector[topic] = 1.0
     vector += noise * torch.randn(DIM, generator=torch.Generator().manual_seed(seed))
-    return vector / vector.norm()
+    unit: torch.Tensor = vector / vector.norm()
+    return unit
 
 
 def update(item: str, topic: int, seed: int = 0) -> ContentUpdate:
@@ -43,14 +45,17 @@ def update(item: str, topic: int, seed: int = 0) -> ContentUpdate:
 
 
 def catalogue(topics: int = 3, per_topic: int = 6) -> list[ContentUpdate]:
-    return [update(f"t{t}-{i}", t, seed=t * 100 + i) for t in range(topics) for i in range(per_topic)]
+    return [
+        update(f"t{t}-{i}", t, seed=t * 100 + i) for t in range(topics) for i in range(per_topic)
+    ]
 
 
 def user_batches(rounds: int, topics: int = 3, per_topic: int = 5) -> list[list[UserSequence]]:
     """Users stay in one topic and view its first ``per_topic`` items; item t-5 is never
     in an event."""
     generator = torch.Generator().manual_seed(1)
-    batches, history = [], {}
+    batches: list[list[UserSequence]] = []
+    history: dict[str, tuple[list[str], list[float]]] = {}
     for r in range(rounds):
         batch = []
         for t in range(topics):
@@ -66,7 +71,7 @@ def user_batches(rounds: int, topics: int = 3, per_topic: int = 5) -> list[list[
 
 
 def test_catalogue_items_get_rows_before_any_event_and_reach_users_of_their_topic() -> None:
-    learner = TransformerLearner(content_config())  # type: ignore[arg-type]
+    learner = TransformerLearner(content_config())
     learner.queue_content(catalogue())
     batches = user_batches(12)
     for batch in batches:
@@ -81,7 +86,7 @@ def test_catalogue_items_get_rows_before_any_event_and_reach_users_of_their_topi
 
 def test_without_the_prior_an_unseen_item_is_not_pulled_up() -> None:
     """The check above can fail: with the prior off, the never-seen items do not lead."""
-    learner = TransformerLearner(content_config(content_bonus=0.0))  # type: ignore[arg-type]
+    learner = TransformerLearner(content_config(content_bonus=0.0))
     learner.queue_content(catalogue())
     batches = user_batches(12)
     for batch in batches:
@@ -95,7 +100,7 @@ def test_without_the_prior_an_unseen_item_is_not_pulled_up() -> None:
 
 
 def test_unchanged_content_is_not_applied_again_and_changed_content_is() -> None:
-    learner = TransformerLearner(content_config())  # type: ignore[arg-type]
+    learner = TransformerLearner(content_config())
     first = update("a", 0)
     learner.queue_content([first])
     learner.learn([])
@@ -111,12 +116,12 @@ def test_unchanged_content_is_not_applied_again_and_changed_content_is() -> None
     learner.queue_content([moved])
     learner.learn([])
     assert learner.content_hash_of("a") == moved.hash
-    assert torch.equal(content.vectors[row], moved.vector)
+    assert moved.vector is not None and torch.equal(content.vectors[row], moved.vector)
 
 
 def test_a_reused_row_starts_without_content() -> None:
     config = content_config(vocabulary=VocabularyConfig(evict_after_s=50.0))
-    learner = TransformerLearner(config)  # type: ignore[arg-type]
+    learner = TransformerLearner(config)
     learner.queue_content([update("old", 0)])
     learner.learn([UserSequence("u", ["old"], ["view"], [0.0], 1)])
     row = learner.vocab.row_of["old"]
@@ -134,7 +139,7 @@ def test_ids_only_catalogue_admits_items_without_content() -> None:
 
 
 def test_quality_is_split_by_the_target_items_age_in_events() -> None:
-    learner = TransformerLearner(content_config())  # type: ignore[arg-type]
+    learner = TransformerLearner(content_config())
     learner.queue_content([update("a", 0), update("b", 0)])
     first = learner.learn([UserSequence("u", ["a", "b"], ["view", "view"], [0.0, 1.0], 2)])
     assert {k: s.count for k, s in first.per_age.items()} == {"1": 2}
@@ -146,7 +151,7 @@ def test_quality_is_split_by_the_target_items_age_in_events() -> None:
 
 
 def test_the_prior_weight_learns_fast_and_alone_of_its_kind() -> None:
-    learner = TransformerLearner(content_config())  # type: ignore[arg-type]
+    learner = TransformerLearner(content_config())
     weight = learner.model.content_prior_weight
     assert float(weight.detach()) == learner.config.content_bonus
     groups = learner.table.dense_optimizer.param_groups
@@ -161,7 +166,7 @@ def test_the_prior_weight_learns_fast_and_alone_of_its_kind() -> None:
 
 def test_content_rows_restore_exactly_and_a_delta_holds_only_changed_rows(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    config = dataclasses.replace(content_config(), vocabulary=VocabularyConfig(initial_capacity=8))  # type: ignore[type-var]
+    config = dataclasses.replace(content_config(), vocabulary=VocabularyConfig(initial_capacity=8))
     learner = TransformerLearner(config)
     store = CheckpointStore(tmp_path / "ckpt", keep_chains=3)
     checkpointer = LearnerCheckpointer(store, full_every=10)
