@@ -40,6 +40,15 @@ def replay_command(
     save_checkpoint: Annotated[
         Path | None, typer.Option(help="Save the learner here at the end.")
     ] = None,
+    catalog: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="Item catalogue (JSONL or CSV) given to the transformer before the "
+            "stream; needs content.enabled.",
+        ),
+    ] = None,
 ) -> None:
     """Stream a file through a learner in time order and report prequential quality.
 
@@ -54,6 +63,8 @@ def replay_command(
 
         events = read_events(file, file_format, limit)
         learner = learner_from_settings(model, settings, rank_every_event=True)
+        if catalog is not None:
+            _give_catalog(learner, catalog, settings)
         with Progress(
             TextColumn(f"[bold]{model}[/]"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[rate]:>8.0f} ev/s  NDCG@10 {task.fields[ndcg]:.4f}"),
@@ -87,6 +98,32 @@ def replay_command(
             console.print(f"plot: {plot}")
         if save_checkpoint is not None:
             _save(learner, save_checkpoint, settings, data)
+
+
+def _give_catalog(learner: Learner, path: Path, settings: Settings) -> None:
+    """Encode a catalogue file and queue it on the learner (applied by its first step);
+    records that do not validate are skipped and counted, as the trainer dead-letters them."""
+    if not settings.content.enabled or not hasattr(learner, "queue_content"):
+        raise typer.BadParameter(
+            "needs content.enabled and the transformer", param_hint="--catalog"
+        )
+    import orjson
+
+    from stream.content.catalog_files import read_catalog
+    from stream.content.encoding import ContentEncoder
+    from stream.messages.catalog import CatalogItem, parse_catalog_record
+
+    try:
+        records = read_catalog(path)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--catalog") from None
+    parsed = [parse_catalog_record(None, orjson.dumps(r), settings.catalog,
+                                   settings.events.max_id_length) for r in records]  # fmt: skip
+    items = [item for item in parsed if isinstance(item, CatalogItem)]
+    with console.status(f"encoding {len(items):,} catalogue items …"):
+        updates = ContentEncoder(settings.content).updates(items)
+    learner.queue_content(updates)
+    console.print(f"catalogue: {len(items):,} items ({len(parsed) - len(items):,} refused)")
 
 
 def _save(learner: Learner, directory: Path, settings: Settings, report: dict[str, Any]) -> None:
@@ -148,3 +185,11 @@ def _print_summary(reports: list[dict[str, Any]]) -> None:
             f"{t['events_per_s']:,.0f}", f"{t['train_s']:.1f}",
         )  # fmt: skip
     console.print(table)
+    aged = [r for r in reports if r["metrics"].get("per_age")]
+    if aged:
+        by_age = Table("model", "target item's age (events)", "ranked", "NDCG@10", "HR@20")
+        for r in aged:
+            for age, m in r["metrics"]["per_age"].items():
+                by_age.add_row(str(r["model"]), age, f"{m['count']:,}", f"{m['ndcg@10']:.4f}",
+                               f"{m['hr@20']:.4f}")  # fmt: skip
+        console.print(by_age)
