@@ -85,7 +85,7 @@ def within(name: str, prefix: str) -> bool:
 
 
 SERVICES = ("stream.sequencer", "stream.trainer", "stream.local", "stream.demo", "stream.cli",
-            "stream.replay", "stream.data")  # fmt: skip
+            "stream.replay", "stream.data", "stream.content")  # fmt: skip
 RULES = (
     Rule("model", ("stream", "bench", "tests", *KAFKA_CLIENTS), "model/ never sees Kafka"),
     Rule(
@@ -109,6 +109,7 @@ RULES = (
         "the sequencer never needs the trainer or the model",
     ),
     Rule("stream.trainer", ("stream.sequencer",), "the trainer never imports the sequencer"),
+    Rule("stream.content", ("stream.sequencer", "stream.trainer"), "the trainer starts the reader"),
     Rule("stream", ("torch",), "stream/ reaches the model through model/, not torch"),
     Rule("stream", ("tests", "bench"), "the product never imports tests or benchmarks"),
     Rule("bench", ("tests",), "benchmarks use the product's sandbox, not the tests'"),
