@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from stream.messages.events import Rejection, decode_object
 from stream.settings import CatalogLimitsSettings
 
 TEXT_FIELDS = ("title", "category", "text")
@@ -59,22 +60,9 @@ class CatalogItem:
 
 
 def _decode(raw: bytes, limits: CatalogLimitsSettings) -> dict[str, Any] | CatalogRejection:
-    if len(raw) > limits.max_payload_bytes:
-        return CatalogRejection(
-            CatalogReason.PAYLOAD_TOO_LARGE, f"{len(raw)} bytes (limit {limits.max_payload_bytes})"
-        )
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return CatalogRejection(CatalogReason.NOT_UTF8, f"invalid UTF-8 at byte {exc.start}")
-    try:
-        payload = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        return CatalogRejection(CatalogReason.NOT_JSON, str(exc)[:200])
-    if not isinstance(payload, dict):
-        return CatalogRejection(
-            CatalogReason.NOT_OBJECT, f"top level is a JSON {type(payload).__name__}"
-        )
+    payload = decode_object(raw, limits.max_payload_bytes)  # the same checks as events
+    if isinstance(payload, Rejection):
+        return CatalogRejection(CatalogReason(str(payload.reason)), payload.detail)
     return payload
 
 

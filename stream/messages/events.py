@@ -115,11 +115,10 @@ def _check_id(payload: dict[str, Any], field: str, limits: EventLimitsSettings) 
     return value
 
 
-def _decode(raw: bytes, limits: EventLimitsSettings) -> dict[str, Any] | Rejection:
-    if len(raw) > limits.max_payload_bytes:
-        return Rejection(
-            Reason.PAYLOAD_TOO_LARGE, f"{len(raw)} bytes (limit {limits.max_payload_bytes})"
-        )
+def decode_object(raw: bytes, max_payload_bytes: int) -> dict[str, Any] | Rejection:
+    """One JSON object from a message's bytes (events, catalogue records), or why not."""
+    if len(raw) > max_payload_bytes:
+        return Rejection(Reason.PAYLOAD_TOO_LARGE, f"{len(raw)} bytes (limit {max_payload_bytes})")
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -155,7 +154,7 @@ def parse_event(
     now: float,
 ) -> Event | Rejection:
     """Validate one message from the topic of ``action``; ``now`` is injected (epoch s)."""
-    payload = _decode(raw if raw is not None else b"", limits)
+    payload = decode_object(raw if raw is not None else b"", limits.max_payload_bytes)
     if isinstance(payload, Rejection):
         return payload
     for field in ("user_id", "item_id"):
