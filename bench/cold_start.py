@@ -135,7 +135,6 @@ def encoder_cost(encoder: ContentEncoder, settings: Settings, burst: int) -> dic
     """Encoder items/s, and trainer step times with a burst being encoded beside them."""
     spec = SyntheticSpec(users=2_000, items=burst, events=6_000, seed=11)
     titles = [item.content_text() for item in synthetic_catalogue(spec)]
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
     encoder.encoder.encode(titles[:1_000], settings.content.batch_size)
     items_per_s = 1_000 / (time.perf_counter() - started)
@@ -168,8 +167,9 @@ def encoder_cost(encoder: ContentEncoder, settings: Settings, burst: int) -> dic
     busy = steps(encode_burst)
     return {
         "encoder_items_per_s": items_per_s,
-        "peak_rss_mb_after_encoder": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "rss_before_mb": rss_before,
+        "encoder_weights_mb": sum(p.numel() * p.element_size()
+                                  for p in encoder.encoder.model.parameters()) / 2**20,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "burst_items": burst,
         "burst_seconds": time.perf_counter() - busy_started,
         "step_ms_quiet": {"p50": 1e3 * statistics.median(quiet),
