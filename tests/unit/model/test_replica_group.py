@@ -16,6 +16,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from model.contract import UserSequence
+from model.item_admission import ContentUpdate
+from model.item_content import content_hash
 from model.learner_config import LearnerConfig
 from model.replica_group import ReplicaGroup
 from model.state_io import read_state
@@ -45,14 +47,36 @@ def _steps(grows: bool = False) -> list[list[list[UserSequence]]]:
     return steps
 
 
-def _replica(rank: int, store: str, out: str, fail_at: int | None, grows: bool) -> None:
+CONTENT_DIM = 4
+
+
+def _content(item: str, topic: int) -> ContentUpdate:
+    vector = torch.zeros(CONTENT_DIM)
+    vector[topic] = 1.0
+    return ContentUpdate(item, content_hash(f"{item}:{topic}"), vector)
+
+
+# Per step, each rank's catalogue records: as each rank reads the whole catalogue at its own
+# pace, the same record reaches the ranks at different steps, and an item's content changes.
+CATALOGUE = [
+    [[_content("c0", 0), _content("c1", 1)], []],
+    [[_content("c2", 2)], [_content("c1", 1), _content("c2", 2), _content("c0", 0)]],
+    [[], [_content("c0", 3)]],
+]
+
+
+def _replica(
+    rank: int, store: str, out: str, fail_at: int | None, grows: bool, content: bool = False
+) -> None:
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank,
                             world_size=WORLD, timeout=timedelta(seconds=60))  # fmt: skip
     torch.set_num_threads(1)
-    learner = TransformerLearner(_config(grows))
+    learner = TransformerLearner(_content_config() if content else _config(grows))
     learner.replicas = ReplicaGroup(torch.device("cpu"))
     failures = []
     for step, batches in enumerate(_steps(grows)):
+        if content:
+            learner.queue_content(CATALOGUE[step][rank])
         if rank == 1 and step == fail_at:
             learner._score = _broken  # type: ignore[method-assign]
         try:
@@ -81,10 +105,15 @@ def _config(grows: bool) -> LearnerConfig:
     return dataclasses.replace(base, model=dataclasses.replace(base.model, dropout=0.2))
 
 
+def _content_config() -> LearnerConfig:
+    base = tiny_config(**CONFIG)
+    return dataclasses.replace(base, model=dataclasses.replace(base.model, content_dim=CONTENT_DIM))
+
+
 def _run_group(
-    tmp_path: Path, fail_at: int | None = None, grows: bool = False
+    tmp_path: Path, fail_at: int | None = None, grows: bool = False, content: bool = False
 ) -> list[dict[str, Any]]:
-    args = (str(tmp_path / "store"), str(tmp_path), fail_at, grows)
+    args = (str(tmp_path / "store"), str(tmp_path), fail_at, grows, content)
     mp.spawn(_replica, args=args, nprocs=WORLD)  # type: ignore[attr-defined,no-untyped-call]
     return [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(WORLD)]
 
@@ -129,6 +158,20 @@ def test_replicas_stay_identical_through_growth_dropout_and_replay(tmp_path: Pat
     assert infos[0]["fingerprint"] == infos[1]["fingerprint"]
     state = _state(tmp_path / "rank0")
     assert state["model.item_embeddings"].shape[0] > 40  # the table grew in the last step
+
+
+def test_replicas_apply_catalogue_content_alike_whenever_each_rank_reads_it(
+    tmp_path: Path,
+) -> None:
+    infos = _run_group(tmp_path, content=True)
+    assert infos[0]["fingerprint"] == infos[1]["fingerprint"]
+    first, second = _state(tmp_path / "rank0"), _state(tmp_path / "rank1")
+    assert first["vocabulary"]["id_of"] == second["vocabulary"]["id_of"]
+    for key in ("content.vectors", "content.hashes", "events"):
+        assert torch.equal(first[key], second[key]), key
+    row = first["vocabulary"]["id_of"].index("c0")
+    assert int(first["content.hashes"][row]) == content_hash("c0:3")  # the newest record
+    assert float(first["content.vectors"][row, 3]) == 1.0
 
 
 def test_a_rank_alone_is_no_group() -> None:
