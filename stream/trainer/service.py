@@ -69,6 +69,11 @@ def start_trainer(
     if settings.content.enabled and hasattr(start.learner, "queue_content"):
         from stream.content.catalog_reader import CatalogReader
 
+        if not getattr(start.learner, "content_dim", 0):
+            # The model's shape is its checkpoint's: catalogue items still get rows, but
+            # their text is not used until a model built with content starts.
+            say(f"[yellow]content.enabled, but the model ({start.origin}) was built without "
+                "content: the catalogue admits items, their text is ignored[/]")  # fmt: skip
         CatalogReader(settings, start.learner, registry).start()  # a daemon thread
         say(f"reading item content from {settings.topics.catalog}")
     data_dir = worker_state_dir(settings.trainer.data_dir, settings.trainer.app_id, worker_id)
