@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 from rich.console import Console
 from rich.table import Table
 
@@ -50,7 +49,7 @@ from stream.content.encoding import ContentEncoder
 from stream.data.event_files import read_events, shared_data_dir
 from stream.data.synthetic import SyntheticSpec, item_launches, synthetic_events
 from stream.data.synthetic_catalog import synthetic_catalogue
-from stream.messages.catalog import CatalogItem, parse_catalog_record
+from stream.messages.catalog import CatalogItem, parse_catalog_object
 from stream.messages.events import RawEvent
 from stream.paths import REPO_ROOT
 from stream.replay.prequential import micro_batches, replay
@@ -85,7 +84,7 @@ def taobao_stream(name: str, folder: str, batch_events: int) -> Stream:
     # about, a leak of the future that a first run of this bench measured (NDCG@10 x2.5).
     arrival = {event["item_id"]: 0 for event in events}
     records = [r for r in taobao_catalogue(path) if r["item_id"] in arrival]
-    items = [parse_catalog_record(None, orjson.dumps(r), Settings().catalog, 256) for r in records]
+    items = [parse_catalog_object(r, Settings().catalog, 256) for r in records]
     return Stream(name, events, [i for i in items if isinstance(i, CatalogItem)], arrival,
                   batch_events)  # fmt: skip
 

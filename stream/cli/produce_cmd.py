@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 import typer
 from rich.progress import (
     BarColumn,
@@ -20,7 +19,7 @@ from stream.cli.common import ConfigOption, console, kafka_settings_from, user_e
 from stream.data.event_files import READERS, read_events
 from stream.data.producer import produce
 from stream.data.synthetic import SyntheticSpec, synthetic_events
-from stream.messages.catalog import catalog_record
+from stream.messages.catalog import catalog_fields
 from stream.messages.events import RawEvent
 from stream.settings import Settings
 
@@ -121,6 +120,6 @@ def _load_catalog(settings: Settings, path: Path | None, spec: SyntheticSpec | N
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--catalog") from None
     if spec is not None:
-        records += [orjson.loads(catalog_record(item)) for item in synthetic_catalogue(spec)]
+        records += [catalog_fields(item) for item in synthetic_catalogue(spec)]
     sent = produce_catalog(settings, records)
     console.print(f"sent {sent:,} catalogue records to {settings.topics.catalog}")

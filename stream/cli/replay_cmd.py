@@ -107,18 +107,16 @@ def _give_catalog(learner: Learner, path: Path, settings: Settings) -> None:
         raise typer.BadParameter(
             "needs content.enabled and the transformer", param_hint="--catalog"
         )
-    import orjson
-
     from stream.content.catalog_files import read_catalog
     from stream.content.encoding import ContentEncoder
-    from stream.messages.catalog import CatalogItem, parse_catalog_record
+    from stream.messages.catalog import CatalogItem, parse_catalog_object
 
     try:
         records = read_catalog(path)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--catalog") from None
-    parsed = [parse_catalog_record(None, orjson.dumps(r), settings.catalog,
-                                   settings.events.max_id_length) for r in records]  # fmt: skip
+    parsed = [parse_catalog_object(r, settings.catalog, settings.events.max_id_length)
+              for r in records]  # fmt: skip
     items = [item for item in parsed if isinstance(item, CatalogItem)]
     with console.status(f"encoding {len(items):,} catalogue items …"):
         updates = ContentEncoder(settings.content).updates(items)

@@ -94,9 +94,20 @@ def _attributes(value: Any, limits: CatalogLimitsSettings) -> dict[str, Any] | C
 def parse_catalog_record(
     key: bytes | None, raw: bytes | None, limits: CatalogLimitsSettings, max_id_length: int
 ) -> CatalogItem | CatalogRejection:
+    """One catalogue message (its key and bytes)."""
     payload = _decode(raw if raw is not None else b"", limits)
     if isinstance(payload, CatalogRejection):
         return payload
+    return parse_catalog_object(payload, limits, max_id_length, key)
+
+
+def parse_catalog_object(
+    payload: Any, limits: CatalogLimitsSettings, max_id_length: int, key: bytes | None = None
+) -> CatalogItem | CatalogRejection:
+    """One decoded catalogue record (a message's JSON, or a line of a catalogue file)."""
+    if not isinstance(payload, dict):
+        return CatalogRejection(CatalogReason.NOT_OBJECT,
+                                f"top level is a JSON {type(payload).__name__}")  # fmt: skip
     unknown = set(payload) - {"item_id", "attributes", *TEXT_FIELDS}
     if unknown:
         return CatalogRejection(
@@ -135,12 +146,17 @@ def parse_catalog_record(
     return CatalogItem(item_id=item_id, attributes=attributes, **texts)
 
 
-def catalog_record(item: CatalogItem) -> bytes:
-    """The JSON a producer writes for ``item`` (empty fields left out)."""
+def catalog_fields(item: CatalogItem) -> dict[str, Any]:
+    """The record a producer writes for ``item``, as a dict (empty fields left out)."""
     data: dict[str, Any] = {"item_id": item.item_id}
     for name in TEXT_FIELDS:
         if getattr(item, name):
             data[name] = getattr(item, name)
     if item.attributes:
         data["attributes"] = item.attributes
-    return orjson.dumps(data)
+    return data
+
+
+def catalog_record(item: CatalogItem) -> bytes:
+    """The JSON a producer writes for ``item``."""
+    return orjson.dumps(catalog_fields(item))
