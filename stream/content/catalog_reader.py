@@ -81,6 +81,7 @@ class CatalogReader:
     def _handle(self, records: list[Any], producer: KafkaProducer) -> None:
         items: list[CatalogItem] = []
         limits, id_limit = self.settings.catalog, self.settings.events.max_id_length
+        refused = 0
         for record in records:
             if record.value is None:  # a compaction tombstone: the item left the catalogue
                 self.metrics.records.labels(outcome="tombstone").inc()
@@ -88,8 +89,11 @@ class CatalogReader:
             parsed = parse_catalog_record(record.key, record.value, limits, id_limit)
             if isinstance(parsed, CatalogRejection):
                 self._dead_letter(record, parsed, producer)
+                refused += 1
                 continue
             items.append(parsed)
+        if refused:
+            producer.flush()  # once per poll, not per refused record
         before = self.encoder.stats.encoded, self.encoder.stats.seconds
         updates = self.encoder.updates(items, self.learner.content_hash_of)
         self.metrics.encoded.inc(self.encoder.stats.encoded - before[0])
@@ -108,4 +112,3 @@ class CatalogReader:
         value = dead_letter_record(rejection, record.value, origin,
                                    self.settings.events.deadletter_raw_max_bytes)  # fmt: skip
         producer.send(self.settings.topics.deadletter, key=record.key, value=value)
-        producer.flush()
