@@ -48,10 +48,14 @@ class ItemContent:
         self.revision += 1
 
     def clear_rows(self, rows: Sequence[int]) -> None:
-        """Rows handed to other items start without content."""
+        """Rows handed to other items start without content. Rows that had none are left
+        alone: every admission clears its rows, and a new revision would make the
+        content prior re-code the whole catalogue."""
         if not rows:
             return
         index = torch.tensor(list(rows), device=self.hashes.device)
+        if not bool((self.hashes[index] != 0).any()):
+            return
         self.vectors[index] = 0
         self.hashes[index] = 0
         self.revision += 1
