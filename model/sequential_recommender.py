@@ -41,10 +41,6 @@ class RecommenderConfig:
     # vector is then its id row + a learned projection of its content, so an item with
     # content but no events yet already sits near items that read alike.
     content_dim: int = 0
-    # Training reads an item with content from its content alone at this rate (its id row
-    # dropped, as DropoutNet does for cold start): the projection must then place an item
-    # by its text, which is all a brand-new item has.
-    content_id_dropout: float = 0.0
 
     @property
     def time_gap_buckets(self) -> int:
@@ -201,12 +197,7 @@ class SequentialRecommender(nn.Module):
         content = self.content
         if content is None:
             return vectors
-        has = content.has[rows]
-        rate = self.config.content_id_dropout
-        if self.training and rate > 0:
-            dropped = has & (torch.rand(rows.shape, device=rows.device) < rate)
-            vectors = vectors * (~dropped).unsqueeze(-1).to(vectors.dtype)
-        at = has.nonzero().squeeze(1)
+        at = content.has[rows].nonzero().squeeze(1)
         if at.numel() == 0:
             return vectors
         projected = self.content_projection(content.vectors[rows[at]])
