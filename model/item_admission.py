@@ -59,13 +59,15 @@ def apply_content(
     content = table.model.content
     if content is None:
         return admitted
-    changed = [u for u in newest.values() if u.vector is not None
-               and (row := vocab.row_of.get(u.item_id)) is not None
-               and content.hash_at(row) != u.hash]  # fmt: skip
-    if changed:
-        rows = vocab.lookup([u.item_id for u in changed])
-        content.set_rows(rows, torch.stack([u.vector for u in changed if u.vector is not None]),
-                         [u.hash for u in changed])  # fmt: skip
+    rows, vectors, hashes = [], [], []
+    for update in newest.values():
+        row = vocab.row_of.get(update.item_id)  # None: refused (a full vocabulary)
+        if update.vector is not None and row is not None and content.hash_at(row) != update.hash:
+            rows.append(row)
+            vectors.append(update.vector)
+            hashes.append(update.hash)
+    if rows:
+        content.set_rows(rows, torch.stack(vectors), hashes)
         table.dirty_rows[torch.tensor(rows, device=table.dirty_rows.device)] = True
     return admitted
 
