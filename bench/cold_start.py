@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import resource
-import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -40,7 +39,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import RESULTS, stamp, write_result
+from bench.common import RESULTS, percentile, stamp, write_result
 from model.item_admission import ContentUpdate
 from model.ranking_metrics import AGE_BUCKETS
 from model.transformer_learner import TransformerLearner
@@ -171,11 +170,14 @@ def encoder_cost(encoder: ContentEncoder, settings: Settings, burst: int) -> dic
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "burst_items": burst,
         "burst_seconds": time.perf_counter() - busy_started,
-        "step_ms_quiet": {"p50": 1e3 * statistics.median(quiet),
-                          "p99": 1e3 * sorted(quiet)[int(0.99 * (len(quiet) - 1))]},
-        "step_ms_during_burst": {"p50": 1e3 * statistics.median(busy),
-                                 "p99": 1e3 * sorted(busy)[int(0.99 * (len(busy) - 1))]},
+        "step_ms_quiet": _p50_p99_ms(quiet),
+        "step_ms_during_burst": _p50_p99_ms(busy),
     }  # fmt: skip
+
+
+def _p50_p99_ms(seconds: list[float]) -> dict[str, float]:
+    ordered = sorted(seconds)
+    return {"p50": 1e3 * percentile(ordered, 0.5), "p99": 1e3 * percentile(ordered, 0.99)}
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
