@@ -12,15 +12,16 @@ import torch
 
 from model.sequential_recommender import EMBEDDING_STD, SequentialRecommender
 from model.state_io import flatten_optimizer, unflatten_optimizer
+from model.transition_table import TransitionTable
 
-FAST_PARAMETERS = ("content_prior_weight",)
+FAST_PARAMETERS = ("content_prior_weight", "transition_weights")
 FAST_LR_FACTOR = 30.0
 
 
 class ItemTable:
     def __init__(
         self, model: SequentialRecommender, learning_rate: float, weight_decay: float,
-        rows_generator: torch.Generator | None = None,
+        rows_generator: torch.Generator | None = None, transition_width: int = 0,
     ) -> None:  # fmt: skip
         """``rows_generator`` draws new and reused rows; only growth and row reuse use it,
         so replicas that grow and reuse alike draw alike (model/replica_group.py), whatever
@@ -34,6 +35,8 @@ class ItemTable:
         # New events per item row (trained or not): the item's age when it is a target,
         # so quality can be split by how new an item is (first event, 2-5, ...).
         self.events = torch.zeros(rows, dtype=torch.long, device=device)
+        # Which items follow which (model/transition_table.py; width 0: not kept).
+        self.transitions = TransitionTable(rows, transition_width) if transition_width else None
         # Item rows changed since the last checkpoint (model/checkpoints/checkpointer.py).
         self.dirty_rows = torch.ones(rows, dtype=torch.bool, device=device)
         self.build_optimizers()
@@ -108,6 +111,16 @@ class ItemTable:
         self.events.index_add_(0, index, torch.ones_like(index))
         self.dirty_rows[index] = True
 
+    def add_transitions(self, chains: list[tuple[list[int], int]]) -> None:
+        """Count a step's transitions (after the step: what it ranked and trained on did
+        not know them yet)."""
+        if self.transitions is not None and chains:
+            self._mark(self.transitions.add(chains))
+
+    def _mark(self, rows: list[int]) -> None:
+        if rows:
+            self.dirty_rows[torch.tensor(rows, device=self.dirty_rows.device)] = True
+
     def step(self, loss: torch.Tensor, max_norm: float) -> str | None:
         """One optimiser step on ``loss``: backward, clip, update, mark the changed rows.
         Returns why the step must be undone (a non-finite gradient or weight), or None."""
@@ -158,7 +171,9 @@ class ItemTable:
         sparse, sparse_meta = flatten_optimizer("sparse", self.sparse_optimizer.state_dict())
         dense, dense_meta = flatten_optimizer("dense", self.dense_optimizer.state_dict())
         content = self.model.content.state_dict() if self.model.content is not None else {}
-        return {"counts": self.counts, "events": self.events, **content, **sparse, **dense,
+        transitions = self.transitions.state_dict() if self.transitions is not None else {}
+        return {"counts": self.counts, "events": self.events, **content, **transitions,
+                **sparse, **dense,
                 "optimizers": {"sparse": sparse_meta, "dense": dense_meta}}  # fmt: skip
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -172,6 +187,8 @@ class ItemTable:
                        else torch.zeros_like(self.counts, dtype=torch.long))  # fmt: skip
         if self.model.content is not None and "content.vectors" in state:
             self.model.content.load_state_dict(state)
+        if self.transitions is not None:
+            self.transitions.load_state_dict(state, self.counts.shape[0])
         self.dirty_rows = torch.zeros(self.counts.shape[0], dtype=torch.bool, device=device)
         self.build_optimizers()
         tensors = {k: v.to(device) for k, v in state.items()
@@ -194,6 +211,8 @@ class ItemTable:
         added = rows - self.counts.shape[0]
         self.counts = torch.cat([self.counts, self.counts.new_zeros(added)])
         self.events = torch.cat([self.events, self.events.new_zeros(added)])
+        if self.transitions is not None:
+            self.transitions.grow(rows)
         # Zero rows, as a delta's restore pads a grown table: nothing to store until an
         # item takes one (reset_rows marks it then).
         self.dirty_rows = torch.cat([self.dirty_rows, self.dirty_rows.new_zeros(added)])
@@ -223,10 +242,16 @@ class ItemTable:
                 )
                 * EMBEDDING_STD
             )
-        self.counts[index] = 0
-        self.events[index] = 0
         if self.model.content is not None:
             self.model.content.clear_rows(rows)
+        if self.transitions is not None:
+            # Only a row that had events can be another item's successor: a fresh row
+            # needs no scan of every list.
+            used = [row for row, seen in zip(rows, self.events[index].tolist(), strict=True)
+                    if seen > 0]  # fmt: skip
+            self._mark(self.transitions.clear(used))
+        self.counts[index] = 0
+        self.events[index] = 0
         self.dirty_rows[index] = True
         for value in self.sparse_optimizer.state.get(table, {}).values():
             if torch.is_tensor(value) and value.dim() == 2:

@@ -53,6 +53,11 @@ class LearnerConfig:
     content_bonus: float = 4.0
     content_young_events: int = 0
     content_recent_items: int = 5
+    # The transition bonus (model/transition_prior.py, with model.transition_items > 0):
+    # successors kept per item, and the starting weight of the newest item's successors
+    # (the j-th newest starts at bonus / j; all learned from there).
+    transition_neighbours: int = 16
+    transition_bonus: float = 1.0
     device: str = "auto"
     seed: int = 0
 
@@ -60,6 +65,8 @@ class LearnerConfig:
         if self.item_row_updates not in ITEM_ROW_UPDATES:
             raise ValueError(f"item_row_updates must be one of {ITEM_ROW_UPDATES}, "
                              f"not {self.item_row_updates!r}")  # fmt: skip
+        if self.model.transition_items > 0 and self.transition_neighbours < 1:
+            raise ValueError("transition_neighbours must be at least 1 with transition_items")
         if self.online not in ONLINE_MODES:
             raise ValueError(f"online must be one of {ONLINE_MODES}, not {self.online!r}")
 
@@ -79,6 +86,8 @@ def config_to_json(config: LearnerConfig) -> dict[str, Any]:
 
 def config_from_json(data: dict[str, Any]) -> LearnerConfig:
     model = dict(data["model"])
+    # A checkpoint from before the transition bonus has no weights for it: it resumes without.
+    model.setdefault("transition_items", 0)
     if model.get("pretrained_path"):
         model["pretrained_path"] = Path(model["pretrained_path"])
     # A checkpoint from before the setting moved every row it read: it resumes so.

@@ -41,6 +41,9 @@ class RecommenderConfig:
     # vector is then its id row + a learned projection of its content, so an item with
     # content but no events yet already sits near items that read alike.
     content_dim: int = 0
+    # How many of a user's last items lend their usual successors a ranking bonus, each
+    # with its own learned weight (model/transition_prior.py; 0: no transition bonus).
+    transition_items: int = 3
 
     @property
     def time_gap_buckets(self) -> int:
@@ -92,6 +95,9 @@ class SequentialRecommender(nn.Module):
             # How much the content prior for young items counts (model/content_prior.py),
             # learned with the rest: the learner sets its starting value.
             self.content_prior_weight = nn.Parameter(torch.zeros(()))
+        if config.transition_items > 0:
+            # The transition bonus's weight per recency (the learner sets the start).
+            self.transition_weights = nn.Parameter(torch.zeros(config.transition_items))
 
     def _apply(self, fn: Any, recurse: bool = True) -> Any:
         """``.to()`` and friends move the content vectors too (a plain attribute, kept out

@@ -33,6 +33,7 @@ from model.replica_group import ReplicaGroup, fingerprint
 from model.scoring import target_ranks, top_k
 from model.sequence_tensors import Positions, to_tensors, trailing_positions
 from model.sequential_recommender import SequentialRecommender
+from model.transition_prior import successor_bonus, with_successors
 from model.state_io import read_state, split_state, write_state
 from model.task_losses import Negatives, PriorTerms, task_losses
 from model.vocabulary import RESERVED, ItemVocabulary
@@ -53,9 +54,13 @@ class TransformerLearner:
             attach_adapters(self.model.decoder, config.adapters)
         self.model.to(self.device)
         self.rows_generator = torch.Generator(device=self.device).manual_seed(config.seed + 1)
-        self.table = ItemTable(
-            self.model, config.learning_rate, config.weight_decay, self.rows_generator
-        )
+        transitions = config.transition_neighbours if config.model.transition_items else 0
+        self.table = ItemTable(self.model, config.learning_rate, config.weight_decay,
+                               self.rows_generator, transitions)  # fmt: skip
+        if transitions:
+            with torch.no_grad():
+                recency = torch.arange(1, config.model.transition_items + 1, dtype=torch.float32)
+                self.model.transition_weights.copy_(config.transition_bonus / recency)
         self.replay = ReservoirBuffer(config.replay_capacity, config.seed)
         self.subsample_rng = random.Random(config.seed)  # which sequences a bounded step learns
         self.version = 0
@@ -76,6 +81,7 @@ class TransformerLearner:
                 self.model.content_prior_weight.fill_(config.content_bonus)
         self._last_now = 0.0  # the newest event time seen (a step without events has none)
         self._event_rows: list[int] = []  # the step's events, counted once it is done
+        self._chains: list[tuple[list[int], int]] = []  # its transitions, counted then too
 
     def grow_to_vocabulary(self) -> None:
         """Give every row the vocabulary may hand out an embedding (after ``vocab.observe``)."""
@@ -194,10 +200,19 @@ class TransformerLearner:
         return float(sum(self.config.rank_weights))
 
     def _history(
-        self, hidden: torch.Tensor, items: torch.Tensor, user: torch.Tensor, index: torch.Tensor
-    ) -> HistoryBonus:
+        self, hidden: torch.Tensor, items: torch.Tensor, user: torch.Tensor, index: torch.Tensor,
+        fresh: torch.Tensor | None = None,
+    ) -> HistoryBonus:  # fmt: skip
+        """The repeat head's bonus of each output's history, and the transition bonus of
+        its recent items' successors (``fresh`` (P,) False: none for that output)."""
         logits, rows = self.model.repeat_logits(hidden, items, user, index, RESERVED)
-        return HistoryBonus(logits, rows)
+        history = HistoryBonus(logits, rows)
+        transitions = self.table.transitions
+        if transitions is None:
+            return history
+        successors = successor_bonus(transitions, self.model.transition_weights, items, user,
+                                     index, fresh)  # fmt: skip
+        return with_successors(history, *successors)
 
     def _to_recommendations(
         self, batch: Sequence[UserSequence], queries: torch.Tensor, table: torch.Tensor,
@@ -289,7 +304,8 @@ class TransformerLearner:
         elif learned or replayed:
             self._train_step(learned, replayed, report)
         self.table.add_events(self._event_rows)
-        self._event_rows = []
+        self.table.add_transitions(self._chains)
+        self._event_rows, self._chains = [], []
         report.vocab_size = len(self.vocab)
         report.model_version = self.version
         report.train_s = time.perf_counter() - started
@@ -304,11 +320,13 @@ class TransformerLearner:
         now = max((s.ts[-1] for s in batch if s.ts), default=self._last_now)
         own = [item for s in batch for item in s.items[len(s.items) - s.new_count :]]
         content = self.content_queue.take()
+        chains = self._chain_items(batch)
         if self.replicas is not None:
-            everyone = self.replicas.gather((now, own, content))
-            now = max(rank_now for rank_now, _items, _content in everyone)
-            seen = [items for _now, items, _content in everyone]
-            contents = [updates for _now, _items, updates in everyone]
+            everyone = self.replicas.gather((now, own, content, chains))
+            now = max(part[0] for part in everyone)
+            seen = [part[1] for part in everyone]
+            contents = [part[2] for part in everyone]
+            chains = [chain for part in everyone for chain in part[3]]
             mine = self.replicas.rank
         elif not batch and not content:
             return set(), []
@@ -327,7 +345,20 @@ class TransformerLearner:
             items_ages, rows = event_ages(self.vocab, self.table, items)
             ages.append(items_ages)
             self._event_rows += rows
+        self._chains = [(self.vocab.lookup(items), new) for items, new in chains]
         return set(admitted), ages[mine]
+
+    def _chain_items(self, batch: Sequence[UserSequence]) -> list[tuple[list[str], int]]:
+        """Each sequence's new items and the few before them that pair with them."""
+        if self.table.transitions is None:
+            return []
+        reach = self.table.transitions.distance
+        chains = []
+        for s in batch:
+            new = min(s.new_count, len(s.items))
+            if new:
+                chains.append((list(s.items[max(0, len(s.items) - new - reach) :]), new))
+        return chains
 
     def queue_content(self, updates: Sequence[ContentUpdate]) -> None:
         """Catalogue content (any thread); the next ``learn`` call applies it."""
@@ -434,7 +465,10 @@ class TransformerLearner:
             hidden = self.model.encode(tensors.items, tensors.actions, tensors.ts, tensors.lengths,
                                        inputs)  # fmt: skip
             states = hidden[positions.user, positions.index]
-            history = self._history(hidden, tensors.items, positions.user, positions.index)
+            # Replayed positions get no transition bonus: their own transition is counted.
+            fresh = positions.user < len(batch)
+            history = self._history(hidden, tensors.items, positions.user, positions.index,
+                                    fresh)  # fmt: skip
             losses = self._losses(states, positions, history, candidates,
                                   self._prior_terms(tensors.items, positions))  # fmt: skip
         weighted = zip(cfg.task_weights, ("item", "purchase", "action"), strict=True)

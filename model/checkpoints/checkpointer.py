@@ -33,11 +33,11 @@ TABLE = "model.item_embeddings"
 
 def _row_keys(tensors: dict[str, torch.Tensor], rows: int) -> list[str]:
     """Tensors indexed by item row: the table, its sparse-Adam moments, the sightings,
-    the item ages and the content vectors."""
+    the item ages, the content vectors and the transition lists."""
     return [
         key for key, t in tensors.items()
         if key in (TABLE, "counts", "events")
-        or (key.startswith(("sparse.", "content.")) and t.dim() >= 1 and t.shape[0] == rows)
+        or (key.startswith(("sparse.", "content.", "transitions.")) and t.dim() >= 1 and t.shape[0] == rows)
     ]  # fmt: skip
 
 

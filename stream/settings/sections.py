@@ -398,6 +398,16 @@ class ModelSettings(_Section):
     without moving it), ``sequences`` (the rows of its own sequences: inputs and targets) or
     ``all`` (also every row scored as a negative). Fewer moved rows make smaller delta
     checkpoints; ``all`` also lost 30 % of NDCG@10 on Amazon Beauty (bench/NOTES.md)."""
+    transition_items: int = Field(3, ge=0, le=16)
+    """How many of a user's last items give their usual successors a ranking bonus (item-to-item
+    transitions counted as the stream goes, the bonus's weight learned per recency; README,
+    "Transitions in the ranking"). 0: off."""
+    transition_neighbours: int = Field(16, ge=1, le=256)
+    """Successors kept per item (the most frequent, Space-Saving); memory is 8 bytes each per
+    item row."""
+    transition_bonus: float = Field(1.0, ge=0.0, le=100.0)
+    """Starting weight of the transition bonus for the newest item's successors (the j-th
+    newest starts at this / j); learned from there."""
 
     @model_validator(mode="after")
     def _heads_divide_hidden(self) -> ModelSettings:

@@ -22,7 +22,7 @@ def learner_config(settings: Settings, rank_every_event: bool = False) -> Learne
             max_len=min(m.max_len, settings.window.max_events), dropout=m.dropout,
             num_actions=len(settings.topics.events), time_gaps=m.time_gaps,
             pretrained_path=m.pretrained_path,
-            content_dim=content_dim(settings),
+            content_dim=content_dim(settings), transition_items=m.transition_items,
         ),
         vocabulary=VocabularyConfig(
             min_count=m.vocab_min_count, evict_after_s=m.vocab_evict_after_s,
@@ -44,6 +44,7 @@ def learner_config(settings: Settings, rank_every_event: bool = False) -> Learne
         content_bonus=settings.content.prior_weight,
         content_young_events=settings.content.young_events,
         content_recent_items=settings.content.recent_items,
+        transition_neighbours=m.transition_neighbours, transition_bonus=m.transition_bonus,
     )  # fmt: skip
 
 

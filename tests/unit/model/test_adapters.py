@@ -89,7 +89,8 @@ def _delta_rows_after_one_step(
     item_row_updates: str, tmp_path: Path
 ) -> tuple[set[int], set[int], set[int]]:
     """The rows a delta holds after one step on two users whose last two events are new,
-    the rows of those users' sequences, and the rows of their new (target) items."""
+    the rows of those users' sequences, and the rows of their new (target) items and of
+    the items whose transition lists those targets changed (up to 3 back)."""
     torch.manual_seed(0)
     learner = TransformerLearner(tiny_config(
         vocabulary=VocabularyConfig(initial_capacity=8), full_softmax_max_items=5,
@@ -106,7 +107,8 @@ def _delta_rows_after_one_step(
     held = set(delta["rows.index"].tolist())
     own = set(learner.vocab.lookup([item for seq in step for item in seq.items]))
     targets = set(learner.vocab.lookup([item for seq in step for item in seq.items[-2:]]))
-    return held, own, targets
+    sources = set(learner.vocab.lookup([item for seq in step for item in seq.items[-5:-1]]))
+    return held, own, targets | sources
 
 
 def test_rows_touched_only_as_sampled_negatives_stay_out_of_the_delta(tmp_path: Path) -> None:
@@ -119,7 +121,9 @@ def test_rows_touched_only_as_sampled_negatives_stay_out_of_the_delta(tmp_path: 
 
 def test_targets_only_moves_the_predicted_rows_and_not_the_inputs(tmp_path: Path) -> None:
     held, own, targets = _delta_rows_after_one_step("targets", tmp_path)
-    assert held == targets  # every predicted row learned, no input-only row moved
+    # Every predicted row learned, no other input row moved (transition sources: their
+    # successor lists changed).
+    assert held == targets
     held_sequences, _own, _targets = _delta_rows_after_one_step("sequences", tmp_path)
     assert held_sequences & (own - targets)  # which "sequences" does move
 

@@ -1,0 +1,94 @@
+"""Item-to-item transitions the model ranks with: per item row, the rows that most often
+followed it in users' sequences, with their counts.
+
+An item two steps later counts 1/2, three steps later 1/3 (as the co-occurrence baseline,
+model/baselines/cooccurrence.py). Each row keeps ``width`` successors by the Space-Saving
+rule (Metwally, Agrawal, El Abbadi, ICDT 2005): a successor not in a full list replaces
+the smallest and inherits its count, so any successor that takes more than 1/width of
+a row's count is kept and memory stays fixed per row. Stored as two row-indexed tensors,
+so delta checkpoints hold the rows whose lists changed. Kept on the CPU: a step counts a
+few hundred pairs one by one (numpy views of the tensors), and lookups are small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from model.vocabulary import RESERVED
+
+
+class TransitionTable:
+    def __init__(self, rows: int, width: int, distance: int = 3) -> None:
+        self.width = width
+        self.distance = distance
+        self.rows = torch.zeros(rows, width, dtype=torch.int32)  # successor rows (0: empty)
+        self.weights = torch.zeros(rows, width, dtype=torch.float32)  # their counts (0: empty)
+
+    def grow(self, rows: int) -> None:
+        added = rows - self.rows.shape[0]
+        if added > 0:
+            self.rows = torch.cat([self.rows, self.rows.new_zeros(added, self.width)])
+            self.weights = torch.cat([self.weights, self.weights.new_zeros(added, self.width)])
+
+    def add(self, chains: Sequence[tuple[Sequence[int], int]]) -> list[int]:
+        """Count the pairs that end on each chain's last ``new`` rows (a chain: up to
+        ``distance`` earlier rows, then the new ones). Returns the rows whose lists changed.
+        Rows below RESERVED (unknown, padding) and repeats of the same row are skipped."""
+        successors, counts = self.rows.numpy(), self.weights.numpy()
+        changed: set[int] = set()
+        for rows, new in chains:
+            for i in range(len(rows) - new, len(rows)):
+                target = rows[i]
+                if target < RESERVED:
+                    continue
+                for d in range(1, self.distance + 1):
+                    if i - d < 0:
+                        break
+                    source = rows[i - d]
+                    if source < RESERVED or source == target:
+                        continue
+                    _count(successors[source], counts[source], target, 1.0 / d)
+                    changed.add(source)
+        return sorted(changed)
+
+    def lookup(self, sources: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(...,) rows -> (..., width) successor rows (int64) and counts (0: empty slot)."""
+        at = sources.to("cpu")
+        return self.rows[at].long(), self.weights[at]
+
+    def clear(self, rows: Sequence[int]) -> list[int]:
+        """Forget ``rows`` (items evicted; the rows will hold other items): their own lists,
+        and their places in every other list. Returns the rows whose lists changed."""
+        if not rows:
+            return []
+        gone = torch.tensor(rows, dtype=torch.int32)
+        self.rows[gone.long()] = 0
+        self.weights[gone.long()] = 0
+        pointing = torch.isin(self.rows, gone) & (self.weights > 0)
+        self.rows[pointing] = 0
+        self.weights[pointing] = 0
+        return sorted(set(rows) | set(pointing.any(1).nonzero().squeeze(1).tolist()))
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"transitions.rows": self.rows, "transitions.weights": self.weights}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor], rows: int) -> None:
+        """From a checkpoint (one from before transitions starts empty)."""
+        if "transitions.rows" in state:
+            self.rows = state["transitions.rows"].to("cpu", torch.int32).clone()
+            self.weights = state["transitions.weights"].to("cpu", torch.float32).clone()
+        else:
+            self.rows = torch.zeros(rows, self.width, dtype=torch.int32)
+            self.weights = torch.zeros(rows, self.width, dtype=torch.float32)
+        self.grow(rows)
+
+
+def _count(successors: np.ndarray, counts: np.ndarray, target: int, amount: float) -> None:
+    """Space-Saving: add to the target's slot, or take the smallest slot and its count."""
+    hit = np.flatnonzero((successors == target) & (counts > 0))
+    slot = int(hit[0]) if hit.size else int(counts.argmin())
+    successors[slot] = target
+    counts[slot] += amount
