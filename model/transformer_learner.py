@@ -33,9 +33,9 @@ from model.replica_group import ReplicaGroup, fingerprint
 from model.scoring import target_ranks, top_k
 from model.sequence_tensors import Positions, to_tensors, trailing_positions
 from model.sequential_recommender import SequentialRecommender
-from model.transition_prior import successor_bonus, with_successors
 from model.state_io import read_state, split_state, write_state
 from model.task_losses import Negatives, PriorTerms, task_losses
+from model.transition_prior import successor_bonus, with_successors
 from model.vocabulary import RESERVED, ItemVocabulary
 
 

@@ -37,7 +37,8 @@ def _row_keys(tensors: dict[str, torch.Tensor], rows: int) -> list[str]:
     return [
         key for key, t in tensors.items()
         if key in (TABLE, "counts", "events")
-        or (key.startswith(("sparse.", "content.", "transitions.")) and t.dim() >= 1 and t.shape[0] == rows)
+        or (key.startswith(("sparse.", "content.", "transitions."))
+            and t.dim() >= 1 and t.shape[0] == rows)
     ]  # fmt: skip
 
 
