@@ -18,6 +18,7 @@ class RankingSums:
     ndcg10: float = 0.0
     ndcg20: float = 0.0
     mrr10: float = 0.0
+    mrr20: float = 0.0  # the session-recommendation literature's measure (ADER: MRR@20)
 
     def add(self, rank: int | None) -> None:
         self.count += 1
@@ -31,6 +32,7 @@ class RankingSums:
         if rank < 20:
             self.hits20 += 1
             self.ndcg20 += gain
+            self.mrr20 += 1.0 / (rank + 1)
 
     def merge(self, other: RankingSums) -> None:
         self.count += other.count
@@ -39,6 +41,7 @@ class RankingSums:
         self.ndcg10 += other.ndcg10
         self.ndcg20 += other.ndcg20
         self.mrr10 += other.mrr10
+        self.mrr20 += other.mrr20
 
     def means(self) -> dict[str, float]:
         n = max(self.count, 1)
@@ -48,6 +51,7 @@ class RankingSums:
             "mrr@10": self.mrr10 / n,
             "hr@20": self.hits20 / n,
             "ndcg@20": self.ndcg20 / n,
+            "mrr@20": self.mrr20 / n,
         }
 
 

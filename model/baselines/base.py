@@ -38,15 +38,7 @@ class RankedListBaseline:
     ) -> StepReport:
         report = StepReport(model_version=self.version, sequences=len(batch))
         started = time.perf_counter()
-        for seq in batch:
-            for i in range(len(seq.items) - seq.new_count, len(seq.items)):
-                prefix = UserSequence(seq.user_id, seq.items[:i], seq.actions[:i], seq.ts[:i])
-                ranked = [item for item, _ in self.ranked(prefix, EVAL_DEPTH)]
-                target = seq.items[i]
-                rank = ranked.index(target) if target in ranked else None
-                report.overall.add(rank)
-                report.per_action.setdefault(seq.actions[i], RankingSums()).add(rank)
-                report.evaluated += 1
+        self._rank_new_events(batch, report)
         if k > 0:
             report.recommendations = self.recommend(batch, k)
             if on_recommendations is not None:
@@ -59,6 +51,23 @@ class RankedListBaseline:
         report.model_version = self.version
         report.train_s = time.perf_counter() - started
         return report
+
+    def evaluate(self, batch: Sequence[UserSequence]) -> StepReport:
+        """Rank the new events without learning anything (as the transformer's)."""
+        report = StepReport(model_version=self.version, sequences=len(batch))
+        self._rank_new_events(batch, report)
+        return report
+
+    def _rank_new_events(self, batch: Sequence[UserSequence], report: StepReport) -> None:
+        for seq in batch:
+            for i in range(len(seq.items) - seq.new_count, len(seq.items)):
+                prefix = UserSequence(seq.user_id, seq.items[:i], seq.actions[:i], seq.ts[:i])
+                ranked = [item for item, _ in self.ranked(prefix, EVAL_DEPTH)]
+                target = seq.items[i]
+                rank = ranked.index(target) if target in ranked else None
+                report.overall.add(rank)
+                report.per_action.setdefault(seq.actions[i], RankingSums()).add(rank)
+                report.evaluated += 1
 
     def recommend(
         self, histories: Sequence[UserSequence], k: int,

@@ -44,4 +44,5 @@ def _minus(total: RankingSums, part: RankingSums) -> RankingSums:
         ndcg10=total.ndcg10 - part.ndcg10,
         ndcg20=total.ndcg20 - part.ndcg20,
         mrr10=total.mrr10 - part.mrr10,
+        mrr20=total.mrr20 - part.mrr20,
     )
