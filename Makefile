@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 .PHONY: help install test test-unit test-integration lint format docs demo sequencer trainer bench bench-quick bench-ingest \
         bench-trainer bench-quality bench-rebalance bench-faults \
         bench-freshness bench-burst bench-checkpoints bench-scale-out bench-online-modes \
-        bench-forgetting bench-cold-start replay-taobao \
+        bench-forgetting bench-cold-start bench-sessions replay-taobao \
         broker-start broker-stop broker-status topics clean \
         prometheus-install prometheus-start prometheus-stop
 
@@ -99,6 +99,9 @@ bench-online-modes: install ## Pretrain, then full / adapters / frozen / retrain
 
 bench-cold-start: install ## Cold start: NDCG@10 by item age with/without content (synthetic, Taobao); encoder cost
 	$(PY) -m bench.cold_start --config $(CONFIG)
+
+bench-sessions: install ## Session stream (ADER YOOCHOOSE periods): Recall/MRR@20 on the next period, and streaming
+	$(PY) -m bench.sessions --config $(CONFIG)
 
 bench-forgetting: install ## Taobao 96k and YOOCHOOSE in 4 periods: Recall/MRR@20 of every period after each (ADER)
 	$(PY) -m bench.forgetting --config $(CONFIG)
