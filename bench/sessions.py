@@ -8,7 +8,11 @@ the line number is the time). For each model, period after period:
 
 1. **ADER protocol**: before learning period t (t >= 1), every click of period t that
    has a prefix in its session is ranked against the whole catalogue by the model as it
-   stood after period t - 1, without learning: Recall@20 (= HR@20) and MRR@20.
+   stood after period t - 1, without learning: Recall@20 (= HR@20) and MRR@20. The
+   transformer admits new items to its vocabulary as they arrive, as the serving
+   trainer does between steps (no gradient step, no transition counted): otherwise a
+   repeat of an item first seen in period t could not be ranked, while the baselines
+   rank raw ids (measured: every repeat the transformer missed was such an item).
 2. **Streaming**: then period t is streamed test-then-train (the trainer's batching):
    prequential NDCG@10, Recall@20 and MRR@20 over every click, first clicks of sessions
    included (only popularity can predict those).
@@ -22,6 +26,7 @@ Writes bench/results/sessions-<time>.json and a PNG (Recall@20 per period).
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import time
 from collections.abc import Sequence
@@ -39,6 +44,7 @@ from rich.table import Table
 from bench.common import write_result
 from model.contract import StepReport, UserSequence
 from model.ranking_metrics import RankingSums
+from model.transformer_learner import TransformerLearner
 from stream.data.event_files import read_pairs, shared_data_dir
 from stream.messages.events import RawEvent
 from stream.paths import REPO_ROOT
@@ -53,6 +59,14 @@ PERIOD_SPACING_S = 10_000_000.0  # periods follow each other in time; lines are 
 
 class Evaluating(Protocol):
     def evaluate(self, batch: Sequence[UserSequence]) -> StepReport: ...
+
+
+def evaluate_serving(learner: Evaluating, batch: Sequence[UserSequence]) -> StepReport:
+    """Rank without learning; the transformer admits the batch's new items first, as its
+    serving trainer would (the baselines rank raw ids, new ones included)."""
+    if isinstance(learner, TransformerLearner):
+        return learner.evaluate(batch, admit_items=True)
+    return learner.evaluate(batch)
 
 
 @dataclass(frozen=True)
@@ -89,7 +103,7 @@ def ranked_with_prefix(
                     for s in batch]  # fmt: skip
         prefixed = [s for s in prefixed if s.new_count > 0]
         if prefixed:
-            sums.merge(learner.evaluate(prefixed).overall)
+            sums.merge(evaluate_serving(learner, prefixed).overall)
     return sums
 
 
@@ -102,8 +116,11 @@ def run_model(
         events = read_period(period, limit)
         tested: RankingSums | None = None
         if period > 0:
+            # A copy admits the test period's items: the learner streams the period after
+            # as if the test had not happened (the same cold events, the same row draws).
+            probe = copy.deepcopy(learner) if isinstance(learner, TransformerLearner) else learner
             with console.status(f"{model}: testing on period {period}"):
-                tested = ranked_with_prefix(learner, events, settings, batch_events)  # type: ignore[arg-type]
+                tested = ranked_with_prefix(probe, events, settings, batch_events)  # type: ignore[arg-type]
         started = time.perf_counter()
         with console.status(f"{model}: streaming period {period} ({len(events):,} clicks)"):
             result = replay(learner, events, batch_events, settings.window.max_events,

@@ -96,7 +96,9 @@ class SequentialRecommender(nn.Module):
             # learned with the rest: the learner sets its starting value.
             self.content_prior_weight = nn.Parameter(torch.zeros(()))
         if config.transition_items > 0:
-            # The transition bonus's weight per recency (the learner sets the start).
+            # The transition bonus's weight per recency (the learner sets the start). A
+            # gate by user state (a linear map of the output state added to these) made
+            # no measured difference on the session stream (bench/NOTES.md, issue 20).
             self.transition_weights = nn.Parameter(torch.zeros(config.transition_items))
 
     def _apply(self, fn: Any, recurse: bool = True) -> Any:

@@ -548,10 +548,17 @@ class TransformerLearner:
         report.skipped = True
         report.skip_reason = reason
 
-    def evaluate(self, batch: Sequence[UserSequence]) -> StepReport:
-        """Rank the new events without learning anything (for tests and frozen models)."""
+    def evaluate(self, batch: Sequence[UserSequence], admit_items: bool = False) -> StepReport:
+        """Rank the new events without learning anything (for tests and frozen models).
+        ``admit_items``: new items get rows first, as a serving trainer's would between
+        steps (so a repeat of an item first seen now can be ranked), and nothing else
+        changes: no step, no item ages, no transitions."""
         report = StepReport(model_version=self.version, sequences=len(batch))
-        if batch:
+        if batch and admit_items and self.replicas is None:
+            admitted, _ages = self._admit(batch)
+            self._event_rows, self._chains = [], []
+            self._score(batch, 0, report, admitted)
+        elif batch:
             self._score(batch, 0, report)
         return report
 
