@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Protocol
 
 import matplotlib
+import torch
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -118,7 +119,7 @@ def run_model(
         if period > 0:
             # A copy admits the test period's items: the learner streams the period after
             # as if the test had not happened (the same cold events, the same row draws).
-            probe = copy.deepcopy(learner) if isinstance(learner, TransformerLearner) else learner
+            probe = _copy(learner) if isinstance(learner, TransformerLearner) else learner
             with console.status(f"{model}: testing on period {period}"):
                 tested = ranked_with_prefix(probe, events, settings, batch_events)  # type: ignore[arg-type]
         started = time.perf_counter()
@@ -139,6 +140,13 @@ def run_model(
                       f"R@20 {row.recall20:.4f} MRR@20 {row.mrr20:.4f}")  # fmt: skip
         rows.append(row)
     return rows
+
+
+def _copy(learner: TransformerLearner) -> TransformerLearner:
+    """An independent copy (its tensors cloned: loading a state shares them)."""
+    state = {k: v.clone() if torch.is_tensor(v) else copy.deepcopy(v)
+             for k, v in learner.state_dict().items()}  # fmt: skip
+    return TransformerLearner.from_state_dict(state)
 
 
 def _fmt(value: float | None) -> str:

@@ -44,7 +44,8 @@ def fit(
 ) -> float:
     """Train on whole sequences (every position, or the last few) for ``epochs``.
 
-    Returns the seconds spent. Items are admitted as they are met.
+    Returns the seconds spent. Items are admitted as they are met; the sequences'
+    transitions are counted once training is done.
     """
     started = time.perf_counter()
     for seq in sequences:
@@ -60,4 +61,10 @@ def fit(
                 for s in order[start : start + batch_size]
             ]  # fmt: skip
             learner._train_step(chunk, [], StepReport(learner.version, len(chunk)))
+    # The transitions the model ranks with, counted after training (as online): trained
+    # on sequences whose transitions were already counted, its weights would learn to
+    # trust a count that always holds the target. They keep their starting values here.
+    learner.table.add_transitions(
+        [(learner.vocab.lookup(list(s.items)), len(s.items)) for s in sequences]
+    )
     return time.perf_counter() - started
