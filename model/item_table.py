@@ -14,7 +14,12 @@ from model.sequential_recommender import EMBEDDING_STD, SequentialRecommender
 from model.state_io import flatten_optimizer, unflatten_optimizer
 from model.transition_table import TransitionTable
 
-FAST_PARAMETERS = ("content_prior_weight", "transition_weights", "repeat_distance_bias.weight")
+FAST_PARAMETERS = (
+    "content_prior_weight",
+    "transition_weights",
+    "repeat_distance_bias.weight",
+    "popularity_weight",
+)
 FAST_LR_FACTOR = 30.0
 
 

@@ -58,6 +58,8 @@ class LearnerConfig:
     # (the j-th newest starts at bonus / j; all learned from there).
     transition_neighbours: int = 16
     transition_bonus: float = 1.0
+    # Starting weight of the popularity prior (model.popularity_prior), learned from there.
+    popularity_bonus: float = 0.5
     device: str = "auto"
     seed: int = 0
 
@@ -88,6 +90,7 @@ def config_from_json(data: dict[str, Any]) -> LearnerConfig:
     model = dict(data["model"])
     # A checkpoint from before the transition bonus has no weights for it: it resumes without.
     model.setdefault("transition_items", 0)
+    model.setdefault("popularity_prior", False)
     if model.get("pretrained_path"):
         model["pretrained_path"] = Path(model["pretrained_path"])
     # A checkpoint from before the setting moved every row it read: it resumes so.

@@ -23,7 +23,8 @@ def score_items(
 ) -> list[list[float]]:
     """Ranking scores of given items after each history (unknown items: -inf)."""
     queries, history = learner._next_item_queries(histories)
-    table = learner.model.item_embeddings.detach().float()
+    # The ranking table, prior columns included (they match the queries' extra columns).
+    table, _valid = learner._ranked_table()
     out = []
     for b, items in enumerate(candidates):
         rows = torch.tensor(learner.vocab.lookup(list(items)), device=learner.device)

@@ -44,6 +44,9 @@ class RecommenderConfig:
     # How many of a user's last items lend their usual successors a ranking bonus, each
     # with its own learned weight (model/transition_prior.py; 0: no transition bonus).
     transition_items: int = 3
+    # A learned weight on log(1 + an item's sightings) in every score: popularity, which
+    # item vectors learn slowly in one pass (model/task_losses.py, PopularityTerm).
+    popularity_prior: bool = True
 
     @property
     def time_gap_buckets(self) -> int:
@@ -95,6 +98,8 @@ class SequentialRecommender(nn.Module):
             # How much the content prior for young items counts (model/content_prior.py),
             # learned with the rest: the learner sets its starting value.
             self.content_prior_weight = nn.Parameter(torch.zeros(()))
+        if config.popularity_prior:
+            self.popularity_weight = nn.Parameter(torch.zeros(()))  # the learner sets it
         if config.transition_items > 0:
             # The transition bonus's weight per recency (the learner sets the start). A
             # gate by user state (a linear map of the output state added to these) made

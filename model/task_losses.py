@@ -42,10 +42,22 @@ class PriorTerms:
         return self.weight * (users @ self.items[candidates].T)
 
 
+@dataclass(frozen=True)
+class PopularityTerm:
+    """The popularity prior in training scores: score += weight x log(1 + sightings)."""
+
+    log_counts: torch.Tensor  # (N,) log(1 + sightings) per row
+    weight: torch.Tensor  # () the learned weight
+
+    def scores(self, candidates: torch.Tensor) -> torch.Tensor:
+        return (self.weight * self.log_counts[candidates]).unsqueeze(0)
+
+
 def task_losses(
     model: SequentialRecommender, states: torch.Tensor, positions: Positions,
     history: HistoryBonus, valid: torch.Tensor, negatives: Negatives | None, purchase: int,
     learnable: torch.Tensor | None = None, prior: PriorTerms | None = None,
+    popularity: PopularityTerm | None = None,
 ) -> dict[str, torch.Tensor]:  # fmt: skip
     """Losses by task ("item", "purchase", "action"; a task without targets is left out).
     ``negatives`` None: a full softmax over the ``valid`` rows (N,). ``learnable`` (N,)
@@ -60,6 +72,8 @@ def task_losses(
             base = head(h, candidates, learnable).float()
             if prior is not None:
                 base = base + prior.scores(keep, candidates).float()
+            if popularity is not None:
+                base = base + popularity.scores(candidates).float()
             if full:  # full_softmax_loss passes the valid rows, sorted
                 return source.add_to_sorted(base, candidates)
             return add_bonus(base, source.per_candidate(candidates, num_rows))

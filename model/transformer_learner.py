@@ -34,7 +34,7 @@ from model.scoring import target_ranks, top_k
 from model.sequence_tensors import Positions, to_tensors, trailing_positions
 from model.sequential_recommender import SequentialRecommender
 from model.state_io import read_state, split_state, write_state
-from model.task_losses import Negatives, PriorTerms, task_losses
+from model.task_losses import Negatives, PopularityTerm, PriorTerms, task_losses
 from model.transition_prior import successor_bonus, with_successors
 from model.vocabulary import RESERVED, ItemVocabulary
 
@@ -57,6 +57,9 @@ class TransformerLearner:
         transitions = config.transition_neighbours if config.model.transition_items else 0
         self.table = ItemTable(self.model, config.learning_rate, config.weight_decay,
                                self.rows_generator, transitions)  # fmt: skip
+        if config.model.popularity_prior:
+            with torch.no_grad():
+                self.model.popularity_weight.fill_(config.popularity_bonus)
         if transitions:
             with torch.no_grad():
                 recency = torch.arange(1, config.model.transition_items + 1, dtype=torch.float32)
@@ -116,6 +119,9 @@ class TransformerLearner:
         if content is not None and prior is not None:
             columns = prior.table_columns(content, self.table.events, valid.shape[0])
             table = torch.cat([table, columns], dim=1)
+        if self.config.model.popularity_prior:
+            popularity = torch.log1p(self.table.counts[: valid.shape[0]]).unsqueeze(1)
+            table = torch.cat([table, popularity.to(table.dtype)], dim=1)
         return table, valid
 
     def _ranking_queries(
@@ -125,11 +131,14 @@ class TransformerLearner:
         columns when it is on (matching :meth:`_ranked_table`)."""
         queries = self._queries(hidden[user, index])
         content, prior = self.model.content, self.content_prior
-        if content is None or prior is None:
-            return queries
-        weight = self.model.content_prior_weight.detach().float()
-        columns = weight * prior.query_columns(content, items, user, index)
-        return torch.cat([queries, columns], dim=1)
+        if content is not None and prior is not None:
+            weight = self.model.content_prior_weight.detach().float()
+            columns = weight * prior.query_columns(content, items, user, index)
+            queries = torch.cat([queries, columns], dim=1)
+        if self.config.model.popularity_prior:
+            weight = self.model.popularity_weight.detach().float()
+            queries = torch.cat([queries, weight.expand(queries.shape[0], 1)], dim=1)
+        return queries
 
     def _autocast(self) -> Any:
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
@@ -452,6 +461,9 @@ class TransformerLearner:
         sightings = [row for rows, count in zip(tensors.target_rows[: len(batch)], counts,
                                                 strict=False)
                      for row in rows[len(rows) - count :]]  # fmt: skip
+        # The popularity prior reads the sightings from before this step (its own targets
+        # would leak into their scores), in a group as alone.
+        log_counts = torch.log1p(self.table.counts)
         if count_sightings:
             self.table.count_sightings(sightings)
         positions = trailing_positions(tensors, counts, self.device)
@@ -470,7 +482,8 @@ class TransformerLearner:
             history = self._history(hidden, tensors.items, positions.user, positions.index,
                                     fresh)  # fmt: skip
             losses = self._losses(states, positions, history, candidates,
-                                  self._prior_terms(tensors.items, positions))  # fmt: skip
+                                  self._prior_terms(tensors.items, positions),
+                                  log_counts)  # fmt: skip
         weighted = zip(cfg.task_weights, ("item", "purchase", "action"), strict=True)
         total = sum(w * losses[name] for w, name in weighted if name in losses)
         assert isinstance(total, torch.Tensor)
@@ -500,6 +513,7 @@ class TransformerLearner:
     def _losses(
         self, states: torch.Tensor, positions: Positions, history: HistoryBonus,
         learnable: torch.Tensor | None, prior: PriorTerms | None = None,
+        log_counts: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:  # fmt: skip
         cfg = self.config
         full = len(self.vocab) <= cfg.full_softmax_max_items
@@ -510,8 +524,12 @@ class TransformerLearner:
             None if full else Negatives(self.table.counts, cfg.num_negatives, self.generator)
         )
         purchase = self.action_ids.get(cfg.purchase_action, -1)
+        popularity = (
+            PopularityTerm(log_counts, self.model.popularity_weight)
+            if cfg.model.popularity_prior and log_counts is not None else None
+        )  # fmt: skip
         return task_losses(self.model, states, positions, history, valid, negatives, purchase,
-                           learnable, prior)  # fmt: skip
+                           learnable, prior, popularity)  # fmt: skip
 
     def _prior_terms(self, items: torch.Tensor, positions: Positions) -> PriorTerms | None:
         """The content prior's user and item codes for a training step (None: off)."""

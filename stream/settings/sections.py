@@ -405,6 +405,11 @@ class ModelSettings(_Section):
     transition_neighbours: int = Field(16, ge=1, le=256)
     """Successors kept per item (the most frequent, Space-Saving); memory is 8 bytes each per
     item row."""
+    popularity_prior: bool = True
+    """Add a learned weight x log(1 + the item's sightings) to every score: popularity, which
+    item vectors learn slowly in one pass (README, "The model")."""
+    popularity_bonus: float = Field(0.5, ge=0.0, le=100.0)
+    """Starting weight of that popularity prior; learned from there."""
     transition_bonus: float = Field(1.0, ge=0.0, le=100.0)
     """Starting weight of the transition bonus for the newest item's successors (the j-th
     newest starts at this / j); learned from there."""

@@ -23,6 +23,7 @@ def learner_config(settings: Settings, rank_every_event: bool = False) -> Learne
             num_actions=len(settings.topics.events), time_gaps=m.time_gaps,
             pretrained_path=m.pretrained_path,
             content_dim=content_dim(settings), transition_items=m.transition_items,
+            popularity_prior=m.popularity_prior,
         ),
         vocabulary=VocabularyConfig(
             min_count=m.vocab_min_count, evict_after_s=m.vocab_evict_after_s,
@@ -45,6 +46,7 @@ def learner_config(settings: Settings, rank_every_event: bool = False) -> Learne
         content_young_events=settings.content.young_events,
         content_recent_items=settings.content.recent_items,
         transition_neighbours=m.transition_neighbours, transition_bonus=m.transition_bonus,
+        popularity_bonus=m.popularity_bonus,
     )  # fmt: skip
 
 

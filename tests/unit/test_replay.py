@@ -54,7 +54,14 @@ def test_replay_command_writes_a_report_and_a_plot(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     written = json.loads(report.read_text())
     assert written["model"] == "cooc" and written["events"] == 200
-    assert set(written["metrics"]["overall"]) == {"hr@10", "ndcg@10", "mrr@10", "hr@20", "ndcg@20"}
+    assert set(written["metrics"]["overall"]) == {
+        "hr@10",
+        "ndcg@10",
+        "mrr@10",
+        "hr@20",
+        "ndcg@20",
+        "mrr@20",
+    }
     assert written["throughput"]["events_per_s"] > 0 and written["peak_rss_mb"] > 0
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
