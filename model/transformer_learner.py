@@ -525,7 +525,8 @@ class TransformerLearner:
         )
         purchase = self.action_ids.get(cfg.purchase_action, -1)
         popularity = (
-            PopularityTerm(log_counts, self.model.popularity_weight)
+            PopularityTerm(log_counts, self.model.popularity_weight,
+                           log_counts[positions.target] > 0)
             if cfg.model.popularity_prior and log_counts is not None else None
         )  # fmt: skip
         return task_losses(self.model, states, positions, history, valid, negatives, purchase,
