@@ -45,8 +45,9 @@ class RecommenderConfig:
     # with its own learned weight (model/transition_prior.py; 0: no transition bonus).
     transition_items: int = 3
     # A learned weight on log(1 + an item's sightings) in every score: popularity, which
-    # item vectors learn slowly in one pass (model/task_losses.py, PopularityTerm).
-    popularity_prior: bool = True
+    # item vectors learn slowly in one pass (model/task_losses.py, PopularityTerm). Off
+    # by default: it helped early on Beauty only (bench/NOTES.md, issue 20).
+    popularity_prior: bool = False
 
     @property
     def time_gap_buckets(self) -> int:
