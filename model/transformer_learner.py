@@ -462,8 +462,8 @@ class TransformerLearner:
                                                 strict=False)
                      for row in rows[len(rows) - count :]]  # fmt: skip
         # The popularity prior reads the sightings from before this step (its own targets
-        # would leak into their scores), in a group as alone.
-        log_counts = torch.log1p(self.table.counts)
+        # would leak into their scores), in a group as alone. Off: no pass over the table.
+        log_counts = torch.log1p(self.table.counts) if cfg.model.popularity_prior else None
         if count_sightings:
             self.table.count_sightings(sightings)
         positions = trailing_positions(tensors, counts, self.device)
@@ -527,7 +527,7 @@ class TransformerLearner:
         popularity = (
             PopularityTerm(log_counts, self.model.popularity_weight,
                            log_counts[positions.target] > 0)
-            if cfg.model.popularity_prior and log_counts is not None else None
+            if log_counts is not None else None
         )  # fmt: skip
         return task_losses(self.model, states, positions, history, valid, negatives, purchase,
                            learnable, prior, popularity)  # fmt: skip
