@@ -9,7 +9,9 @@ transformer retrained from scratch on everything seen every N events. Reported:
 prequential NDCG@10 / HR@10 and the compute seconds each model used for the whole
 stream, both also as ratios (quality vs popularity, compute vs the incremental
 transformer). Data: the Taobao 10k sample, and in the full run also the first 60,000
-events of Amazon Beauty. Writes bench/results/quality-<time>.json and a PNG.
+events of Amazon Beauty and the synthetic stream of `recstream produce --synthetic`
+(`stream/data/synthetic.py`, its default 20,000 events). Writes
+bench/results/quality-<time>.json and a PNG.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from rich.table import Table
 from bench.common import write_result
 from model.names import MODEL_NAMES
 from stream.data.event_files import read_events, shared_data_dir
+from stream.data.synthetic import SyntheticSpec, synthetic_events
 from stream.paths import REPO_ROOT
 from stream.replay.prequential import replay
 from stream.settings import Settings, load_settings
@@ -40,7 +43,7 @@ console = Console(width=200)
 @dataclass(frozen=True)
 class Dataset:
     name: str
-    path: str  # under the shared data folder
+    path: str  # under the shared data folder ("" for the synthetic stream)
     file_format: str
     limit: int | None
     batch_events: int
@@ -51,6 +54,8 @@ TAOBAO = Dataset("taobao-10k", "taobao-userbehavior-10k/UserBehavior.csv", "taob
                  {"frozen_warmup_events": 3_000, "retrain_every_events": 2_500})  # fmt: skip
 BEAUTY = Dataset("amazon-beauty-60k", "amazon-beauty/beauty.txt", "pairs", 60_000, 256,
                  {"frozen_warmup_events": 20_000, "retrain_every_events": 20_000})  # fmt: skip
+SYNTHETIC = Dataset("synthetic-20k", "", "synthetic", None, 64,
+                    {"frozen_warmup_events": 5_000, "retrain_every_events": 5_000})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,10 @@ def run_dataset(base: Settings, data: Dataset) -> list[QualityRow]:
         "baselines": base.baselines.model_copy(update=data.baselines),
         "trainer": base.trainer.model_copy(update={"device": "cpu"}),
     })  # fmt: skip
-    events = read_events(shared_data_dir() / data.path, data.file_format, data.limit)
+    events = (
+        synthetic_events(SyntheticSpec()) if data.file_format == "synthetic"
+        else read_events(shared_data_dir() / data.path, data.file_format, data.limit)
+    )  # fmt: skip
     rows = []
     for model in MODEL_NAMES:
         learner = learner_from_settings(model, settings, rank_every_event=True)
@@ -97,6 +105,7 @@ def run(settings: Settings, quick: bool) -> list[QualityRow]:
     rows = run_dataset(settings, TAOBAO)
     if not quick:
         rows += run_dataset(settings, BEAUTY)
+        rows += run_dataset(settings, SYNTHETIC)
     return rows
 
 

@@ -571,9 +571,13 @@ class TransformerLearner:
         """Rank the new events without learning anything (for tests and frozen models).
         ``admit_items``: new items get rows first, as a serving trainer's would between
         steps (so a repeat of an item first seen now can be ranked), and nothing else
-        changes: no step, no item ages, no transitions."""
+        changes: no step, no item ages, no transitions. Not in a trainer group, where
+        admission is a collective every rank takes part in."""
+        if admit_items and self.replicas is not None:
+            raise ValueError("evaluate(admit_items=True) admits alone; a trainer group admits "
+                             "together, in its steps")  # fmt: skip
         report = StepReport(model_version=self.version, sequences=len(batch))
-        if batch and admit_items and self.replicas is None:
+        if batch and admit_items:
             admitted, _ages = self._admit(batch)
             self._event_rows, self._chains = [], []
             self._score(batch, 0, report, admitted)

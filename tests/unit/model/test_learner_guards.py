@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import cast
+
+import pytest
 import torch
 
+from model.contract import UserSequence
+from model.replica_group import ReplicaGroup
 from model.transformer_learner import TransformerLearner
+from model.vocabulary import RESERVED
 from tests.unit.model.helpers import cycle_batches, tiny_config
 
 
@@ -82,3 +88,30 @@ def test_new_items_grow_the_table_and_keep_learned_rows() -> None:
     ]
     current = learner.model.item_embeddings.detach()
     assert all(torch.equal(current[r], learned[r - 3]) for r in untouched)
+
+
+def test_evaluate_can_admit_new_items_and_changes_nothing_else() -> None:
+    learner = TransformerLearner(tiny_config())
+    learner.learn(cycle_batches(items=30)[0])
+    rows = learner.vocab.num_rows
+    before = learner.model.item_embeddings.detach()[:rows].clone()
+    transitions = learner.table.transitions
+    assert transitions is not None
+    counted = transitions.weights.sum().item()
+    # A repeat of an item first seen in this batch: only an admitted item can be ranked.
+    fresh = UserSequence("user-new", ["fresh-a", "fresh-b", "fresh-a"], ["view"] * 3,
+                         [1.0, 2.0, 3.0], new_count=1)  # fmt: skip
+    assert learner.evaluate([fresh]).cold == 1
+    admitted = learner.evaluate([fresh], admit_items=True)
+    assert admitted.cold == 0 and admitted.evaluated == 1
+    assert learner.vocab.lookup(["fresh-a"])[0] >= RESERVED
+    assert learner.version == 1  # no step, no counts
+    assert transitions.weights.sum().item() == counted
+    assert torch.equal(learner.model.item_embeddings.detach()[:rows], before)
+
+
+def test_evaluate_refuses_to_admit_alone_in_a_trainer_group() -> None:
+    learner = TransformerLearner(tiny_config())
+    learner.replicas = cast(ReplicaGroup, object())  # never called: refused before
+    with pytest.raises(ValueError, match="admit"):
+        learner.evaluate(cycle_batches()[0], admit_items=True)
