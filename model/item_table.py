@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from model.recent_sightings import RecentSightings
 from model.sequential_recommender import EMBEDDING_STD, SequentialRecommender
 from model.state_io import flatten_optimizer, unflatten_optimizer
 from model.transition_table import TransitionTable
@@ -27,6 +28,7 @@ class ItemTable:
     def __init__(
         self, model: SequentialRecommender, learning_rate: float, weight_decay: float,
         rows_generator: torch.Generator | None = None, transition_width: int = 0,
+        recent_sightings: bool = False, half_life: float | None = None,
     ) -> None:  # fmt: skip
         """``rows_generator`` draws new and reused rows; only growth and row reuse use it,
         so replicas that grow and reuse alike draw alike (model/replica_group.py), whatever
@@ -37,6 +39,8 @@ class ItemTable:
         self.weight_decay = weight_decay
         rows, device = model.item_embeddings.shape[0], model.item_embeddings.device
         self.counts = torch.zeros(rows, device=device)  # item sightings
+        # Fading sightings for the popularity prior (model/recent_sightings.py), when on.
+        self.recent = RecentSightings(rows, half_life, device) if recent_sightings else None
         # New events per item row (trained or not): the item's age when it is a target,
         # so quality can be split by how new an item is (first event, 2-5, ...).
         self.events = torch.zeros(rows, dtype=torch.long, device=device)
@@ -95,6 +99,8 @@ class ItemTable:
         seen = torch.tensor(rows, device=self.counts.device)
         self.counts.index_add_(0, seen, torch.ones(len(rows), device=self.counts.device))
         self.dirty_rows[seen] = True
+        if self.recent is not None and self.recent.add(seen):
+            self.dirty_rows[:] = True  # rescaled: every row's stored value changed
 
     def event_ages(self, rows: list[int]) -> list[int]:
         """Each row's age in events, this one included, for events in order (a row may
@@ -177,7 +183,8 @@ class ItemTable:
         dense, dense_meta = flatten_optimizer("dense", self.dense_optimizer.state_dict())
         content = self.model.content.state_dict() if self.model.content is not None else {}
         transitions = self.transitions.state_dict() if self.transitions is not None else {}
-        return {"counts": self.counts, "events": self.events, **content, **transitions,
+        recent = self.recent.state_dict() if self.recent is not None else {}
+        return {"counts": self.counts, "events": self.events, **content, **transitions, **recent,
                 **sparse, **dense,
                 "optimizers": {"sparse": sparse_meta, "dense": dense_meta}}  # fmt: skip
 
@@ -194,6 +201,8 @@ class ItemTable:
             self.model.content.load_state_dict(state)
         if self.transitions is not None:
             self.transitions.load_state_dict(state, self.counts.shape[0])
+        if self.recent is not None:
+            self.recent.load_state_dict(state, self.counts.shape[0])
         self.dirty_rows = torch.zeros(self.counts.shape[0], dtype=torch.bool, device=device)
         self.build_optimizers()
         tensors = {k: v.to(device) for k, v in state.items()
@@ -218,6 +227,8 @@ class ItemTable:
         self.events = torch.cat([self.events, self.events.new_zeros(added)])
         if self.transitions is not None:
             self.transitions.grow(rows)
+        if self.recent is not None:
+            self.recent.grow(rows)
         # Zero rows, as a delta's restore pads a grown table: nothing to store until an
         # item takes one (reset_rows marks it then).
         self.dirty_rows = torch.cat([self.dirty_rows, self.dirty_rows.new_zeros(added)])
@@ -256,6 +267,8 @@ class ItemTable:
                     if seen > 0]  # fmt: skip
             self._mark(self.transitions.clear(used))
         self.counts[index] = 0
+        if self.recent is not None:
+            self.recent.clear(index)
         self.events[index] = 0
         self.dirty_rows[index] = True
         for value in self.sparse_optimizer.state.get(table, {}).values():

@@ -58,8 +58,11 @@ class LearnerConfig:
     # (the j-th newest starts at bonus / j; all learned from there).
     transition_neighbours: int = 16
     transition_bonus: float = 1.0
-    # Starting weight of the popularity prior (model.popularity_prior), learned from there.
+    # Starting weight of the popularity prior (model.popularity_prior), learned from there,
+    # and the half-life of the sightings it reads, in sightings of any item (None: they
+    # never fade; model/recent_sightings.py).
     popularity_bonus: float = 0.5
+    popularity_half_life: float | None = 1_000.0
     device: str = "auto"
     seed: int = 0
 

@@ -44,10 +44,10 @@ class RecommenderConfig:
     # How many of a user's last items lend their usual successors a ranking bonus, each
     # with its own learned weight (model/transition_prior.py; 0: no transition bonus).
     transition_items: int = 3
-    # A learned weight on log(1 + an item's sightings) in every score: popularity, which
-    # item vectors learn slowly in one pass (model/task_losses.py, PopularityTerm). Off
-    # by default: it helped early on Beauty only (bench/NOTES.md, issue 20).
-    popularity_prior: bool = False
+    # A learned weight on log(1 + an item's recent sightings) in every score: what is
+    # popular now, which item vectors learn slowly in one pass (model/task_losses.py,
+    # PopularityTerm; model/recent_sightings.py).
+    popularity_prior: bool = True
 
     @property
     def time_gap_buckets(self) -> int:

@@ -56,7 +56,8 @@ class TransformerLearner:
         self.rows_generator = torch.Generator(device=self.device).manual_seed(config.seed + 1)
         transitions = config.transition_neighbours if config.model.transition_items else 0
         self.table = ItemTable(self.model, config.learning_rate, config.weight_decay,
-                               self.rows_generator, transitions)  # fmt: skip
+                               self.rows_generator, transitions, config.model.popularity_prior,
+                               config.popularity_half_life)  # fmt: skip
         if config.model.popularity_prior:
             with torch.no_grad():
                 self.model.popularity_weight.fill_(config.popularity_bonus)
@@ -119,8 +120,8 @@ class TransformerLearner:
         if content is not None and prior is not None:
             columns = prior.table_columns(content, self.table.events, valid.shape[0])
             table = torch.cat([table, columns], dim=1)
-        if self.config.model.popularity_prior:
-            popularity = torch.log1p(self.table.counts[: valid.shape[0]]).unsqueeze(1)
+        if self.table.recent is not None:
+            popularity = torch.log1p(self.table.recent.counts(valid.shape[0])).unsqueeze(1)
             table = torch.cat([table, popularity.to(table.dtype)], dim=1)
         return table, valid
 
@@ -463,7 +464,8 @@ class TransformerLearner:
                      for row in rows[len(rows) - count :]]  # fmt: skip
         # The popularity prior reads the sightings from before this step (its own targets
         # would leak into their scores), in a group as alone. Off: no pass over the table.
-        log_counts = torch.log1p(self.table.counts) if cfg.model.popularity_prior else None
+        recent = self.table.recent
+        log_counts = torch.log1p(recent.counts()) if recent is not None else None
         if count_sightings:
             self.table.count_sightings(sightings)
         positions = trailing_positions(tensors, counts, self.device)

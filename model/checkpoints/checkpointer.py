@@ -33,11 +33,11 @@ TABLE = "model.item_embeddings"
 
 def _row_keys(tensors: dict[str, torch.Tensor], rows: int) -> list[str]:
     """Tensors indexed by item row: the table, its sparse-Adam moments, the sightings,
-    the item ages, the content vectors and the transition lists."""
+    the item ages, the content vectors, the transition lists and the fading sightings."""
     return [
         key for key, t in tensors.items()
         if key in (TABLE, "counts", "events")
-        or (key.startswith(("sparse.", "content.", "transitions."))
+        or (key.startswith(("sparse.", "content.", "transitions.", "recent."))
             and t.dim() >= 1 and t.shape[0] == rows)
     ]  # fmt: skip
 

@@ -405,13 +405,14 @@ class ModelSettings(_Section):
     transition_neighbours: int = Field(16, ge=1, le=256)
     """Successors kept per item (the most frequent, Space-Saving); memory is 8 bytes each per
     item row."""
-    popularity_prior: bool = False
-    """Add a learned weight x log(1 + the item's sightings) to every score: popularity, which
-    item vectors learn slowly in one pass (README, "The model"). Off by default: +25 % NDCG@10
-    on the first 20k events of Amazon Beauty, but -7 % on 60k, -2 % on Taobao 10k and -0.3 %
-    on the session stream."""
+    popularity_prior: bool = True
+    """Add a learned weight x log(1 + the item's recent sightings) to every score: what is
+    popular now, which item vectors learn slowly in one pass (README, "The model")."""
     popularity_bonus: float = Field(0.5, ge=0.0, le=100.0)
     """Starting weight of that popularity prior; learned from there."""
+    popularity_half_life: float | None = Field(1_000.0, gt=0)
+    """Sightings (new events, of any item) after which a sighting counts half in the popularity
+    prior; null: sightings never fade (popularity since the start)."""
     transition_bonus: float = Field(1.0, ge=0.0, le=100.0)
     """Starting weight of the transition bonus for the newest item's successors (the j-th
     newest starts at this / j); learned from there."""

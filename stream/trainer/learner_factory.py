@@ -47,6 +47,7 @@ def learner_config(settings: Settings, rank_every_event: bool = False) -> Learne
         content_recent_items=settings.content.recent_items,
         transition_neighbours=m.transition_neighbours, transition_bonus=m.transition_bonus,
         popularity_bonus=m.popularity_bonus,
+        popularity_half_life=m.popularity_half_life,
     )  # fmt: skip
 
 

@@ -1,4 +1,5 @@
-"""The popularity prior: a learned weight on log(1 + sightings) in ranking and training."""
+"""The popularity prior: a learned weight on log(1 + recent sightings) in ranking and
+training, and the fading counts it reads."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import dataclasses
 import torch
 
 from model.contract import UserSequence
+from model.recent_sightings import RecentSightings
 from model.transformer_learner import TransformerLearner
 from model.vocabulary import VocabularyConfig
 from tests.unit.model.helpers import tiny_config
@@ -45,7 +47,10 @@ def test_the_prior_ranks_a_popular_item_first_and_its_weight_learns() -> None:
     table, _valid = learner._ranked_table()
     assert table.shape[1] == learner.config.model.hidden_size + 1
     row = learner.vocab.row_of["hit"]
-    assert torch.isclose(table[row, -1], torch.log1p(learner.table.counts[row]))
+    recent = learner.table.recent
+    assert recent is not None
+    assert torch.isclose(table[row, -1], torch.log1p(recent.counts()[row]))
+    assert recent.counts()[row] < learner.table.counts[row]  # it fades, the sampler's does not
 
 
 def test_without_the_prior_the_model_has_no_such_weight_or_column() -> None:
@@ -53,3 +58,33 @@ def test_without_the_prior_the_model_has_no_such_weight_or_column() -> None:
     assert not hasattr(learner.model, "popularity_weight")
     table, _valid = learner._ranked_table()
     assert table.shape[1] == learner.config.model.hidden_size
+
+
+def test_a_sighting_counts_half_after_one_half_life_and_only_counted_rows_change() -> None:
+    fading = RecentSightings(6, half_life=4.0, device=torch.device("cpu"))
+    fading.add(torch.tensor([2, 2, 3, 3]))  # the step's four sightings count at its end
+    torch.testing.assert_close(fading.counts(), torch.tensor([0, 0, 2, 2, 0, 0.0]))
+    before = fading.scaled.clone()
+    fading.add(torch.tensor([5, 5, 5, 5]))  # one half-life later
+    torch.testing.assert_close(fading.counts(), torch.tensor([0, 0, 1, 1, 0, 4.0]))
+    assert torch.equal(fading.scaled[:5], before[:5])  # a delta holds row 5 alone
+
+
+def test_rescaling_keeps_the_counts_and_never_overflows() -> None:
+    eager = torch.zeros(3, dtype=torch.float64)
+    fading = RecentSightings(3, half_life=1.0, device=torch.device("cpu"))
+    rescaled = []
+    for step in range(3_000):  # 3,000 half-lives: 2^3000 would overflow without rescaling
+        rows = torch.tensor([step % 3])
+        eager = eager * 0.5 + torch.nn.functional.one_hot(rows, 3).sum(0)
+        rescaled.append(fading.add(rows))
+    assert sum(rescaled) == 5  # every 512 half-lives
+    assert torch.isfinite(fading.scaled).all()
+    torch.testing.assert_close(fading.counts(), eager.float())
+
+
+def test_without_a_half_life_sightings_never_fade() -> None:
+    fading = RecentSightings(2, half_life=None, device=torch.device("cpu"))
+    for _ in range(100):
+        fading.add(torch.tensor([1]))
+    assert fading.counts().tolist() == [0.0, 100.0]
