@@ -85,7 +85,7 @@ bench-burst: install ## A 60 s burst above what the trainer learns, then calm: i
 bench-trainer: install ## Trainer samples/s, ranking users/s and FLOP utilisation on the CPU
 	$(PY) -m bench.trainer --config $(CONFIG)
 
-bench-quality: install ## Prequential NDCG@10 vs compute seconds, transformer vs five alternatives
+bench-quality: install ## Prequential NDCG@10 vs compute seconds, transformer vs six alternatives
 	$(PY) -m bench.quality --config $(CONFIG)
 
 bench-freshness: install ## Event -> recommendation freshness at 250-2000 events/s, both traffic profiles (bench/results/)
@@ -107,7 +107,7 @@ bench-forgetting: install ## Taobao 96k and YOOCHOOSE in 4 periods: Recall/MRR@2
 	$(PY) -m bench.forgetting --config $(CONFIG)
 	$(PY) -m bench.forgetting --config $(CONFIG) --data yoochoose --events 200000
 
-replay-taobao: install ## Replay the Taobao 10k sample through all six models (bench/results/)
+replay-taobao: install ## Replay the Taobao 10k sample through all seven models (bench/results/)
 	RECSTREAM_BASELINES__FROZEN_WARMUP_EVENTS=3000 RECSTREAM_BASELINES__RETRAIN_EVERY_EVENTS=2500 \
 	  bench/replay_all.sh ../shared/data/taobao-userbehavior-10k/UserBehavior.csv taobao \
 	  bench/results/replay-taobao-10k --batch-events 32

@@ -54,7 +54,7 @@ from stream.settings import Settings, load_settings
 from stream.trainer.learner_factory import learner_from_settings
 
 console = Console(width=200)
-MODELS = ("transformer", "recent", "cooc", "popularity")
+MODELS = ("transformer", "recent", "cooc", "popularity", "trending")
 PERIOD_SPACING_S = 10_000_000.0  # periods follow each other in time; lines are seconds within
 
 

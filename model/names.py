@@ -1,3 +1,3 @@
 """The learners recstream can build (model/registry.py builds them; this list imports nothing)."""
 
-MODEL_NAMES = ("transformer", "popularity", "cooc", "recent", "frozen", "retrain")
+MODEL_NAMES = ("transformer", "popularity", "trending", "cooc", "recent", "frozen", "retrain")

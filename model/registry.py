@@ -9,7 +9,7 @@ from pathlib import Path
 from model.baselines.base import RankedListBaseline
 from model.baselines.cooccurrence import CooccurrenceBaseline
 from model.baselines.frozen import FrozenLearner
-from model.baselines.popularity import PopularityBaseline
+from model.baselines.popularity import PopularityBaseline, TrendingBaseline
 from model.baselines.recent import RecentItemsBaseline
 from model.baselines.retrain import PeriodicRetrainLearner, RetrainSchedule
 from model.contract import Learner
@@ -20,6 +20,7 @@ from model.transformer_learner import TransformerLearner
 
 _BASELINES: dict[str, type[RankedListBaseline]] = {
     "popularity": PopularityBaseline,
+    "trending": TrendingBaseline,
     "cooc": CooccurrenceBaseline,
     "recent": RecentItemsBaseline,
 }
@@ -28,6 +29,7 @@ _BASELINES: dict[str, type[RankedListBaseline]] = {
 @dataclass(frozen=True)
 class BaselineOptions:
     popularity_half_life_s: float = 86_400.0
+    trending_half_life_events: float = 1_000.0
     frozen_warmup_events: int = 10_000
     retrain: RetrainSchedule = field(default_factory=RetrainSchedule)
 
@@ -43,6 +45,8 @@ def build_learner(
         return PeriodicRetrainLearner(config, options.retrain)
     if name == "popularity":
         return PopularityBaseline(options.popularity_half_life_s)
+    if name == "trending":
+        return TrendingBaseline(options.trending_half_life_events)
     if name in _BASELINES:
         return _BASELINES[name]()
     raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")

@@ -1,4 +1,5 @@
-"""Recent popularity: time-decayed interaction counts (half-life in seconds)."""
+"""Recent popularity: decayed interaction counts, with a half-life in seconds of event
+time (popularity) or in events of any item (trending)."""
 
 from __future__ import annotations
 
@@ -34,9 +35,13 @@ class PopularityBaseline(RankedListBaseline):
                     grown = np.full(self.log_scores.shape[0] * 2, -np.inf)
                     grown[: self.log_scores.shape[0]] = self.log_scores
                     self.log_scores = grown
-            weight = ts / self.half_life_s * math.log(2)
+            weight = self._half_lives(ts) * math.log(2)
             self.log_scores[row] = np.logaddexp(self.log_scores[row], weight)
         self._top = None
+
+    def _half_lives(self, ts: float) -> float:
+        """The clock of the event just counted, in half-lives."""
+        return ts / self.half_life_s
 
     def top(self, depth: int) -> list[tuple[str, float]]:
         if self._top is None or len(self._top) < min(depth, len(self.items)):
@@ -65,3 +70,30 @@ class PopularityBaseline(RankedListBaseline):
         self.log_scores = np.full(max(1_024, len(self.items)), -np.inf)
         self.log_scores[: len(self.items)] = np.array(state["log_scores"], dtype=float)
         self._top = None
+
+
+class TrendingBaseline(PopularityBaseline):
+    """Popularity over the last events: the half-life counts events of any item, not
+    seconds, so a stream decays as it flows whatever its timestamps (a file without them
+    has line numbers). The yardstick with the memory of the transformer's popularity
+    prior (``model.popularity_half_life``, in sightings)."""
+
+    name = "trending"
+
+    def __init__(self, half_life_events: float = 1_000.0) -> None:
+        super().__init__()
+        self.half_life_events = half_life_events
+        self.events = 0
+
+    def _half_lives(self, ts: float) -> float:
+        self.events += 1
+        return self.events / self.half_life_events
+
+    def state(self) -> dict[str, Any]:
+        return {**super().state(), "half_life_events": self.half_life_events,
+                "events": self.events}  # fmt: skip
+
+    def restore(self, state: dict[str, Any]) -> None:
+        super().restore(state)
+        self.half_life_events = float(state["half_life_events"])
+        self.events = int(state["events"])

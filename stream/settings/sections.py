@@ -429,6 +429,9 @@ class BaselineSettings(_Section):
 
     popularity_half_life_s: float = Field(86_400.0, gt=0)
     """Half-life of the popularity baseline's decayed counts."""
+    trending_half_life_events: float = Field(1_000.0, gt=0)
+    """Half-life of the trending baseline's counts, in events of any item (the memory of the
+    transformer's popularity prior, ``model.popularity_half_life``)."""
     frozen_warmup_events: int = Field(10_000, ge=0)
     """Events the frozen baseline trains on before it stops learning."""
     retrain_every_events: int = Field(50_000, ge=1)

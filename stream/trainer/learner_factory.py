@@ -64,6 +64,7 @@ def baseline_options(settings: Settings) -> BaselineOptions:
     b = settings.baselines
     return BaselineOptions(
         popularity_half_life_s=b.popularity_half_life_s,
+        trending_half_life_events=b.trending_half_life_events,
         frozen_warmup_events=b.frozen_warmup_events,
         retrain=RetrainSchedule(
             b.retrain_every_events, b.retrain_epochs, b.retrain_batch_size, b.retrain_positions

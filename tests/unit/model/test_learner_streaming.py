@@ -62,7 +62,7 @@ def test_a_large_step_ranks_a_sample_of_its_new_events_for_quality() -> None:
 
 
 def test_baselines_hand_out_recommendations_too() -> None:
-    for name in ("popularity", "recent", "cooc", "frozen", "retrain"):
+    for name in ("popularity", "trending", "recent", "cooc", "frozen", "retrain"):
         learner = build_learner(name, tiny_config())
         seen: list[int] = []
 
