@@ -1,5 +1,5 @@
 """Settings: one frozen, validated object for every recstream process (``load``) and its
-sections (``sections``).
+sections (``sections``, ``model_sections``).
 
 May import: nothing else of recstream.
 """
@@ -12,8 +12,8 @@ from stream.settings.load import (
     SettingsError,
     load_settings,
 )
+from stream.settings.model_sections import BaselineSettings, ModelSettings
 from stream.settings.sections import (
-    BaselineSettings,
     BrokerSettings,
     CatalogLimitsSettings,
     CheckpointSettings,
@@ -22,7 +22,6 @@ from stream.settings.sections import (
     EventLimitsSettings,
     KafkaSettings,
     MetricsSettings,
-    ModelSettings,
     PrometheusSettings,
     SequencerSettings,
     TopicsSettings,

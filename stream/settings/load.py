@@ -16,8 +16,8 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from stream.settings.model_sections import BaselineSettings, ModelSettings
 from stream.settings.sections import (
-    BaselineSettings,
     BrokerSettings,
     CatalogLimitsSettings,
     CheckpointSettings,
@@ -26,7 +26,6 @@ from stream.settings.sections import (
     EventLimitsSettings,
     KafkaSettings,
     MetricsSettings,
-    ModelSettings,
     PrometheusSettings,
     SequencerSettings,
     TopicsSettings,
