@@ -40,7 +40,7 @@ class PopularityBaseline(RankedListBaseline):
         self._top = None
 
     def _half_lives(self, ts: float) -> float:
-        """The clock of the event just counted, in half-lives."""
+        """The clock of the event just counted, in half-lives (called once per event)."""
         return ts / self.half_life_s
 
     def top(self, depth: int) -> list[tuple[str, float]]:
@@ -86,7 +86,7 @@ class TrendingBaseline(PopularityBaseline):
         self.events = 0
 
     def _half_lives(self, ts: float) -> float:
-        self.events += 1
+        self.events += 1  # this clock is the event count: counting an event advances it
         return self.events / self.half_life_events
 
     def state(self) -> dict[str, Any]:
