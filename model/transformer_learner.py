@@ -10,36 +10,32 @@ not finite, or that leaves non-finite weights, and restore the last good snapsho
 from __future__ import annotations
 
 import dataclasses
-import math
 import random
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from model.adapters import AdapterConfig, attach_adapters, consolidate_adapters, has_adapters
 from model.content_prior import ContentPrior
-from model.contract import Recommendation, RecommendationSink, StepReport, UserSequence
+from model.contract import RecommendationSink, StepReport, UserSequence
 from model.item_admission import ContentQueue, ContentUpdate, apply_content, event_ages
 from model.item_table import ItemTable
 from model.learner_config import LearnerConfig, config_from_json, config_to_json, pick_device
-from model.ranking_metrics import RankingSums, age_bucket
+from model.learner_scoring import LearnerScoring
 from model.repeat_bonus import HistoryBonus
 from model.replay_buffer import ReservoirBuffer
 from model.replica_group import ReplicaGroup, fingerprint
-from model.scoring import target_ranks, top_k
 from model.sequence_tensors import Positions, to_tensors, trailing_positions
 from model.sequential_recommender import SequentialRecommender
 from model.state_io import read_state, split_state, write_state
 from model.task_losses import Negatives, PopularityTerm, PriorTerms, task_losses
-from model.transition_prior import successor_bonus, with_successors
 from model.vocabulary import RESERVED, ItemVocabulary
 
 
-class TransformerLearner:
+class TransformerLearner(LearnerScoring):
     name = "transformer"
 
     def __init__(self, config: LearnerConfig, vocab: ItemVocabulary | None = None) -> None:
@@ -90,182 +86,6 @@ class TransformerLearner:
     def grow_to_vocabulary(self) -> None:
         """Give every row the vocabulary may hand out an embedding (after ``vocab.observe``)."""
         self.table.grow(self.vocab.capacity)
-
-    # -- scoring ------------------------------------------------------------
-
-    def _valid_rows(self) -> torch.Tensor:
-        """(N,) bool: rows that hold an item; cached until the vocabulary changes."""
-        key = (self.vocab.revision, self.model.item_embeddings.shape[0])
-        if self._valid_cache is not None and self._valid_cache[0] == key:
-            return self._valid_cache[1]
-        size = self.model.item_embeddings.shape[0]
-        flags = np.frombuffer(self.vocab.live_flags, dtype=np.bool_)
-        valid = torch.zeros(size, dtype=torch.bool)
-        valid[: len(flags)] = torch.from_numpy(flags.copy())  # a copy: the flags keep growing
-        valid = valid.to(self.device)
-        self._valid_cache = (key, valid)
-        return valid
-
-    def _valid_in_use(self) -> torch.Tensor:
-        """Validity of the rows up to the vocabulary's high-water mark: the table has room
-        to grow (its capacity doubles), and scoring the unused rows was up to half of the
-        ranking and of the full softmax."""
-        return self._valid_rows()[: self.vocab.num_rows]
-
-    def _ranked_table(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Item vectors and validity of the rows in use."""
-        valid = self._valid_in_use()
-        table = self.model.ranked_vectors(valid.shape[0])
-        content, prior = self.model.content, self.content_prior
-        if content is not None and prior is not None:
-            columns = prior.table_columns(content, self.table.events, valid.shape[0])
-            table = torch.cat([table, columns], dim=1)
-        if self.table.recent is not None:
-            popularity = torch.log1p(self.table.recent.counts(valid.shape[0])).unsqueeze(1)
-            table = torch.cat([table, popularity.to(table.dtype)], dim=1)
-        return table, valid
-
-    def _ranking_queries(
-        self, hidden: torch.Tensor, items: torch.Tensor, user: torch.Tensor, index: torch.Tensor
-    ) -> torch.Tensor:
-        """Ranking queries of the outputs (user[p], index[p]), with the content prior's
-        columns when it is on (matching :meth:`_ranked_table`)."""
-        queries = self._queries(hidden[user, index])
-        content, prior = self.model.content, self.content_prior
-        if content is not None and prior is not None:
-            weight = self.model.content_prior_weight.detach().float()
-            columns = weight * prior.query_columns(content, items, user, index)
-            queries = torch.cat([queries, columns], dim=1)
-        if self.config.model.popularity_prior:
-            weight = self.model.popularity_weight.detach().float()
-            queries = torch.cat([queries, weight.expand(queries.shape[0], 1)], dim=1)
-        return queries
-
-    def _autocast(self) -> Any:
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
-
-    def _queries(self, hidden: torch.Tensor) -> torch.Tensor:
-        """Ranking query: the weighted sum of the two item heads is one dot product."""
-        w_item, w_purchase = self.config.rank_weights
-        projected: torch.Tensor = self.model.purchase_projection(hidden)
-        return (w_item * hidden + w_purchase * projected).float()
-
-    @torch.no_grad()
-    def _score(
-        self, batch: Sequence[UserSequence], k: int, report: StepReport,
-        cold: set[str] | None = None, ages: list[int] | None = None,
-    ) -> list[Recommendation]:  # fmt: skip
-        """Rank the new events; items in ``cold`` (first seen in this batch) count as missed.
-        ``ages``: each new event's item age, in batch order (quality by item age)."""
-        self.model.eval()
-        tensors = to_tensors(
-            batch, self.vocab, self.action_ids, self.config.model.max_len, self.device
-        )
-        counts = [min(s.new_count, self.config.model.max_len) for s in batch]
-        positions = trailing_positions(tensors, counts, self.device)
-        with self._autocast():
-            hidden = self.model.encode(tensors.items, tensors.actions, tensors.ts, tensors.lengths)
-        table, valid = self._ranked_table()
-        kept = self._ranked_sample(positions.target.shape[0])
-        at = torch.tensor(kept, dtype=torch.long, device=self.device)
-        user, index, target = positions.user[at], positions.index[at], positions.target[at]
-        queries = self._ranking_queries(hidden, tensors.items, user, index)
-        history = self._history(hidden, tensors.items, user, index)
-        ranks = target_ranks(queries, table, target, valid, history, self._bonus_weight)
-        if cold:
-            # Never seen before this event: new to the vocabulary in this batch and not
-            # earlier in the user's own window.
-            unseen = [
-                seq.items[i] in cold and seq.items[i] not in seq.items[:i]
-                for seq, n in zip(batch, counts, strict=True)
-                for i in range(len(seq.items) - n, len(seq.items))
-            ]
-            ranks = [None if unseen[p] else r for r, p in zip(ranks, kept, strict=True)]
-        names = {i: a for a, i in self.action_ids.items()}
-        for rank, action in zip(ranks, positions.action[at].tolist(), strict=True):
-            report.overall.add(rank)
-            report.per_action.setdefault(names.get(action, "unknown"), RankingSums()).add(rank)
-        if ages is not None:
-            ranked_ages = _ranked_ages(batch, counts, ages)
-            for rank, p in zip(ranks, kept, strict=True):
-                report.per_age.setdefault(age_bucket(ranked_ages[p]), RankingSums()).add(rank)
-        report.evaluated += len(ranks)
-        report.cold += sum(rank is None for rank in ranks)
-        if k <= 0:
-            return []
-        users = torch.arange(len(batch), device=self.device)
-        last = self._ranking_queries(hidden, tensors.items, users, tensors.lengths)
-        history = self._history(hidden, tensors.items, users, tensors.lengths)
-        return self._to_recommendations(batch, last, table, valid, k, None, history)
-
-    def _ranked_sample(self, events: int) -> list[int]:
-        """Which of a step's new events are ranked: all, or a sorted uniform sample."""
-        limit = self.config.eval_max_events
-        if limit is None or events <= limit:
-            return list(range(events))
-        return sorted(self.subsample_rng.sample(range(events), limit))
-
-    @property
-    def _bonus_weight(self) -> float:
-        return float(sum(self.config.rank_weights))
-
-    def _history(
-        self, hidden: torch.Tensor, items: torch.Tensor, user: torch.Tensor, index: torch.Tensor,
-        fresh: torch.Tensor | None = None,
-    ) -> HistoryBonus:  # fmt: skip
-        """The repeat head's bonus of each output's history, and the transition bonus of
-        its recent items' successors (``fresh`` (P,) False: none for that output)."""
-        logits, rows = self.model.repeat_logits(hidden, items, user, index, RESERVED)
-        history = HistoryBonus(logits, rows)
-        transitions = self.table.transitions
-        if transitions is None:
-            return history
-        successors = successor_bonus(transitions, self.model.transition_weights, items, user,
-                                     index, fresh)  # fmt: skip
-        return with_successors(history, *successors)
-
-    def _to_recommendations(
-        self, batch: Sequence[UserSequence], queries: torch.Tensor, table: torch.Tensor,
-        valid: torch.Tensor, k: int, exclude: Sequence[Sequence[str]] | None,
-        history: HistoryBonus,
-    ) -> list[Recommendation]:  # fmt: skip
-        excluded = [self.vocab.lookup(list(items)) for items in exclude] if exclude else None
-        if excluded:
-            excluded = [[r for r in rows if r >= RESERVED] for rows in excluded]
-        scores, rows = top_k(queries, table, valid, k, excluded, history, self._bonus_weight)
-        out = []
-        item_at, isfinite = self.vocab.item_at, math.isfinite  # locals: this runs per item
-        for seq, s, r in zip(batch, scores.tolist(), rows.tolist(), strict=True):
-            kept = [(item, score) for row, score in zip(r, s, strict=True)
-                    if isfinite(score) and (item := item_at(row))]  # fmt: skip
-            out.append(Recommendation(seq.user_id, [item for item, _ in kept],
-                                      [score for _, score in kept]))  # fmt: skip
-        return out
-
-    def recommend(
-        self, histories: Sequence[UserSequence], k: int,
-        exclude: Sequence[Sequence[str]] | None = None,
-    ) -> list[Recommendation]:  # fmt: skip
-        if not histories:
-            return []
-        queries, history = self._next_item_queries(histories)
-        table, valid = self._ranked_table()
-        return self._to_recommendations(histories, queries, table, valid, k, exclude, history)
-
-    @torch.no_grad()
-    def _next_item_queries(
-        self, histories: Sequence[UserSequence]
-    ) -> tuple[torch.Tensor, HistoryBonus]:
-        """Ranking queries and repeat bonuses for the item after each whole history."""
-        self.model.eval()
-        tensors = to_tensors(
-            histories, self.vocab, self.action_ids, self.config.model.max_len, self.device
-        )
-        with self._autocast():
-            hidden = self.model.encode(tensors.items, tensors.actions, tensors.ts, tensors.lengths)
-        users = torch.arange(len(histories), device=self.device)
-        queries = self._ranking_queries(hidden, tensors.items, users, tensors.lengths)
-        return queries, self._history(hidden, tensors.items, users, tensors.lengths)
 
     # -- learning -------------------------------------------------------------
 
@@ -685,14 +505,3 @@ class TransformerLearner:
     def load(cls, directory: Path, device: str | None = None) -> TransformerLearner:
         tensors, meta = read_state(directory)
         return cls.from_state_dict(tensors | meta, device)
-
-
-def _ranked_ages(batch: Sequence[UserSequence], counts: list[int], ages: list[int]) -> list[int]:
-    """The ages of the ranked positions (each sequence's last ``counts`` new events) out
-    of the ages of every new event, in batch order."""
-    out: list[int] = []
-    start = 0
-    for seq, count in zip(batch, counts, strict=True):
-        out += ages[start + seq.new_count - count : start + seq.new_count]
-        start += seq.new_count
-    return out
