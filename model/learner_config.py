@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from model.adapters import ONLINE_MODES, AdapterConfig
+from model.ranking_mixture import MixtureConfig
 from model.sequential_recommender import RecommenderConfig
 from model.vocabulary import VocabularyConfig
 
@@ -63,6 +64,9 @@ class LearnerConfig:
     # never fade; model/recent_sightings.py).
     popularity_bonus: float = 0.5
     popularity_half_life: float | None = 1_000.0
+    # How the ranking scales the transition bonus and the popularity prior, chosen online
+    # by the NDCG of the ranking it serves (model/ranking_mixture.py); None: as learned.
+    mixture: MixtureConfig | None = field(default_factory=MixtureConfig)
     device: str = "auto"
     seed: int = 0
 
@@ -98,6 +102,17 @@ def config_from_json(data: dict[str, Any]) -> LearnerConfig:
         model["pretrained_path"] = Path(model["pretrained_path"])
     # A checkpoint from before the setting moved every row it read: it resumes so.
     data = {"item_row_updates": "all", **data}
+    # A checkpoint from before the ranking mixture ranks as it did.
+    mixture = data.get("mixture")
+    if mixture is not None:
+        mixture = MixtureConfig(
+            **{
+                **mixture,
+                "transition_scales": tuple(mixture["transition_scales"]),
+                "popularity_scales": tuple(mixture["popularity_scales"]),
+            }
+        )
+    data = {**data, "mixture": mixture}
     adapters = dict(data.get("adapters") or {})
     if "targets" in adapters:
         adapters["targets"] = tuple(adapters["targets"])

@@ -21,6 +21,7 @@ from model.contract import Recommendation, StepReport, UserSequence
 from model.item_table import ItemTable
 from model.learner_config import LearnerConfig
 from model.ranking_metrics import RankingSums, age_bucket
+from model.ranking_mixture import RankingMixture
 from model.repeat_bonus import HistoryBonus
 from model.scoring import target_ranks, top_k
 from model.sequence_tensors import to_tensors, trailing_positions
@@ -37,6 +38,7 @@ class LearnerScoring:
     model: SequentialRecommender
     table: ItemTable
     content_prior: ContentPrior | None
+    mixture: RankingMixture
     subsample_rng: random.Random
     _valid_cache: tuple[tuple[int, int], torch.Tensor] | None
 
@@ -73,10 +75,12 @@ class LearnerScoring:
         return table, valid
 
     def _ranking_queries(
-        self, hidden: torch.Tensor, items: torch.Tensor, user: torch.Tensor, index: torch.Tensor
-    ) -> torch.Tensor:
+        self, hidden: torch.Tensor, items: torch.Tensor, user: torch.Tensor, index: torch.Tensor,
+        popularity_scale: float | None = None,
+    ) -> torch.Tensor:  # fmt: skip
         """Ranking queries of the outputs (user[p], index[p]), with the content prior's
-        columns when it is on (matching :meth:`_ranked_table`)."""
+        columns when it is on (matching :meth:`_ranked_table`); the popularity prior's
+        weight scaled by ``popularity_scale`` (None: the ranking mixture's)."""
         queries = self._queries(hidden[user, index])
         content, prior = self.model.content, self.content_prior
         if content is not None and prior is not None:
@@ -84,7 +88,8 @@ class LearnerScoring:
             columns = weight * prior.query_columns(content, items, user, index)
             queries = torch.cat([queries, columns], dim=1)
         if self.table.recent is not None:  # as _ranked_table: one column each side
-            weight = self.model.popularity_weight.detach().float()
+            scale = self.mixture.scales[1] if popularity_scale is None else popularity_scale
+            weight = self.model.popularity_weight.detach().float() * scale
             queries = torch.cat([queries, weight.expand(queries.shape[0], 1)], dim=1)
         return queries
 
@@ -100,10 +105,12 @@ class LearnerScoring:
     @torch.no_grad()
     def _score(
         self, batch: Sequence[UserSequence], k: int, report: StepReport,
-        cold: set[str] | None = None, ages: list[int] | None = None,
+        cold: set[str] | None = None, ages: list[int] | None = None, observe: bool = False,
     ) -> list[Recommendation]:  # fmt: skip
         """Rank the new events; items in ``cold`` (first seen in this batch) count as missed.
-        ``ages``: each new event's item age, in batch order (quality by item age)."""
+        ``ages``: each new event's item age, in batch order (quality by item age).
+        ``observe``: the ranks count toward the ranking mixture (a step's, never an
+        evaluation's: held-out events must not choose how they are ranked)."""
         self.model.eval()
         tensors = to_tensors(
             batch, self.vocab, self.action_ids, self.config.model.max_len, self.device
@@ -138,12 +145,47 @@ class LearnerScoring:
                 report.per_age.setdefault(age_bucket(ranked[p]), RankingSums()).add(rank)
         report.evaluated += len(ranks)
         report.cold += sum(rank is None for rank in ranks)
-        if k <= 0:
-            return []
-        users = torch.arange(len(batch), device=self.device)
-        last = self._ranking_queries(hidden, tensors.items, users, tensors.lengths)
-        history = self._history(hidden, tensors.items, users, tensors.lengths)
-        return self._to_recommendations(batch, last, table, valid, k, None, history)
+        recommendations = []
+        if k > 0:
+            users = torch.arange(len(batch), device=self.device)
+            last = self._ranking_queries(hidden, tensors.items, users, tensors.lengths)
+            history = self._history(hidden, tensors.items, users, tensors.lengths)
+            recommendations = self._to_recommendations(batch, last, table, valid, k, None,
+                                                       history)  # fmt: skip
+        if observe and self.mixture.active:  # last: the whole step ranks with one mixture
+            rankable = [p for p, rank in enumerate(ranks) if rank is not None]
+            self._observe_mixture(hidden, tensors.items, user, index, target, table, valid,
+                                  rankable, len(ranks))  # fmt: skip
+        return recommendations
+
+    def _observe_mixture(
+        self, hidden: torch.Tensor, items: torch.Tensor, user: torch.Tensor, index: torch.Tensor,
+        target: torch.Tensor, table: torch.Tensor, valid: torch.Tensor, rankable: list[int],
+        events: int,
+    ) -> None:  # fmt: skip
+        """Rank an evenly spaced sample of the rankable outputs under every pair of the
+        mixture's grid and let the mixture count their NDCG (evenly spaced, not drawn:
+        the learner's random streams stay as they were)."""
+        if not rankable:
+            return
+        sample = min(len(rankable), self.mixture.config.sample)
+        picked = [rankable[(i * len(rankable)) // sample] for i in range(sample)]
+        at = torch.tensor(picked, dtype=torch.long, device=self.device)
+        user, index, target = user[at], index[at], target[at]
+        # Every pair's queries and bonuses stacked into one ranking call: one matmul of
+        # (pairs x sample) queries is far cheaper than a call per pair.
+        grid = self.mixture.grid
+        histories = {t: self._history(hidden, items, user, index, transition_scale=t)
+                     for t in {t for t, _p in grid}}  # fmt: skip
+        queries = {p: self._ranking_queries(hidden, items, user, index, popularity_scale=p)
+                   for p in {p for _t, p in grid}}  # fmt: skip
+        stacked = HistoryBonus(torch.cat([histories[t].logits for t, _p in grid]),
+                               torch.cat([histories[t].rows for t, _p in grid]))  # fmt: skip
+        stacked_queries = torch.cat([queries[p] for _t, p in grid])
+        found = target_ranks(stacked_queries, table, target.repeat(len(grid)), valid, stacked,
+                             self._bonus_weight)  # fmt: skip
+        ranks = torch.tensor([r if r is not None else 10**9 for r in found]).view(len(grid), -1)
+        self.mixture.observe(ranks, events)
 
     def _ranked_sample(self, events: int) -> list[int]:
         """Which of a step's new events are ranked: all, or a sorted uniform sample."""
@@ -158,17 +200,22 @@ class LearnerScoring:
 
     def _history(
         self, hidden: torch.Tensor, items: torch.Tensor, user: torch.Tensor, index: torch.Tensor,
-        fresh: torch.Tensor | None = None,
+        fresh: torch.Tensor | None = None, transition_scale: float | None = None,
     ) -> HistoryBonus:  # fmt: skip
         """The repeat head's bonus of each output's history, and the transition bonus of
-        its recent items' successors (``fresh`` (P,) False: none for that output)."""
+        its recent items' successors (``fresh`` (P,) False: none for that output). Training
+        (``fresh`` given) uses the learned weights; ranking scales them by
+        ``transition_scale`` (None: the ranking mixture's)."""
         logits, rows = self.model.repeat_logits(hidden, items, user, index, RESERVED)
         history = HistoryBonus(logits, rows)
         transitions = self.table.transitions
         if transitions is None:
             return history
-        successors = successor_bonus(transitions, self.model.transition_weights, items, user,
-                                     index, fresh)  # fmt: skip
+        weights: torch.Tensor = self.model.transition_weights
+        if fresh is None:
+            scale = self.mixture.scales[0] if transition_scale is None else transition_scale
+            weights = weights.detach() * scale
+        successors = successor_bonus(transitions, weights, items, user, index, fresh)
         return with_successors(history, *successors)
 
     def _to_recommendations(

@@ -25,6 +25,7 @@ from model.item_admission import ContentQueue, ContentUpdate, apply_content, eve
 from model.item_table import ItemTable
 from model.learner_config import LearnerConfig, config_from_json, config_to_json, pick_device
 from model.learner_scoring import LearnerScoring
+from model.ranking_mixture import MixtureConfig, RankingMixture
 from model.repeat_bonus import HistoryBonus
 from model.replay_buffer import ReservoirBuffer
 from model.replica_group import ReplicaGroup, fingerprint
@@ -61,6 +62,12 @@ class TransformerLearner(LearnerScoring):
             with torch.no_grad():
                 recency = torch.arange(1, config.model.transition_items + 1, dtype=torch.float32)
                 self.model.transition_weights.copy_(config.transition_bonus / recency)
+        self.mixture = RankingMixture(
+            config.mixture or MixtureConfig(),
+            bool(transitions),
+            config.model.popularity_prior,
+            off=config.mixture is None,
+        )
         self.replay = ReservoirBuffer(config.replay_capacity, config.seed)
         self.subsample_rng = random.Random(config.seed)  # which sequences a bounded step learns
         self.version = 0
@@ -220,7 +227,7 @@ class TransformerLearner(LearnerScoring):
     ) -> None:  # fmt: skip
         """Rank the batch's new events, hand over the top-k."""
         started = time.perf_counter()
-        report.recommendations = self._score(batch, k, report, admitted, ages)
+        report.recommendations = self._score(batch, k, report, admitted, ages, observe=True)
         report.eval_s += time.perf_counter() - started
         if on_recommendations is not None and report.recommendations:
             on_recommendations(report.recommendations, self.version)
@@ -442,6 +449,7 @@ class TransformerLearner(LearnerScoring):
         (``model.state_io.split_state``)."""
         state: dict[str, Any] = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         state |= self.table.state_dict()
+        state |= self.mixture.state_dict()
         # Dropout draws from torch's global generator, negatives from the learner's own.
         state["rng.torch"] = torch.get_rng_state()
         state["rng.negatives"] = self.generator.get_state()
@@ -468,6 +476,7 @@ class TransformerLearner(LearnerScoring):
         self.model.load_state_dict(weights)
         self.model.to(self.device)
         self.table.load_state_dict(state)
+        self.mixture.load_state_dict(state)
         self.replay = ReservoirBuffer.from_state(state["replay"])
         self.version = int(state["version"])
         self.steps_skipped = int(state["steps_skipped"])

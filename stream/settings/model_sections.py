@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from stream.settings.sections import _Section
 
@@ -98,6 +98,27 @@ class ModelSettings(_Section):
     transition_bonus: float = Field(1.0, ge=0.0, le=100.0)
     """Starting weight of the transition bonus for the newest item's successors (the j-th
     newest starts at this / j); learned from there."""
+
+    ranking_mixture: bool = True
+    """Rank with the transition bonus and the popularity prior scaled by the pair of scales
+    whose ranking has served best so far (NDCG@10 of sampled events before each step,
+    fading); the weights themselves are learned by the loss (README, "The ranking
+    mixture"). false: rank with the learned weights as they are."""
+    mixture_transition_scales: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+    """The transition bonus scales the ranking mixture chooses from (must include 1)."""
+    mixture_popularity_scales: tuple[float, ...] = (0.0, 1.0)
+    """The popularity prior scales it chooses from (must include 1)."""
+    mixture_half_life_events: float = Field(20_000.0, gt=0)
+    """Ranked events after which an observation counts half in the mixture's choice."""
+    mixture_sample: int = Field(16, ge=1, le=4096)
+    """Events per step ranked under every pair of scales (the choice's cost)."""
+
+    @field_validator("mixture_transition_scales", "mixture_popularity_scales")
+    @classmethod
+    def _scales_include_one(cls, scales: tuple[float, ...]) -> tuple[float, ...]:
+        if 1.0 not in scales or min(scales) < 0:
+            raise ValueError("scales must be non-negative and include 1.0 (the learned weight)")
+        return scales
 
     @model_validator(mode="after")
     def _heads_divide_hidden(self) -> ModelSettings:

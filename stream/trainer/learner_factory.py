@@ -6,6 +6,7 @@ from model.adapters import AdapterConfig
 from model.baselines.retrain import RetrainSchedule
 from model.contract import Learner
 from model.learner_config import LearnerConfig
+from model.ranking_mixture import MixtureConfig
 from model.registry import BaselineOptions, build_learner
 from model.sequential_recommender import RecommenderConfig
 from model.vocabulary import VocabularyConfig
@@ -48,6 +49,11 @@ def learner_config(settings: Settings, rank_every_event: bool = False) -> Learne
         transition_neighbours=m.transition_neighbours, transition_bonus=m.transition_bonus,
         popularity_bonus=m.popularity_bonus,
         popularity_half_life=m.popularity_half_life,
+        mixture=MixtureConfig(
+            transition_scales=m.mixture_transition_scales,
+            popularity_scales=m.mixture_popularity_scales,
+            half_life_events=m.mixture_half_life_events, sample=m.mixture_sample,
+        ) if m.ranking_mixture else None,
     )  # fmt: skip
 
 

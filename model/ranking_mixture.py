@@ -1,0 +1,95 @@
+"""How strongly the model's ranking leans on its count-based evidence, chosen online by
+the quality of the ranking it serves.
+
+The model ranks by item score + repeat bonus + transition bonus + popularity prior,
+their weights learned by the training loss (a softmax over the catalogue). That
+likelihood is not the top of the ranking: on Amazon Beauty the learned transition
+weights ranked held-out events at half of what three times those weights did, while on
+the session stream three times cost 14 % (bench/NOTES.md, issue 20, fourth session).
+Which is right depends on the stream, so the ranking picks it the way an operator would,
+from the evidence: every step, before learning, the ranked events are also ranked
+with the transition bonus and the popularity prior scaled by each pair of a small grid,
+each pair's NDCG@10 fades with a half-life in events, and the next steps rank with the
+best pair so far (follow the leader). Training never sees the scales: they calibrate
+the learned mixture for ranking, they do not replace it.
+
+Cost: the grid's extra rankings are of a sample of each step's events (``sample``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import torch
+
+STATE_KEY = "mixture.gains"
+
+
+@dataclass(frozen=True)
+class MixtureConfig:
+    transition_scales: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+    popularity_scales: tuple[float, ...] = (0.0, 1.0)
+    half_life_events: float = 20_000.0
+    sample: int = 16  # events per step ranked under every pair
+
+    def __post_init__(self) -> None:
+        for name in ("transition_scales", "popularity_scales"):
+            scales = getattr(self, name)
+            if not scales or 1.0 not in scales or min(scales) < 0:
+                raise ValueError(f"{name} must be non-negative and include 1.0, not {scales}")
+        if self.half_life_events <= 0 or self.sample < 1:
+            raise ValueError("half_life_events must be positive and sample at least 1")
+
+
+def ndcg_at_10(ranks: torch.Tensor) -> torch.Tensor:
+    """0-based ranks -> NDCG@10 of a single relevant item."""
+    gain = 1.0 / torch.log2(ranks.double() + 2.0)
+    return torch.where(ranks < 10, gain, torch.zeros_like(gain))
+
+
+class RankingMixture:
+    """The grid of (transition scale, popularity scale) pairs and their faded NDCG@10."""
+
+    def __init__(
+        self, config: MixtureConfig, transitions: bool, popularity: bool, off: bool = False
+    ) -> None:
+        """``off``: rank with the learned mixture, always. A scale of something the model
+        does not rank with (no transitions, no popularity prior) stays at 1."""
+        self.config = config
+        t_scales = config.transition_scales if transitions and not off else (1.0,)
+        p_scales = config.popularity_scales if popularity and not off else (1.0,)
+        self.grid: list[tuple[float, float]] = list(itertools.product(t_scales, p_scales))
+        self.gains = torch.zeros(len(self.grid), dtype=torch.float64)
+        self.current = self.grid.index((1.0, 1.0))  # the learned mixture as it is
+
+    @property
+    def active(self) -> bool:
+        return len(self.grid) > 1
+
+    @property
+    def scales(self) -> tuple[float, float]:
+        """(transition scale, popularity scale) the ranking uses now."""
+        return self.grid[self.current]
+
+    def observe(self, ranks: torch.Tensor, events: int) -> None:
+        """``ranks`` (pairs, P): the sampled events' 0-based ranks under each pair (a
+        target the model cannot rank given a rank past 10); ``events`` ranked in the step
+        (the fading clock). Then follow the leader; the current pair keeps a tie."""
+        fade = math.pow(0.5, events / self.config.half_life_events)
+        self.gains = self.gains * fade + ndcg_at_10(ranks.cpu()).sum(1)
+        best = int(torch.argmax(self.gains))
+        if self.gains[best] > self.gains[self.current]:
+            self.current = best
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {STATE_KEY: self.gains.clone()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """From a checkpoint; one from before the mixture (or with another grid) starts
+        from the learned mixture."""
+        gains = state.get(STATE_KEY)
+        if gains is not None and gains.shape == self.gains.shape:
+            self.gains = gains.to("cpu", torch.float64).clone()
+            self.current = int(torch.argmax(self.gains)) if self.gains.any() else self.current

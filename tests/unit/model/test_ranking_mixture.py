@@ -1,0 +1,128 @@
+"""The ranking mixture: the scales of the transition bonus and the popularity prior the
+ranking uses, chosen by the NDCG of the ranking served."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from model.checkpoints.checkpointer import LearnerCheckpointer
+from model.checkpoints.store import CheckpointStore
+from model.learner_config import config_from_json, config_to_json
+from model.ranking_metrics import RankingSums
+from model.ranking_mixture import STATE_KEY, MixtureConfig, RankingMixture, ndcg_at_10
+from model.transformer_learner import TransformerLearner
+from model.vocabulary import VocabularyConfig
+from tests.unit.model.helpers import cycle_batches, tiny_config
+
+
+def _mixture(**changes: object) -> RankingMixture:
+    config = MixtureConfig(**{"transition_scales": (1.0, 2.0), "popularity_scales": (1.0,),
+                              "half_life_events": 100.0, **changes})  # type: ignore[arg-type]  # fmt: skip
+    return RankingMixture(config, transitions=True, popularity=True)
+
+
+def _ranks(mixture: RankingMixture, good: tuple[float, float]) -> torch.Tensor:
+    """Ranks of 4 events: first place under ``good``, out of the top 10 under the rest."""
+    return torch.tensor([[0] * 4 if pair == good else [30] * 4 for pair in mixture.grid])
+
+
+def test_it_starts_with_the_learned_mixture_and_follows_the_leader() -> None:
+    mixture = _mixture()
+    assert mixture.scales == (1.0, 1.0) and mixture.active
+    mixture.observe(_ranks(mixture, (2.0, 1.0)), events=4)
+    assert mixture.scales == (2.0, 1.0)
+    mixture.observe(torch.zeros(2, 4, dtype=torch.long), events=4)  # a tie keeps the leader
+    assert mixture.scales == (2.0, 1.0)
+
+
+def test_old_evidence_fades_so_the_choice_follows_a_changing_stream() -> None:
+    mixture = _mixture()
+    for _ in range(50):  # 200 events favour the doubled transitions
+        mixture.observe(_ranks(mixture, (2.0, 1.0)), events=4)
+    assert mixture.scales == (2.0, 1.0)
+    for _ in range(25):  # 100 events (one half-life) favour the learned weights
+        mixture.observe(_ranks(mixture, (1.0, 1.0)), events=4)
+    assert mixture.scales == (1.0, 1.0)
+
+
+def test_a_mixture_without_transitions_or_popularity_or_turned_off_has_nothing_to_choose() -> None:
+    config = MixtureConfig()
+    assert len(RankingMixture(config, True, True).grid) == 8
+    assert RankingMixture(config, True, False).grid == [(0.5, 1.0), (1.0, 1.0), (2.0, 1.0),
+                                                        (4.0, 1.0)]  # fmt: skip
+    assert not RankingMixture(config, False, False).active
+    assert not RankingMixture(config, True, True, off=True).active
+
+
+def test_scales_must_include_the_learned_weight() -> None:
+    with pytest.raises(ValueError, match="transition_scales"):
+        MixtureConfig(transition_scales=(2.0, 4.0))
+    with pytest.raises(ValueError, match="popularity_scales"):
+        MixtureConfig(popularity_scales=(-1.0, 1.0))
+
+
+def test_ndcg_at_10_of_a_single_relevant_item() -> None:
+    got = ndcg_at_10(torch.tensor([0, 1, 9, 10]))
+    assert got.tolist() == pytest.approx([1.0, 1 / math.log2(3), 1 / math.log2(11), 0.0])
+
+
+def _trained_learner() -> TransformerLearner:
+    torch.manual_seed(0)
+    config = tiny_config(vocabulary=VocabularyConfig(initial_capacity=64),
+                         mixture=MixtureConfig(sample=4096))  # every event: exact sums  # fmt: skip
+    learner = TransformerLearner(config)
+    for batch in cycle_batches(users=16, length=8, items=40, rounds=3):
+        learner.learn(batch)
+    return learner
+
+
+def test_each_pair_is_judged_by_the_ranks_the_ranking_would_give_under_it() -> None:
+    learner = _trained_learner()
+    assert learner.mixture.active
+    batch = cycle_batches(users=16, length=8, items=40, rounds=4)[3]
+    seen: list[torch.Tensor] = []
+    learner.mixture.observe = lambda ranks, events: seen.append(ranks)  # type: ignore[method-assign]
+    learner.learn(batch)
+    (ranks,) = seen
+    # Ranked afresh under each pair, by the same (unchanged) model: the same NDCG.
+    before_step = _trained_learner()
+    for pair, pair_ranks in zip(before_step.mixture.grid, ranks, strict=True):
+        before_step.mixture.current = before_step.mixture.grid.index(pair)
+        report = before_step.evaluate(batch)
+        sums = RankingSums()
+        for rank in pair_ranks.tolist():
+            sums.add(rank)
+        assert report.overall.count == sums.count
+        assert report.overall.means()["ndcg@10"] == pytest.approx(sums.means()["ndcg@10"])
+
+
+def test_evaluation_never_moves_the_choice_and_checkpoints_keep_it(tmp_path: Path) -> None:
+    learner = _trained_learner()
+    gains = learner.mixture.gains.clone()
+    assert gains.any()
+    learner.evaluate(cycle_batches(users=16, length=8, items=40, rounds=4)[3], admit_items=True)
+    assert torch.equal(learner.mixture.gains, gains)
+    learner.mixture.current = 0  # as if the leader had changed
+    learner.mixture.gains[0] = gains.max() + 1
+    LearnerCheckpointer(CheckpointStore(tmp_path)).save(learner, {})
+    back = LearnerCheckpointer(CheckpointStore(tmp_path)).restore()
+    assert back is not None
+    assert torch.equal(back[0].mixture.gains, learner.mixture.gains)
+    assert back[0].mixture.scales == learner.mixture.grid[0]
+
+
+def test_a_checkpoint_from_before_the_mixture_ranks_with_the_learned_weights() -> None:
+    learner = _trained_learner()
+    state = learner.state_dict()
+    old = config_to_json(learner.config)
+    del old["mixture"]
+    state = {k: v for k, v in state.items() if k != STATE_KEY} | {"config": old}
+    restored = TransformerLearner.from_state_dict(state)
+    assert restored.config.mixture is None and not restored.mixture.active
+    assert config_from_json(config_to_json(learner.config)) == learner.config
+    assert dataclasses.asdict(restored.config)["mixture"] is None
