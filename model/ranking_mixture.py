@@ -32,7 +32,7 @@ class MixtureConfig:
     transition_scales: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
     popularity_scales: tuple[float, ...] = (0.0, 1.0)
     half_life_events: float = 20_000.0
-    sample: int = 16  # events per step ranked under every pair
+    sample: int = 8  # events per step ranked under every pair
 
     def __post_init__(self) -> None:
         for name in ("transition_scales", "popularity_scales"):

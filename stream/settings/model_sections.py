@@ -110,7 +110,7 @@ class ModelSettings(_Section):
     """The popularity prior scales it chooses from (must include 1)."""
     mixture_half_life_events: float = Field(20_000.0, gt=0)
     """Ranked events after which an observation counts half in the mixture's choice."""
-    mixture_sample: int = Field(16, ge=1, le=4096)
+    mixture_sample: int = Field(8, ge=1, le=4096)
     """Events per step ranked under every pair of scales (the choice's cost)."""
 
     @field_validator("mixture_transition_scales", "mixture_popularity_scales")

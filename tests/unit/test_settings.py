@@ -53,6 +53,11 @@ def test_settings_are_frozen() -> None:
         ("model:\n  dropout: 1.5\n", "model.dropout: Input should be less than 1"),
         ("kafka:\n  security_protocol: TLS\n", "kafka.security_protocol: Input should be"),
         ("model:\n  hidden_size: 10\n  num_heads: 3\n", "model: Value error, hidden_size must"),
+        (
+            "model:\n  mixture_transition_scales: [2.0, 4.0]\n",
+            "model.mixture_transition_scales: Value error, scales must be non-negative and "
+            "include 1.0",
+        ),
     ],
 )
 def test_bad_values_name_the_key_and_the_file(
