@@ -184,8 +184,8 @@ class LearnerScoring:
         stacked_queries = torch.cat([queries[p] for _t, p in grid])
         found = target_ranks(stacked_queries, table, target.repeat(len(grid)), valid, stacked,
                              self._bonus_weight)  # fmt: skip
-        ranks = torch.tensor([r if r is not None else 10**9 for r in found]).view(len(grid), -1)
-        self.mixture.observe(ranks, events)
+        self.mixture.observe([found[i * sample : (i + 1) * sample] for i in range(len(grid))],
+                             events)  # fmt: skip
 
     def _ranked_sample(self, events: int) -> list[int]:
         """Which of a step's new events are ranked: all, or a sorted uniform sample."""

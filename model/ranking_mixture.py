@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+
+from model.ranking_metrics import RankingSums
 
 STATE_KEY = "mixture.gains"
 
@@ -41,12 +44,6 @@ class MixtureConfig:
                 raise ValueError(f"{name} must be non-negative and include 1.0, not {scales}")
         if self.half_life_events <= 0 or self.sample < 1:
             raise ValueError("half_life_events must be positive and sample at least 1")
-
-
-def ndcg_at_10(ranks: torch.Tensor) -> torch.Tensor:
-    """0-based ranks -> NDCG@10 of a single relevant item."""
-    gain = 1.0 / torch.log2(ranks.double() + 2.0)
-    return torch.where(ranks < 10, gain, torch.zeros_like(gain))
 
 
 class RankingMixture:
@@ -73,12 +70,18 @@ class RankingMixture:
         """(transition scale, popularity scale) the ranking uses now."""
         return self.grid[self.current]
 
-    def observe(self, ranks: torch.Tensor, events: int) -> None:
-        """``ranks`` (pairs, P): the sampled events' 0-based ranks under each pair (a
-        target the model cannot rank given a rank past 10); ``events`` ranked in the step
-        (the fading clock). Then follow the leader; the current pair keeps a tie."""
+    def observe(self, ranks: Sequence[Sequence[int | None]], events: int) -> None:
+        """``ranks``: per pair of the grid, the sampled events' 0-based ranks under it
+        (None: not rankable); ``events`` ranked in the step (the fading clock). Then
+        follow the leader; the current pair keeps a tie."""
+        ndcg = torch.zeros_like(self.gains)
+        for pair, pair_ranks in enumerate(ranks):
+            sums = RankingSums()
+            for rank in pair_ranks:
+                sums.add(rank)
+            ndcg[pair] = sums.ndcg10
         fade = math.pow(0.5, events / self.config.half_life_events)
-        self.gains = self.gains * fade + ndcg_at_10(ranks.cpu()).sum(1)
+        self.gains = self.gains * fade + ndcg
         best = int(torch.argmax(self.gains))
         if self.gains[best] > self.gains[self.current]:
             self.current = best

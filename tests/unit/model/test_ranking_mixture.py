@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from model.checkpoints.checkpointer import LearnerCheckpointer
 from model.checkpoints.store import CheckpointStore
 from model.learner_config import config_from_json, config_to_json
 from model.ranking_metrics import RankingSums
-from model.ranking_mixture import STATE_KEY, MixtureConfig, RankingMixture, ndcg_at_10
+from model.ranking_mixture import STATE_KEY, MixtureConfig, RankingMixture
 from model.transformer_learner import TransformerLearner
 from model.vocabulary import VocabularyConfig
 from tests.unit.model.helpers import cycle_batches, tiny_config
@@ -26,9 +27,9 @@ def _mixture(**changes: object) -> RankingMixture:
     return RankingMixture(config, transitions=True, popularity=True)
 
 
-def _ranks(mixture: RankingMixture, good: tuple[float, float]) -> torch.Tensor:
+def _ranks(mixture: RankingMixture, good: tuple[float, float]) -> list[list[int | None]]:
     """Ranks of 4 events: first place under ``good``, out of the top 10 under the rest."""
-    return torch.tensor([[0] * 4 if pair == good else [30] * 4 for pair in mixture.grid])
+    return [[0] * 4 if pair == good else [30] * 4 for pair in mixture.grid]
 
 
 def test_it_starts_with_the_learned_mixture_and_follows_the_leader() -> None:
@@ -36,7 +37,7 @@ def test_it_starts_with_the_learned_mixture_and_follows_the_leader() -> None:
     assert mixture.scales == (1.0, 1.0) and mixture.active
     mixture.observe(_ranks(mixture, (2.0, 1.0)), events=4)
     assert mixture.scales == (2.0, 1.0)
-    mixture.observe(torch.zeros(2, 4, dtype=torch.long), events=4)  # a tie keeps the leader
+    mixture.observe([[0] * 4, [0] * 4], events=4)  # a tie keeps the leader
     assert mixture.scales == (2.0, 1.0)
 
 
@@ -66,9 +67,11 @@ def test_scales_must_include_the_learned_weight() -> None:
         MixtureConfig(popularity_scales=(-1.0, 1.0))
 
 
-def test_ndcg_at_10_of_a_single_relevant_item() -> None:
-    got = ndcg_at_10(torch.tensor([0, 1, 9, 10]))
-    assert got.tolist() == pytest.approx([1.0, 1 / math.log2(3), 1 / math.log2(11), 0.0])
+def test_a_pair_gains_the_ndcg_at_10_of_its_ranks() -> None:
+    mixture = _mixture(half_life_events=1e12)  # no fading within the test
+    mixture.observe([[0, 1, 9, 10, None], [None] * 5], events=5)
+    assert mixture.gains.tolist() == pytest.approx([1.0 + 1 / math.log2(3) + 1 / math.log2(11),
+                                                    0.0])  # fmt: skip
 
 
 def _trained_learner() -> TransformerLearner:
@@ -85,7 +88,7 @@ def test_each_pair_is_judged_by_the_ranks_the_ranking_would_give_under_it() -> N
     learner = _trained_learner()
     assert learner.mixture.active
     batch = cycle_batches(users=16, length=8, items=40, rounds=4)[3]
-    seen: list[torch.Tensor] = []
+    seen: list[Sequence[Sequence[int | None]]] = []
     learner.mixture.observe = lambda ranks, events: seen.append(ranks)  # type: ignore[method-assign]
     learner.learn(batch)
     (ranks,) = seen
@@ -95,7 +98,7 @@ def test_each_pair_is_judged_by_the_ranks_the_ranking_would_give_under_it() -> N
         before_step.mixture.current = before_step.mixture.grid.index(pair)
         report = before_step.evaluate(batch)
         sums = RankingSums()
-        for rank in pair_ranks.tolist():
+        for rank in pair_ranks:
             sums.add(rank)
         assert report.overall.count == sums.count
         assert report.overall.means()["ndcg@10"] == pytest.approx(sums.means()["ndcg@10"])
