@@ -49,14 +49,12 @@ class MixtureConfig:
 class RankingMixture:
     """The grid of (transition scale, popularity scale) pairs and their faded NDCG@10."""
 
-    def __init__(
-        self, config: MixtureConfig, transitions: bool, popularity: bool, off: bool = False
-    ) -> None:
-        """``off``: rank with the learned mixture, always. A scale of something the model
-        does not rank with (no transitions, no popularity prior) stays at 1."""
-        self.config = config
-        t_scales = config.transition_scales if transitions and not off else (1.0,)
-        p_scales = config.popularity_scales if popularity and not off else (1.0,)
+    def __init__(self, config: MixtureConfig | None, transitions: bool, popularity: bool) -> None:
+        """``config`` None: rank with the learned mixture, always. A scale of something the
+        model does not rank with (no transitions, no popularity prior) stays at 1."""
+        self.config = config or MixtureConfig()  # an inactive grid never reads it
+        t_scales = config.transition_scales if config and transitions else (1.0,)
+        p_scales = config.popularity_scales if config and popularity else (1.0,)
         self.grid: list[tuple[float, float]] = list(itertools.product(t_scales, p_scales))
         self.gains = torch.zeros(len(self.grid), dtype=torch.float64)
         self.current = self.grid.index((1.0, 1.0))  # the learned mixture as it is

@@ -25,7 +25,7 @@ from model.item_admission import ContentQueue, ContentUpdate, apply_content, eve
 from model.item_table import ItemTable
 from model.learner_config import LearnerConfig, config_from_json, config_to_json, pick_device
 from model.learner_scoring import LearnerScoring
-from model.ranking_mixture import MixtureConfig, RankingMixture
+from model.ranking_mixture import RankingMixture
 from model.repeat_bonus import HistoryBonus
 from model.replay_buffer import ReservoirBuffer
 from model.replica_group import ReplicaGroup, fingerprint
@@ -62,12 +62,8 @@ class TransformerLearner(LearnerScoring):
             with torch.no_grad():
                 recency = torch.arange(1, config.model.transition_items + 1, dtype=torch.float32)
                 self.model.transition_weights.copy_(config.transition_bonus / recency)
-        self.mixture = RankingMixture(
-            config.mixture or MixtureConfig(),
-            bool(transitions),
-            config.model.popularity_prior,
-            off=config.mixture is None,
-        )
+        self.mixture = RankingMixture(config.mixture, bool(transitions),
+                                      config.model.popularity_prior)  # fmt: skip
         self.replay = ReservoirBuffer(config.replay_capacity, config.seed)
         self.subsample_rng = random.Random(config.seed)  # which sequences a bounded step learns
         self.version = 0

@@ -57,7 +57,7 @@ def test_a_mixture_without_transitions_or_popularity_or_turned_off_has_nothing_t
     assert RankingMixture(config, True, False).grid == [(0.5, 1.0), (1.0, 1.0), (2.0, 1.0),
                                                         (4.0, 1.0)]  # fmt: skip
     assert not RankingMixture(config, False, False).active
-    assert not RankingMixture(config, True, True, off=True).active
+    assert not RankingMixture(None, True, True).active
 
 
 def test_scales_must_include_the_learned_weight() -> None:
