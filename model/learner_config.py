@@ -107,6 +107,7 @@ def config_from_json(data: dict[str, Any]) -> LearnerConfig:
     if mixture is not None:
         mixture = MixtureConfig(
             **{
+                "own_items_first": False,  # a checkpoint from before that choice: without it
                 **mixture,
                 "transition_scales": tuple(mixture["transition_scales"]),
                 "popularity_scales": tuple(mixture["popularity_scales"]),

@@ -21,7 +21,7 @@ from model.contract import Recommendation, StepReport, UserSequence
 from model.item_table import ItemTable
 from model.learner_config import LearnerConfig
 from model.ranking_metrics import RankingSums, age_bucket
-from model.ranking_mixture import RankingMixture
+from model.ranking_mixture import Choice, RankingMixture
 from model.repeat_bonus import HistoryBonus
 from model.scoring import target_ranks, top_k
 from model.sequence_tensors import to_tensors, trailing_positions
@@ -88,7 +88,9 @@ class LearnerScoring:
             columns = weight * prior.query_columns(content, items, user, index)
             queries = torch.cat([queries, columns], dim=1)
         if self.table.recent is not None:  # as _ranked_table: one column each side
-            scale = self.mixture.scales[1] if popularity_scale is None else popularity_scale
+            scale = popularity_scale
+            if scale is None:
+                scale = self.mixture.choice.popularity_scale
             weight = self.model.popularity_weight.detach().float() * scale
             queries = torch.cat([queries, weight.expand(queries.shape[0], 1)], dim=1)
         return queries
@@ -163,7 +165,7 @@ class LearnerScoring:
         target: torch.Tensor, table: torch.Tensor, valid: torch.Tensor, rankable: list[int],
         events: int,
     ) -> None:  # fmt: skip
-        """Rank an evenly spaced sample of the rankable outputs under every pair of the
+        """Rank an evenly spaced sample of the rankable outputs under every choice of the
         mixture's grid and let the mixture count their NDCG (evenly spaced, not drawn:
         the learner's random streams stay as they were)."""
         if not rankable:
@@ -172,16 +174,17 @@ class LearnerScoring:
         picked = [rankable[(i * len(rankable)) // sample] for i in range(sample)]
         at = torch.tensor(picked, dtype=torch.long, device=self.device)
         user, index, target = user[at], index[at], target[at]
-        # Every pair's queries and bonuses stacked into one ranking call: one matmul of
-        # (pairs x sample) queries is far cheaper than a call per pair.
+        # Every choice's queries and bonuses stacked into one ranking call: one matmul of
+        # (choices x sample) queries is far cheaper than a call per choice.
         grid = self.mixture.grid
-        histories = {t: self._history(hidden, items, user, index, transition_scale=t)
-                     for t in {t for t, _p in grid}}  # fmt: skip
+        histories = {_bonus_key(c): self._history(hidden, items, user, index, choice=c)
+                     for c in grid}  # fmt: skip
         queries = {p: self._ranking_queries(hidden, items, user, index, popularity_scale=p)
-                   for p in {p for _t, p in grid}}  # fmt: skip
-        stacked = HistoryBonus(torch.cat([histories[t].logits for t, _p in grid]),
-                               torch.cat([histories[t].rows for t, _p in grid]))  # fmt: skip
-        stacked_queries = torch.cat([queries[p] for _t, p in grid])
+                   for p in {c.popularity_scale for c in grid}}  # fmt: skip
+        bonuses = [histories[_bonus_key(c)] for c in grid]
+        stacked = HistoryBonus(torch.cat([b.logits for b in bonuses]),
+                               torch.cat([b.rows for b in bonuses]))  # fmt: skip
+        stacked_queries = torch.cat([queries[c.popularity_scale] for c in grid])
         found = target_ranks(stacked_queries, table, target.repeat(len(grid)), valid, stacked,
                              self._bonus_weight)  # fmt: skip
         self.mixture.observe([found[i * sample : (i + 1) * sample] for i in range(len(grid))],
@@ -200,21 +203,24 @@ class LearnerScoring:
 
     def _history(
         self, hidden: torch.Tensor, items: torch.Tensor, user: torch.Tensor, index: torch.Tensor,
-        fresh: torch.Tensor | None = None, transition_scale: float | None = None,
+        fresh: torch.Tensor | None = None, choice: Choice | None = None,
     ) -> HistoryBonus:  # fmt: skip
         """The repeat head's bonus of each output's history, and the transition bonus of
         its recent items' successors (``fresh`` (P,) False: none for that output). Training
-        (``fresh`` given) uses the learned weights; ranking scales them by
-        ``transition_scale`` (None: the ranking mixture's)."""
+        (``fresh`` given) uses the learned weights; ranking ranks as ``choice`` says (None:
+        the ranking mixture's): the transition weights scaled, the own items first or not."""
         logits, rows = self.model.repeat_logits(hidden, items, user, index, RESERVED)
+        if fresh is None:
+            choice = choice or self.mixture.choice
+            if choice.own_items_first:
+                logits = logits + own_items_first(index, logits.shape[1])
         history = HistoryBonus(logits, rows)
         transitions = self.table.transitions
         if transitions is None:
             return history
         weights: torch.Tensor = self.model.transition_weights
-        if fresh is None:
-            scale = self.mixture.scales[0] if transition_scale is None else transition_scale
-            weights = weights.detach() * scale
+        if choice is not None:
+            weights = weights.detach() * choice.transition_scale
         successors = successor_bonus(transitions, weights, items, user, index, fresh)
         return with_successors(history, *successors)
 
@@ -260,6 +266,24 @@ class LearnerScoring:
         users = torch.arange(len(histories), device=self.device)
         queries = self._ranking_queries(hidden, tensors.items, users, tensors.lengths)
         return queries, self._history(hidden, tensors.items, users, tensors.lengths)
+
+
+OWN_FIRST = 1e4  # above any item score: own items rank above every other item ...
+OWN_FIRST_STEP = 100.0  # ... the newest first: a step of recency outweighs any bonus
+
+
+def own_items_first(index: torch.Tensor, length: int) -> torch.Tensor:
+    """(P, L) addition to the repeat logits that ranks each output's history items above
+    everything else, the newest first (output p reads positions up to ``index[p]``; a
+    position not allowed stays -inf). Below 1e4 float32 still resolves 1e-3, so the
+    model's own order decides among items of the same recency only."""
+    distance = index.unsqueeze(1) - torch.arange(length, device=index.device)
+    return OWN_FIRST - OWN_FIRST_STEP * distance.clamp(min=0).float()
+
+
+def _bonus_key(choice: Choice) -> tuple[float, bool]:
+    """What a choice's history bonus depends on (the popularity scale is in the queries)."""
+    return choice.transition_scale, choice.own_items_first
 
 
 def ranked_ages(batch: Sequence[UserSequence], counts: list[int], ages: list[int]) -> list[int]:

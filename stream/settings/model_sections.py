@@ -111,7 +111,10 @@ class ModelSettings(_Section):
     mixture_half_life_events: float = Field(20_000.0, gt=0)
     """Ranked events after which an observation counts half in the mixture's choice."""
     mixture_sample: int = Field(8, ge=1, le=4096)
-    """Events per step ranked under every pair of scales (the choice's cost)."""
+    """Events per step ranked under every choice of the grid (the choice's cost)."""
+    mixture_own_items_first: bool = True
+    """Also choose from the same grid with the user's own items ranked first, newest first
+    (the own-recent baseline's order), everything else below as the model ranks it."""
 
     @field_validator("mixture_transition_scales", "mixture_popularity_scales")
     @classmethod

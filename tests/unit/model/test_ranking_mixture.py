@@ -1,5 +1,6 @@
 """The ranking mixture: the scales of the transition bonus and the popularity prior the
-ranking uses, chosen by the NDCG of the ranking served."""
+ranking uses, and whether the user's own items go first, chosen by the NDCG of the
+ranking served."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from model.checkpoints.checkpointer import LearnerCheckpointer
 from model.checkpoints.store import CheckpointStore
 from model.learner_config import config_from_json, config_to_json
 from model.ranking_metrics import RankingSums
-from model.ranking_mixture import STATE_KEY, MixtureConfig, RankingMixture
+from model.ranking_mixture import LEARNED, STATE_KEY, Choice, MixtureConfig, RankingMixture
 from model.transformer_learner import TransformerLearner
 from model.vocabulary import VocabularyConfig
 from tests.unit.model.helpers import cycle_batches, tiny_config
@@ -23,40 +24,46 @@ from tests.unit.model.helpers import cycle_batches, tiny_config
 
 def _mixture(**changes: object) -> RankingMixture:
     config = MixtureConfig(**{"transition_scales": (1.0, 2.0), "popularity_scales": (1.0,),
-                              "half_life_events": 100.0, **changes})  # type: ignore[arg-type]  # fmt: skip
+                              "half_life_events": 100.0, "own_items_first": False,
+                              **changes})  # type: ignore[arg-type]  # fmt: skip
     return RankingMixture(config, transitions=True, popularity=True)
 
 
-def _ranks(mixture: RankingMixture, good: tuple[float, float]) -> list[list[int | None]]:
+DOUBLED = Choice(transition_scale=2.0)
+
+
+def _ranks(mixture: RankingMixture, good: Choice) -> list[list[int | None]]:
     """Ranks of 4 events: first place under ``good``, out of the top 10 under the rest."""
-    return [[0] * 4 if pair == good else [30] * 4 for pair in mixture.grid]
+    return [[0] * 4 if choice == good else [30] * 4 for choice in mixture.grid]
 
 
 def test_it_starts_with_the_learned_mixture_and_follows_the_leader() -> None:
     mixture = _mixture()
-    assert mixture.scales == (1.0, 1.0) and mixture.active
-    mixture.observe(_ranks(mixture, (2.0, 1.0)), events=4)
-    assert mixture.scales == (2.0, 1.0)
+    assert mixture.choice == LEARNED and mixture.active
+    mixture.observe(_ranks(mixture, DOUBLED), events=4)
+    assert mixture.choice == DOUBLED
     mixture.observe([[0] * 4, [0] * 4], events=4)  # a tie keeps the leader
-    assert mixture.scales == (2.0, 1.0)
+    assert mixture.choice == DOUBLED
 
 
 def test_old_evidence_fades_so_the_choice_follows_a_changing_stream() -> None:
     mixture = _mixture()
     for _ in range(50):  # 200 events favour the doubled transitions
-        mixture.observe(_ranks(mixture, (2.0, 1.0)), events=4)
-    assert mixture.scales == (2.0, 1.0)
+        mixture.observe(_ranks(mixture, DOUBLED), events=4)
+    assert mixture.choice == DOUBLED
     for _ in range(25):  # 100 events (one half-life) favour the learned weights
-        mixture.observe(_ranks(mixture, (1.0, 1.0)), events=4)
-    assert mixture.scales == (1.0, 1.0)
+        mixture.observe(_ranks(mixture, LEARNED), events=4)
+    assert mixture.choice == LEARNED
 
 
 def test_a_mixture_without_transitions_or_popularity_or_turned_off_has_nothing_to_choose() -> None:
     config = MixtureConfig()
-    assert len(RankingMixture(config, True, True).grid) == 8
-    assert RankingMixture(config, True, False).grid == [(0.5, 1.0), (1.0, 1.0), (2.0, 1.0),
-                                                        (4.0, 1.0)]  # fmt: skip
-    assert not RankingMixture(config, False, False).active
+    assert len(RankingMixture(config, True, True).grid) == 16  # 4 x 2, own items first or not
+    assert RankingMixture(dataclasses.replace(config, own_items_first=False), True, False).grid \
+        == [Choice(t, 1.0) for t in (0.5, 1.0, 2.0, 4.0)]  # fmt: skip
+    assert RankingMixture(config, False, False).grid == [LEARNED, Choice(own_items_first=True)]
+    off = dataclasses.replace(config, own_items_first=False)
+    assert not RankingMixture(off, False, False).active
     assert not RankingMixture(None, True, True).active
 
 
@@ -67,7 +74,7 @@ def test_scales_must_include_the_learned_weight() -> None:
         MixtureConfig(popularity_scales=(-1.0, 1.0))
 
 
-def test_a_pair_gains_the_ndcg_at_10_of_its_ranks() -> None:
+def test_a_choice_gains_the_ndcg_at_10_of_its_ranks() -> None:
     mixture = _mixture(half_life_events=1e12)  # no fading within the test
     mixture.observe([[0, 1, 9, 10, None], [None] * 5], events=5)
     assert mixture.gains.tolist() == pytest.approx([1.0 + 1 / math.log2(3) + 1 / math.log2(11),
@@ -84,7 +91,7 @@ def _trained_learner() -> TransformerLearner:
     return learner
 
 
-def test_each_pair_is_judged_by_the_ranks_the_ranking_would_give_under_it() -> None:
+def test_each_choice_is_judged_by_the_ranks_the_ranking_would_give_under_it() -> None:
     learner = _trained_learner()
     assert learner.mixture.active
     batch = cycle_batches(users=16, length=8, items=40, rounds=4)[3]
@@ -92,13 +99,13 @@ def test_each_pair_is_judged_by_the_ranks_the_ranking_would_give_under_it() -> N
     learner.mixture.observe = lambda ranks, events: seen.append(ranks)  # type: ignore[method-assign]
     learner.learn(batch)
     (ranks,) = seen
-    # Ranked afresh under each pair, by the same (unchanged) model: the same NDCG.
+    # Ranked afresh under each choice, by the same (unchanged) model: the same NDCG.
     before_step = _trained_learner()
-    for pair, pair_ranks in zip(before_step.mixture.grid, ranks, strict=True):
-        before_step.mixture.current = before_step.mixture.grid.index(pair)
+    for choice, choice_ranks in zip(before_step.mixture.grid, ranks, strict=True):
+        before_step.mixture.current = before_step.mixture.grid.index(choice)
         report = before_step.evaluate(batch)
         sums = RankingSums()
-        for rank in pair_ranks:
+        for rank in choice_ranks:
             sums.add(rank)
         assert report.overall.count == sums.count
         assert report.overall.means()["ndcg@10"] == pytest.approx(sums.means()["ndcg@10"])
@@ -116,7 +123,7 @@ def test_evaluation_never_moves_the_choice_and_checkpoints_keep_it(tmp_path: Pat
     back = LearnerCheckpointer(CheckpointStore(tmp_path)).restore()
     assert back is not None
     assert torch.equal(back[0].mixture.gains, learner.mixture.gains)
-    assert back[0].mixture.scales == learner.mixture.grid[0]
+    assert back[0].mixture.choice == learner.mixture.grid[0]
 
 
 def test_a_checkpoint_from_before_the_mixture_ranks_with_the_learned_weights() -> None:
