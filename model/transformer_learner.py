@@ -23,20 +23,21 @@ from model.content_prior import ContentPrior
 from model.contract import RecommendationSink, StepReport, UserSequence
 from model.item_admission import ContentQueue, ContentUpdate, apply_content, event_ages
 from model.item_table import ItemTable
-from model.learner_config import LearnerConfig, config_from_json, config_to_json, pick_device
+from model.learner_config import LearnerConfig, config_from_json, pick_device
 from model.learner_scoring import LearnerScoring
+from model.learner_state import LearnerState
 from model.ranking_mixture import RankingMixture
 from model.repeat_bonus import HistoryBonus
 from model.replay_buffer import ReservoirBuffer
-from model.replica_group import ReplicaGroup, fingerprint
+from model.replica_group import ReplicaGroup
 from model.sequence_tensors import Positions, to_tensors, trailing_positions
 from model.sequential_recommender import SequentialRecommender
-from model.state_io import read_state, split_state, write_state
+from model.state_io import read_state
 from model.task_losses import Negatives, PopularityTerm, PriorTerms, task_losses
 from model.vocabulary import RESERVED, ItemVocabulary
 
 
-class TransformerLearner(LearnerScoring):
+class TransformerLearner(LearnerScoring, LearnerState):
     name = "transformer"
 
     def __init__(self, config: LearnerConfig, vocab: ItemVocabulary | None = None) -> None:
@@ -436,56 +437,7 @@ class TransformerLearner(LearnerScoring):
         self.table.snapshot = self.table.take_snapshot()
         return True
 
-    # -- state ----------------------------------------------------------------
-
-    def state_dict(self) -> dict[str, Any]:
-        """Everything the learner is, as one flat dict: tensors under dotted names
-        (weights, optimiser state, sightings, random generators) and JSON values (config,
-        vocabulary, replay buffer, counters). Checkpoints store it as safetensors + JSON
-        (``model.state_io.split_state``)."""
-        state: dict[str, Any] = {f"model.{k}": v for k, v in self.model.state_dict().items()}
-        state |= self.table.state_dict()
-        state |= self.mixture.state_dict()
-        # Dropout draws from torch's global generator, negatives from the learner's own.
-        state["rng.torch"] = torch.get_rng_state()
-        state["rng.negatives"] = self.generator.get_state()
-        state["rng.rows"] = self.rows_generator.get_state()
-        if self.device.type == "cuda":
-            state["rng.cuda"] = torch.cuda.get_rng_state(self.device)
-        version, internal, gauss = self.subsample_rng.getstate()
-        return state | {
-            "kind": self.name,
-            "config": config_to_json(self.config),
-            "vocabulary": self.vocab.to_state(),
-            "replay": self.replay.to_state(),
-            "version": self.version,
-            "steps_skipped": self.steps_skipped,
-            "subsample_rng": [version, list(internal), gauss],
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Become the learner ``state`` describes (built with the same config)."""
-        self.vocab = ItemVocabulary.from_state(state["vocabulary"])
-        self._valid_cache = None
-        weights = {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")}
-        self.model.grow(weights["item_embeddings"].shape[0])
-        self.model.load_state_dict(weights)
-        self.model.to(self.device)
-        self.table.load_state_dict(state)
-        self.mixture.load_state_dict(state)
-        self.replay = ReservoirBuffer.from_state(state["replay"])
-        self.version = int(state["version"])
-        self.steps_skipped = int(state["steps_skipped"])
-        if "rng.torch" in state:
-            torch.set_rng_state(state["rng.torch"].to("cpu"))
-            self.generator.set_state(state["rng.negatives"].to("cpu"))
-            if "rng.rows" in state:  # checkpoints before trainer groups have none
-                self.rows_generator.set_state(state["rng.rows"].to("cpu"))
-            if "rng.cuda" in state and self.device.type == "cuda":
-                torch.cuda.set_rng_state(state["rng.cuda"].to("cpu"), self.device)
-        if "subsample_rng" in state:
-            version, internal, gauss = state["subsample_rng"]
-            self.subsample_rng.setstate((version, tuple(internal), gauss))
+    # -- state (the rest: model/learner_state.py) -------------------------------
 
     @classmethod
     def from_state_dict(
@@ -498,13 +450,6 @@ class TransformerLearner(LearnerScoring):
         learner = cls(config)  # load_state_dict brings the vocabulary and grows the table
         learner.load_state_dict(state)
         return learner
-
-    def fingerprint(self) -> int:
-        """Equal on two learners with the same weights, vocabulary and version."""
-        return fingerprint(self.model, self.vocab.id_of, self.version)
-
-    def save(self, directory: Path) -> None:
-        write_state(directory, *split_state(self.state_dict()))
 
     @classmethod
     def load(cls, directory: Path, device: str | None = None) -> TransformerLearner:
