@@ -37,12 +37,15 @@ class HistoryBonus:
         return bonus[:, inverse]
 
     def per_history_row(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(P, L) bonus of the row at each position, and a mask of first occurrences."""
-        same = self.rows.unsqueeze(2) == self.rows.unsqueeze(1)  # (P, L, L)
-        bonus = torch.where(same, self.logits.unsqueeze(1), float("-inf")).amax(-1)
-        earlier = torch.tril(torch.ones_like(same[0]), diagonal=-1)  # j' < j
-        first = ~(same & earlier).any(-1) & torch.isfinite(bonus)
-        return bonus, first
+        """(P, L) bonus of the row at each position, and a mask of first occurrences.
+
+        By sorting each output's rows: O(P x L log L). Comparing every position with
+        every other was O(P x L^2), and with the transition successors merged in (L up
+        to 50 history items plus 3 x the successors kept per item) it was a tenth of a
+        step (bench/NOTES.md, issue 20, fifth session)."""
+        groups = RowGroups.of(self.rows)
+        bonus = groups.spread(groups.reduce(self.logits, "amax"))
+        return bonus, groups.first & torch.isfinite(bonus)
 
     def add_to_sorted(
         self, base: torch.Tensor, candidates: torch.Tensor, weight: float = 1.0
@@ -59,6 +62,37 @@ class HistoryBonus:
         once = first & (candidates[slot] == self.rows)  # once per candidate row
         values = torch.where(once, weight * bonus, torch.zeros_like(bonus))
         return base.scatter_add(1, slot, values.to(base.dtype))
+
+
+@dataclass(frozen=True)
+class RowGroups:
+    """The positions of each output (row of a (P, K) tensor of item rows) grouped by
+    item row: a stable sort, so a group's first member is the row's first occurrence."""
+
+    order: torch.Tensor  # (P, K) positions in sorted order
+    group: torch.Tensor  # (P, K) group of each sorted position, 0, 1, ... per output
+    first: torch.Tensor  # (P, K) bool, in position order: the row's first occurrence
+
+    @staticmethod
+    def of(rows: torch.Tensor) -> RowGroups:
+        ordered, order = torch.sort(rows, dim=1, stable=True)
+        starts = torch.ones_like(ordered, dtype=torch.bool)
+        starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+        group = starts.long().cumsum(1) - 1
+        first = torch.zeros_like(starts).scatter_(1, order, starts)
+        return RowGroups(order, group, first)
+
+    def reduce(self, values: torch.Tensor, how: str) -> torch.Tensor:
+        """(P, K) values per position -> (P, K) per group ("amax" or "sum"; unused
+        groups hold -inf or 0)."""
+        empty = float("-inf") if how == "amax" else 0.0
+        start = torch.full_like(values, empty)
+        return start.scatter_reduce(1, self.group, values.gather(1, self.order), reduce=how)
+
+    def spread(self, per_group: torch.Tensor) -> torch.Tensor:
+        """(P, K) values per group -> (P, K) the value of each position's group."""
+        in_sorted = per_group.gather(1, self.group)
+        return torch.empty_like(in_sorted).scatter(1, self.order, in_sorted)
 
 
 def add_bonus(base: torch.Tensor, bonus: torch.Tensor, weight: float = 1.0) -> torch.Tensor:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from model.repeat_bonus import HistoryBonus
+from model.repeat_bonus import HistoryBonus, RowGroups
 from model.transition_table import TransitionTable
 from model.vocabulary import RESERVED
 
@@ -51,10 +51,14 @@ def with_successors(
     each row's repeat bonus (its largest, as before) plus the sum of its successor
     bonuses (a row may follow several recent items); -inf where it has neither."""
     every = torch.cat([history.rows, rows], dim=1)  # (P, L + M)
-    same = every.unsqueeze(2) == history.rows.unsqueeze(1)  # (P, L + M, L)
-    repeat = torch.where(same, history.logits.unsqueeze(1), float("-inf")).amax(-1)
-    follows = (every.unsqueeze(2) == rows.unsqueeze(1)) & has.unsqueeze(1)  # (P, L + M, M)
-    transition = torch.where(follows, bonus.unsqueeze(1), torch.zeros_like(bonus).unsqueeze(1))
+    groups = RowGroups.of(every)  # O((L + M) log(L + M)) per output, not (L + M) x M
+    none = torch.full_like(bonus, float("-inf"))
+    repeat = groups.spread(groups.reduce(torch.cat([history.logits, none], dim=1), "amax"))
+    zeros = torch.zeros_like(history.logits)
+    real = torch.where(has, bonus, torch.zeros_like(bonus))
+    transition = groups.spread(groups.reduce(torch.cat([zeros, real], dim=1), "sum"))
+    follows = torch.cat([torch.zeros_like(history.rows, dtype=torch.bool), has], dim=1)
+    followed = groups.spread(groups.reduce(follows.to(bonus.dtype), "amax")) > 0
     repeated = torch.isfinite(repeat)
-    total = torch.where(repeated, repeat, torch.zeros_like(repeat)) + transition.sum(-1)
-    return HistoryBonus(total.masked_fill(~(repeated | follows.any(-1)), float("-inf")), every)
+    total = torch.where(repeated, repeat, torch.zeros_like(repeat)) + transition
+    return HistoryBonus(total.masked_fill(~(repeated | followed), float("-inf")), every)

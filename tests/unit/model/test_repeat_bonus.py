@@ -1,4 +1,5 @@
-"""The history bonus added by one scatter equals the dense per-candidate bonus."""
+"""The history bonus added by one scatter equals the dense per-candidate bonus, and
+grouping history rows by sorting equals comparing every pair."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pytest
 import torch
 
 from model.repeat_bonus import HistoryBonus, add_bonus
+from model.transition_prior import with_successors
 
 
 def random_history(positions: int, length: int, rows: int, seed: int) -> HistoryBonus:
@@ -52,3 +54,53 @@ def test_select_keeps_the_chosen_outputs() -> None:
     chosen = history.select(keep)
     assert torch.equal(chosen.rows, history.rows[keep])
     assert chosen.logits.shape == (3, 4)
+
+
+def _pairwise_per_history_row(history: HistoryBonus) -> tuple[torch.Tensor, torch.Tensor]:
+    """The definition, by comparing every position with every other."""
+    same = history.rows.unsqueeze(2) == history.rows.unsqueeze(1)
+    bonus = torch.where(same, history.logits.unsqueeze(1), float("-inf")).amax(-1)
+    earlier = torch.tril(torch.ones_like(same[0]), diagonal=-1)
+    return bonus, ~(same & earlier).any(-1) & torch.isfinite(bonus)
+
+
+def _pairwise_with_successors(
+    history: HistoryBonus, rows: torch.Tensor, bonus: torch.Tensor, has: torch.Tensor
+) -> torch.Tensor:
+    """The merged bonus by its definition: each row's largest repeat bonus plus the sum
+    of its real successor bonuses; -inf where it has neither."""
+    every = torch.cat([history.rows, rows], dim=1)
+    same = every.unsqueeze(2) == history.rows.unsqueeze(1)
+    repeat = torch.where(same, history.logits.unsqueeze(1), float("-inf")).amax(-1)
+    follows = (every.unsqueeze(2) == rows.unsqueeze(1)) & has.unsqueeze(1)
+    transition = torch.where(follows, bonus.unsqueeze(1), torch.zeros_like(bonus).unsqueeze(1))
+    repeated = torch.isfinite(repeat)
+    total = torch.where(repeated, repeat, torch.zeros_like(repeat)) + transition.sum(-1)
+    return total.masked_fill(~(repeated | follows.any(-1)), float("-inf"))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_grouping_by_sorting_equals_comparing_every_pair_with_gradients(seed: int) -> None:
+    positions, length, rows, successors = 9, 30, 25, 24  # small ranges: many duplicates
+    history = random_history(positions, length, rows, seed)
+    generator = torch.Generator().manual_seed(seed)
+    successor_rows = torch.randint(0, rows, (positions, successors), generator=generator)
+    bonus = torch.rand(positions, successors, generator=generator).requires_grad_()
+    has = torch.rand(positions, successors, generator=generator) < 0.7
+    # Per history row.
+    got, got_first = history.per_history_row()
+    want, want_first = _pairwise_per_history_row(history)
+    torch.testing.assert_close(got, want)
+    assert torch.equal(got_first, want_first)
+    # Merged with the successors, values and gradients.
+    weights = torch.randn(positions, length + successors, generator=generator)
+    merged = with_successors(history, successor_rows, bonus, has).logits
+    reference = _pairwise_with_successors(history, successor_rows, bonus, has)
+    torch.testing.assert_close(merged, reference)
+    finite = torch.isfinite(reference)
+    grads = torch.autograd.grad((merged[finite] * weights[finite]).sum(),
+                                [history.logits, bonus])  # fmt: skip
+    wanted = torch.autograd.grad((reference[finite] * weights[finite]).sum(),
+                                 [history.logits, bonus])  # fmt: skip
+    for g, w in zip(grads, wanted, strict=True):
+        torch.testing.assert_close(g, w)
