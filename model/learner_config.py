@@ -57,7 +57,7 @@ class LearnerConfig:
     # The transition bonus (model/transition_prior.py, with model.transition_items > 0):
     # successors kept per item, and the starting weight of the newest item's successors
     # (the j-th newest starts at bonus / j; all learned from there).
-    transition_neighbours: int = 16
+    transition_neighbours: int = 32
     transition_bonus: float = 1.0
     # Starting weight of the popularity prior (model.popularity_prior), learned from there,
     # and the half-life of the sightings it reads, in sightings of any item (None: they

@@ -80,6 +80,7 @@ class TransitionTable:
         if "transitions.rows" in state:
             self.rows = state["transitions.rows"].to("cpu", torch.int32).clone()
             self.weights = state["transitions.weights"].to("cpu", torch.float32).clone()
+            self.width = self.rows.shape[1]  # the checkpoint's: its lists as they were
         else:
             self.rows = torch.zeros(rows, self.width, dtype=torch.int32)
             self.weights = torch.zeros(rows, self.width, dtype=torch.float32)

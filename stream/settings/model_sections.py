@@ -84,7 +84,7 @@ class ModelSettings(_Section):
     """How many of a user's last items give their usual successors a ranking bonus (item-to-item
     transitions counted as the stream goes, the bonus's weight learned per recency; README,
     "Transitions in the ranking"). 0: off."""
-    transition_neighbours: int = Field(16, ge=1, le=256)
+    transition_neighbours: int = Field(32, ge=1, le=256)
     """Successors kept per item (the most frequent, Space-Saving); memory is 8 bytes each per
     item row."""
     popularity_prior: bool = True
