@@ -108,6 +108,7 @@ def config_from_json(data: dict[str, Any]) -> LearnerConfig:
         mixture = MixtureConfig(
             **{
                 "own_items_first": False,  # a checkpoint from before that choice: without it
+                "last_item_first": False,  # the same
                 **mixture,
                 "transition_scales": tuple(mixture["transition_scales"]),
                 "popularity_scales": tuple(mixture["popularity_scales"]),

@@ -182,8 +182,7 @@ class LearnerScoring:
         queries = {p: self._ranking_queries(hidden, items, user, index, popularity_scale=p)
                    for p in {c.popularity_scale for c in grid}}  # fmt: skip
         bonuses = [histories[_bonus_key(c)] for c in grid]
-        stacked = HistoryBonus(torch.cat([b.logits for b in bonuses]),
-                               torch.cat([b.rows for b in bonuses]))  # fmt: skip
+        stacked = HistoryBonus.cat(bonuses)
         stacked_queries = torch.cat([queries[c.popularity_scale] for c in grid])
         found = target_ranks(stacked_queries, table, target.repeat(len(grid)), valid, stacked,
                              self._bonus_weight)  # fmt: skip
@@ -212,8 +211,9 @@ class LearnerScoring:
         logits, rows = self.model.repeat_logits(hidden, items, user, index, RESERVED)
         if fresh is None:
             choice = choice or self.mixture.choice
-            if choice.own_items_first:
-                logits = logits + own_items_first(index, logits.shape[1])
+            if choice.own_items_first or choice.last_item_first:
+                first = own_items_first(index, logits.shape[1], choice.own_items_first)
+                logits = logits + first
         history = HistoryBonus(logits, rows)
         transitions = self.table.transitions
         if transitions is None:
@@ -272,18 +272,20 @@ OWN_FIRST = 1e4  # above any item score: own items rank above every other item .
 OWN_FIRST_STEP = 100.0  # ... the newest first: a step of recency outweighs any bonus
 
 
-def own_items_first(index: torch.Tensor, length: int) -> torch.Tensor:
+def own_items_first(index: torch.Tensor, length: int, every: bool = True) -> torch.Tensor:
     """(P, L) addition to the repeat logits that ranks each output's history items above
     everything else, the newest first (output p reads positions up to ``index[p]``; a
     position not allowed stays -inf). Below 1e4 float32 still resolves 1e-3, so the
-    model's own order decides among items of the same recency only."""
+    model's own order decides among items of the same recency only. ``every`` False:
+    only the item at the newest position (the user's last event) goes first."""
     distance = index.unsqueeze(1) - torch.arange(length, device=index.device)
-    return OWN_FIRST - OWN_FIRST_STEP * distance.clamp(min=0).float()
+    first = OWN_FIRST - OWN_FIRST_STEP * distance.clamp(min=0).float()
+    return first if every else torch.where(distance == 0, first, torch.zeros_like(first))
 
 
-def _bonus_key(choice: Choice) -> tuple[float, bool]:
+def _bonus_key(choice: Choice) -> tuple[float, bool, bool]:
     """What a choice's history bonus depends on (the popularity scale is in the queries)."""
-    return choice.transition_scale, choice.own_items_first
+    return choice.transition_scale, choice.own_items_first, choice.last_item_first
 
 
 def ranked_ages(batch: Sequence[UserSequence], counts: list[int], ages: list[int]) -> list[int]:

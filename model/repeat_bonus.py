@@ -15,10 +15,22 @@ import torch
 class HistoryBonus:
     logits: torch.Tensor  # (P, L) repeat logits, -inf where a position may not be repeated
     rows: torch.Tensor  # (P, L) the rows at those positions
+    # ``rows`` grouped, when whoever built this already sorted them (None: sorted on use)
+    groups: RowGroups | None = None
 
     def select(self, keep: torch.Tensor | slice) -> HistoryBonus:
         """The bonuses of the outputs selected by ``keep`` (a (P,) mask, indices or a slice)."""
-        return HistoryBonus(self.logits[keep], self.rows[keep])
+        groups = self.groups.select(keep) if self.groups is not None else None
+        return HistoryBonus(self.logits[keep], self.rows[keep], groups)
+
+    @staticmethod
+    def cat(parts: list[HistoryBonus]) -> HistoryBonus:
+        """The outputs of ``parts``, one after another (all of the same width)."""
+        groups = None
+        if all(p.groups is not None for p in parts):
+            groups = RowGroups.cat([p.groups for p in parts if p.groups is not None])
+        return HistoryBonus(torch.cat([p.logits for p in parts]),
+                            torch.cat([p.rows for p in parts]), groups)  # fmt: skip
 
     def per_candidate(self, candidates: torch.Tensor, num_rows: int) -> torch.Tensor:
         """(C,) candidate rows -> (P, C) bonus, -inf where the candidate is not in the history.
@@ -43,7 +55,7 @@ class HistoryBonus:
         every other was O(P x L^2), and with the transition successors merged in (L up
         to 50 history items plus 3 x the successors kept per item) it was a tenth of a
         step (bench/NOTES.md, issue 20, fifth session)."""
-        groups = RowGroups.of(self.rows)
+        groups = self.groups if self.groups is not None else RowGroups.of(self.rows)
         bonus = groups.spread(groups.reduce(self.logits, "amax"))
         return bonus, groups.first & torch.isfinite(bonus)
 
@@ -81,6 +93,15 @@ class RowGroups:
         group = starts.long().cumsum(1) - 1
         first = torch.zeros_like(starts).scatter_(1, order, starts)
         return RowGroups(order, group, first)
+
+    def select(self, keep: torch.Tensor | slice) -> RowGroups:
+        """The groups of the outputs selected by ``keep`` (as :meth:`HistoryBonus.select`)."""
+        return RowGroups(self.order[keep], self.group[keep], self.first[keep])
+
+    @staticmethod
+    def cat(parts: list[RowGroups]) -> RowGroups:
+        return RowGroups(torch.cat([p.order for p in parts]), torch.cat([p.group for p in parts]),
+                         torch.cat([p.first for p in parts]))  # fmt: skip
 
     def reduce(self, values: torch.Tensor, how: str) -> torch.Tensor:
         """(P, K) values per position -> (P, K) per group ("amax" or "sum"; unused

@@ -61,4 +61,5 @@ def with_successors(
     followed = groups.spread(groups.reduce(follows.to(bonus.dtype), "amax")) > 0
     repeated = torch.isfinite(repeat)
     total = torch.where(repeated, repeat, torch.zeros_like(repeat)) + transition
-    return HistoryBonus(total.masked_fill(~(repeated | followed), float("-inf")), every)
+    total = total.masked_fill(~(repeated | followed), float("-inf"))
+    return HistoryBonus(total, every, groups)  # the grouping, for per_history_row

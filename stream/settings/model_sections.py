@@ -115,6 +115,10 @@ class ModelSettings(_Section):
     mixture_own_items_first: bool = True
     """Also choose from the same grid with the user's own items ranked first, newest first
     (the own-recent baseline's order), everything else below as the model ranks it."""
+    mixture_last_item_first: bool = True
+    """Also choose from the same grid with only the item of the user's last event ranked
+    first (a click after a view, a purchase after a click), everything else as the model
+    ranks it."""
 
     @field_validator("mixture_transition_scales", "mixture_popularity_scales")
     @classmethod

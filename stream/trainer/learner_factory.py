@@ -54,6 +54,7 @@ def learner_config(settings: Settings, rank_every_event: bool = False) -> Learne
             popularity_scales=m.mixture_popularity_scales,
             half_life_events=m.mixture_half_life_events, sample=m.mixture_sample,
             own_items_first=m.mixture_own_items_first,
+            last_item_first=m.mixture_last_item_first,
         ) if m.ranking_mixture else None,
     )  # fmt: skip
 

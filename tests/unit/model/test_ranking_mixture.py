@@ -25,7 +25,7 @@ from tests.unit.model.helpers import cycle_batches, tiny_config
 def _mixture(**changes: object) -> RankingMixture:
     config = MixtureConfig(**{"transition_scales": (1.0, 2.0), "popularity_scales": (1.0,),
                               "half_life_events": 100.0, "own_items_first": False,
-                              **changes})  # type: ignore[arg-type]  # fmt: skip
+                              "last_item_first": False, **changes})  # type: ignore[arg-type]  # fmt: skip
     return RankingMixture(config, transitions=True, popularity=True)
 
 
@@ -58,11 +58,14 @@ def test_old_evidence_fades_so_the_choice_follows_a_changing_stream() -> None:
 
 def test_a_mixture_without_transitions_or_popularity_or_turned_off_has_nothing_to_choose() -> None:
     config = MixtureConfig()
-    assert len(RankingMixture(config, True, True).grid) == 16  # 4 x 2, own items first or not
-    assert RankingMixture(dataclasses.replace(config, own_items_first=False), True, False).grid \
+    # 4 x 2 scales, each with the own items where the bonus puts them, all first, the last first
+    assert len(RankingMixture(config, True, True).grid) == 24
+    no_first = dataclasses.replace(config, own_items_first=False, last_item_first=False)
+    assert RankingMixture(no_first, True, False).grid \
         == [Choice(t, 1.0) for t in (0.5, 1.0, 2.0, 4.0)]  # fmt: skip
-    assert RankingMixture(config, False, False).grid == [LEARNED, Choice(own_items_first=True)]
-    off = dataclasses.replace(config, own_items_first=False)
+    assert RankingMixture(config, False, False).grid \
+        == [LEARNED, Choice(own_items_first=True), Choice(last_item_first=True)]  # fmt: skip
+    off = no_first
     assert not RankingMixture(off, False, False).active
     assert not RankingMixture(None, True, True).active
 
@@ -109,6 +112,35 @@ def test_each_choice_is_judged_by_the_ranks_the_ranking_would_give_under_it() ->
             sums.add(rank)
         assert report.overall.count == sums.count
         assert report.overall.means()["ndcg@10"] == pytest.approx(sums.means()["ndcg@10"])
+
+
+def test_last_item_first_moves_only_the_last_events_item_to_the_top() -> None:
+    learner = _trained_learner()
+    # Each cycle walked, then a jump back to an item of the middle: the model expects the
+    # cycle to go on, so it does not rank that item first by itself.
+    histories = [
+        dataclasses.replace(seq, items=[*seq.items, seq.items[3]], actions=[*seq.actions, "view"],
+                            ts=[*seq.ts, seq.ts[-1] + 1], new_count=1)
+        for seq in cycle_batches(users=16, length=8, items=40, rounds=4)[3][:6]
+    ]  # fmt: skip
+
+    def ranked(choice: Choice) -> list[list[str]]:
+        learner.mixture.current = learner.mixture.grid.index(choice)
+        return [r.items for r in learner.recommend(histories, k=10)]
+
+    learned = ranked(LEARNED)
+    everything = ranked(Choice(own_items_first=True))
+    for history, last_first, as_learned, own_first in zip(
+        histories, ranked(Choice(last_item_first=True)), learned, everything, strict=True
+    ):
+        last = history.items[-1]
+        assert last_first[0] == last
+        assert last_first[1:] == [item for item in as_learned if item != last][:9]
+        # ... where all of the own items first fill the top with the history, newest first
+        own = list(dict.fromkeys(reversed(history.items)))
+        assert own_first[: len(own)] == own
+    # Not a choice that changes nothing: the learned ranking puts something else first.
+    assert any(rec[0] != h.items[-1] for rec, h in zip(learned, histories, strict=True))
 
 
 def test_evaluation_never_moves_the_choice_and_checkpoints_keep_it(tmp_path: Path) -> None:

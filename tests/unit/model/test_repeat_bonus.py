@@ -104,3 +104,17 @@ def test_grouping_by_sorting_equals_comparing_every_pair_with_gradients(seed: in
                                  [history.logits, bonus])  # fmt: skip
     for g, w in zip(grads, wanted, strict=True):
         torch.testing.assert_close(g, w)
+
+
+def test_the_grouping_carried_from_the_merge_equals_a_fresh_one_after_select_and_cat() -> None:
+    history = random_history(6, 20, 15, seed=7)
+    generator = torch.Generator().manual_seed(7)
+    successor_rows = torch.randint(0, 15, (6, 12), generator=generator)
+    has = torch.rand(6, 12, generator=generator) < 0.7
+    merged = with_successors(history, successor_rows, torch.rand(6, 12, generator=generator), has)
+    assert merged.groups is not None
+    keep = torch.tensor([4, 0, 2])
+    for carried in (merged, merged.select(keep), HistoryBonus.cat([merged.select(keep), merged])):
+        fresh = HistoryBonus(carried.logits, carried.rows)  # no grouping: sorted on use
+        for got, want in zip(carried.per_history_row(), fresh.per_history_row(), strict=True):
+            assert torch.equal(got, want)
