@@ -101,6 +101,8 @@ def measure(name: str, learner: TransformerLearner, steps: list[list[UserSequenc
         assert only_full is not None and chain is not None
         assert chain[0].fingerprint() == learner.fingerprint(), "the chain restored another model"
     rows = [info.extra["vocabulary"].get("rows_changed", 0) for info in delta_infos]
+    by_kind = [info.extra["vocabulary"].get("rows_changed_by_kind", {}) for info in delta_infos]
+    kinds = sorted({kind for counts in by_kind for kind in counts})
     return {
         "catalogue": name,
         "mode": learner.config.online,
@@ -113,6 +115,10 @@ def measure(name: str, learner: TransformerLearner, steps: list[list[UserSequenc
         "full_restore_s": full_restore,
         "delta_bytes_mean": sum(i.bytes for i in delta_infos) / max(len(delta_infos), 1),
         "delta_rows_changed_mean": sum(rows) / max(len(rows), 1),
+        # The rows each kind of row state is stored at (model/dirty_rows.py).
+        "delta_rows_by_kind_mean": {
+            kind: sum(c.get(kind, 0) for c in by_kind) / max(len(by_kind), 1) for kind in kinds
+        },
         "interval_events_mean": sum(e for e, _ in intervals) / max(len(intervals), 1),
         "interval_distinct_items_mean": sum(i for _, i in intervals) / max(len(intervals), 1),
         "delta_write_s_mean": sum(delta_writes) / max(len(delta_writes), 1),
@@ -161,7 +167,7 @@ def main() -> None:
             progress.advance(task)
 
     table = Table("catalogue", "mode", "rows moved", "items", "full MB", "write s",
-                  "restore s", "delta MB (mean)", "rows changed", "events between",
+                  "restore s", "delta MB (mean)", "rows changed (weights)", "events between",
                   "their items", "delta write s",
                   "full+deltas restore s", "delta/full", "bit-exact",
                   title=f"checkpoints, {args.config.name}, "
@@ -171,7 +177,9 @@ def main() -> None:
             r["catalogue"], r["mode"], r["row_updates"], f"{r['items']:,}",
             f"{r['full_bytes'] / 1e6:.1f}",
             f"{r['full_write_s']:.2f}", f"{r['full_restore_s']:.2f}",
-            f"{r['delta_bytes_mean'] / 1e6:.1f}", f"{r['delta_rows_changed_mean']:,.0f}",
+            f"{r['delta_bytes_mean'] / 1e6:.1f}",
+            f"{r['delta_rows_changed_mean']:,.0f} "
+            f"({r['delta_rows_by_kind_mean'].get('weights', 0):,.0f})",
             f"{r['interval_events_mean']:,.0f}", f"{r['interval_distinct_items_mean']:,.0f}",
             f"{r['delta_write_s_mean']:.2f}", f"{r['chain_restore_s']:.2f}",
             f"{r['delta_bytes_mean'] / r['full_bytes']:.1%}", "yes" if r["bit_exact"] else "NO",

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from model.dirty_rows import WEIGHTS
 from model.item_table import ItemTable
 from model.vocabulary import UNK, ItemVocabulary
 
@@ -68,7 +69,7 @@ def apply_content(
             hashes.append(update.hash)
     if rows:
         content.set_rows(rows, torch.stack(vectors), hashes)
-        table.dirty_rows[torch.tensor(rows, device=table.dirty_rows.device)] = True
+        table.dirty.mark(WEIGHTS, rows)  # the content vectors
     return admitted
 
 

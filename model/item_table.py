@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from model.dirty_rows import COUNTS, TRANSITIONS, WEIGHTS, DirtyRows
 from model.recent_sightings import RecentSightings
 from model.sequential_recommender import EMBEDDING_STD, SequentialRecommender
 from model.state_io import flatten_optimizer, unflatten_optimizer
@@ -46,8 +47,9 @@ class ItemTable:
         self.events = torch.zeros(rows, dtype=torch.long, device=device)
         # Which items follow which (model/transition_table.py; width 0: not kept).
         self.transitions = TransitionTable(rows, transition_width) if transition_width else None
-        # Item rows changed since the last checkpoint (model/checkpoints/checkpointer.py).
-        self.dirty_rows = torch.ones(rows, dtype=torch.bool, device=device)
+        # Item rows changed since the last checkpoint, by kind of row state
+        # (model/checkpoints/checkpointer.py).
+        self.dirty = DirtyRows(rows, device)
         self.build_optimizers()
         self.snapshot = self.take_snapshot()
 
@@ -98,9 +100,9 @@ class ItemTable:
             return
         seen = torch.tensor(rows, device=self.counts.device)
         self.counts.index_add_(0, seen, torch.ones(len(rows), device=self.counts.device))
-        self.dirty_rows[seen] = True
+        self.dirty.mark(COUNTS, seen)
         if self.recent is not None and self.recent.add(seen):
-            self.dirty_rows[:] = True  # rescaled: every row's stored value changed
+            self.dirty.mark_all(COUNTS)  # rescaled: every row's stored value changed
 
     def event_ages(self, rows: list[int]) -> list[int]:
         """Each row's age in events, this one included, for events in order (a row may
@@ -120,17 +122,13 @@ class ItemTable:
             return
         index = torch.tensor(rows, device=self.events.device)
         self.events.index_add_(0, index, torch.ones_like(index))
-        self.dirty_rows[index] = True
+        self.dirty.mark(COUNTS, index)
 
     def add_transitions(self, chains: list[tuple[list[int], int]]) -> None:
         """Count a step's transitions (after the step: what it ranked and trained on did
         not know them yet)."""
         if self.transitions is not None and chains:
-            self._mark(self.transitions.add(chains))
-
-    def _mark(self, rows: list[int]) -> None:
-        if rows:
-            self.dirty_rows[torch.tensor(rows, device=self.dirty_rows.device)] = True
+            self.dirty.mark(TRANSITIONS, self.transitions.add(chains))
 
     def step(self, loss: torch.Tensor, max_norm: float) -> str | None:
         """One optimiser step on ``loss``: backward, clip, update, mark the changed rows.
@@ -147,7 +145,7 @@ class ItemTable:
         self.dense_optimizer.step()
         grad = self.model.item_embeddings.grad
         if grad is not None:  # SparseAdam touched exactly these rows (and their moments)
-            self.dirty_rows[grad.coalesce().indices()[0]] = True  # coalesced by the clip
+            self.dirty.mark(WEIGHTS, grad.coalesce().indices()[0])  # coalesced by the clip
         # One norm over every dense tensor (foreach) is non-finite iff some weight is:
         # a check per tensor was ~50 small ops and as many syncs a step.
         if not torch.isfinite(torch.nn.utils.get_total_norm(self._dense)):
@@ -203,7 +201,7 @@ class ItemTable:
             self.transitions.load_state_dict(state, self.counts.shape[0])
         if self.recent is not None:
             self.recent.load_state_dict(state, self.counts.shape[0])
-        self.dirty_rows = torch.zeros(self.counts.shape[0], dtype=torch.bool, device=device)
+        self.dirty = DirtyRows(self.counts.shape[0], device, dirty=False)
         self.build_optimizers()
         tensors = {k: v.to(device) for k, v in state.items()
                    if torch.is_tensor(v) and k.startswith(("sparse.", "dense."))}  # fmt: skip
@@ -231,7 +229,7 @@ class ItemTable:
             self.recent.grow(rows)
         # Zero rows, as a delta's restore pads a grown table: nothing to store until an
         # item takes one (reset_rows marks it then).
-        self.dirty_rows = torch.cat([self.dirty_rows, self.dirty_rows.new_zeros(added)])
+        self.dirty.grow(added)
         self.sparse_optimizer = torch.optim.SparseAdam(
             [self.model.item_embeddings], lr=self.learning_rate
         )
@@ -265,12 +263,12 @@ class ItemTable:
             # needs no scan of every list.
             used = [row for row, seen in zip(rows, self.events[index].tolist(), strict=True)
                     if seen > 0]  # fmt: skip
-            self._mark(self.transitions.clear(used))
+            self.dirty.mark(TRANSITIONS, self.transitions.clear(used))
         self.counts[index] = 0
         if self.recent is not None:
             self.recent.clear(index)
         self.events[index] = 0
-        self.dirty_rows[index] = True
+        self.dirty.mark_every_kind(index)
         for value in self.sparse_optimizer.state.get(table, {}).values():
             if torch.is_tensor(value) and value.dim() == 2:
                 value[index] = 0
@@ -284,7 +282,7 @@ class ItemTable:
 
     def restore_snapshot(self) -> None:
         """Back to the last snapshot (a grown table keeps its new rows, zeroed)."""
-        self.dirty_rows[:] = True  # any row may differ from the last checkpoint now
+        self.dirty.mark_all(WEIGHTS)  # any row's weights may differ from the last checkpoint
         snapshot = self.snapshot
         rows = snapshot["model"]["item_embeddings"].shape[0]
         current = self.model.item_embeddings.shape[0]

@@ -3,8 +3,10 @@
 A learner's state is one flat dict of tensors plus one JSON dict (its ``state_dict``
 split by ``state_io.split_state``, as ``TransformerLearner.save`` writes it). A delta
 
-- the item-table rows that changed (embeddings, their sparse-Adam moments and
-  sighting counts), found from the learner's dirty-row mask, not by comparison;
+- the item-table rows that changed, each row-indexed tensor at the rows where its kind
+  of state changed (model/dirty_rows.py: a row whose sighting count moved stores that
+  count, not its embedding and moments), found from the learner's masks, not by
+  comparison;
 - every other tensor whole when it changed since the base (the dense weights, the
   dense optimiser state, the random-number generators: small next to the table), and
   only its name when it did not (a frozen backbone under adapters, the table's unused
@@ -25,6 +27,7 @@ from typing import Any
 import torch
 
 from model.checkpoints.store import CheckpointInfo, CheckpointStore
+from model.dirty_rows import kind_of
 from model.state_io import split_state
 from model.transformer_learner import TransformerLearner
 
@@ -137,17 +140,19 @@ class LearnerCheckpointer:
         rows = int(tensors[TABLE].shape[0])
         vocabulary = copy.deepcopy(meta["vocabulary"])
         base = self._base
-        changes = {"vocabulary_size": len(learner.vocab)}
+        changes: dict[str, Any] = {"vocabulary_size": len(learner.vocab)}
         if full:
             info = self.store.write("full", tensors, meta, learner.version, None,
                                     {**extra, "vocabulary": changes})  # fmt: skip
             self._since_full = 0
         else:
             assert base is not None
-            dirty = torch.nonzero(learner.table.dirty_rows[:rows]).flatten().to("cpu")
+            dirty = learner.table.dirty
             row_keys = _row_keys(tensors, rows)
-            delta = {f"rows.{key}": tensors[key].to("cpu")[dirty] for key in row_keys}
-            delta["rows.index"] = dirty
+            kinds = {key: kind_of(key) for key in row_keys}
+            index = {kind: dirty.rows(kind, rows) for kind in set(kinds.values())}
+            delta = {f"rows.{key}": tensors[key].to("cpu")[index[kinds[key]]] for key in row_keys}
+            delta |= {f"rows.index.{kind}": rows_of_kind for kind, rows_of_kind in index.items()}
             unchanged = [k for k, v in tensors.items() if k not in row_keys
                          and _same(base.tensors.get(k), v)]  # fmt: skip
             delta.update({k: v for k, v in tensors.items()
@@ -162,6 +167,7 @@ class LearnerCheckpointer:
                 **{k: v for k, v in meta.items() if k not in ("vocabulary", "replay")},
                 "table_rows": rows,
                 "row_keys": row_keys,
+                "row_kinds": kinds,
                 "unchanged": unchanged,
                 "vocabulary_delta": vocab_diff,
                 "replay_delta": {
@@ -171,14 +177,15 @@ class LearnerCheckpointer:
                 },
             }
             changes |= {
-                "rows_changed": int(dirty.numel()),
+                "rows_changed": int(dirty.any_kind(rows).sum()),
+                "rows_changed_by_kind": {kind: int(r.numel()) for kind, r in index.items()},
                 "tensors_unchanged": len(unchanged),
                 "ids_assigned": len(vocab_diff["id_of"]),
             }
             info = self.store.write("delta", delta, state, learner.version, base.info,
                                     {**extra, "vocabulary": changes})  # fmt: skip
             self._since_full += 1
-        learner.table.dirty_rows.zero_()
+        learner.table.dirty.clear()
         self._base = _Base(info, vocabulary, list(learner.replay.items),
                            _dense_copy(tensors, rows))  # fmt: skip
         return info
@@ -208,9 +215,10 @@ def apply_delta(
     delta: dict[str, torch.Tensor], state: dict[str, Any],
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:  # fmt: skip
     rows = int(state["table_rows"])
-    index = delta["rows.index"]
+    kinds = state.get("row_kinds")  # deltas before 2026-12-03 have one index for all
     out: dict[str, torch.Tensor] = {}
     for key in state["row_keys"]:
+        index = delta[f"rows.index.{kinds[key]}"] if kinds else delta["rows.index"]
         table = tensors[key]
         if table.shape[0] < rows:  # the table grew since the base
             pad = table.new_zeros((rows - table.shape[0], *table.shape[1:]))
@@ -233,7 +241,8 @@ def apply_delta(
             items.append(sequence)
     new_meta = {
         **{k: v for k, v in state.items()
-           if k not in ("table_rows", "row_keys", "vocabulary_delta", "replay_delta")},
+           if k not in ("table_rows", "row_keys", "row_kinds", "vocabulary_delta",
+                         "replay_delta")},
         "vocabulary": _vocab_patch(meta["vocabulary"], state["vocabulary_delta"]),
         "replay": {**{k: v for k, v in replay_delta.items() if k not in ("length", "slots")},
                    "items": items},

@@ -11,6 +11,7 @@ import torch
 from model.adapters import AdapterConfig
 from model.checkpoints.checkpointer import LearnerCheckpointer
 from model.checkpoints.store import CheckpointStore
+from model.dirty_rows import COUNTS, KINDS, TRANSITIONS, WEIGHTS
 from model.transformer_learner import TransformerLearner
 from model.vocabulary import RESERVED, VocabularyConfig
 from tests.unit.model.helpers import cycle_batches, tiny_config
@@ -87,10 +88,10 @@ def test_a_pretrained_full_model_switches_to_adapters_computing_the_same() -> No
 
 def _delta_rows_after_one_step(
     item_row_updates: str, tmp_path: Path
-) -> tuple[set[int], set[int], set[int]]:
-    """The rows a delta holds after one step on two users whose last two events are new,
-    the rows of those users' sequences, and the rows of their new (target) items and of
-    the items whose transition lists those targets changed (up to 3 back)."""
+) -> tuple[set[int], set[int], set[int], dict[str, set[int]]]:
+    """The rows whose weights a delta holds after one step on two users whose last two
+    events are new, the rows of those users' sequences, the rows of their new (target)
+    items, and the rows the delta holds of each kind (model/dirty_rows.py)."""
     torch.manual_seed(0)
     learner = TransformerLearner(tiny_config(
         vocabulary=VocabularyConfig(initial_capacity=8), full_softmax_max_items=5,
@@ -104,27 +105,30 @@ def _delta_rows_after_one_step(
     learner.learn(step)
     info = checkpointer.save(learner, {})
     delta, _state = checkpointer.store.read(info)
-    held = set(delta["rows.index"].tolist())
+    kinds = {kind: set(delta[f"rows.index.{kind}"].tolist()) for kind in KINDS}
     own = set(learner.vocab.lookup([item for seq in step for item in seq.items]))
     targets = set(learner.vocab.lookup([item for seq in step for item in seq.items[-2:]]))
-    sources = set(learner.vocab.lookup([item for seq in step for item in seq.items[-5:-1]]))
-    return held, own, targets | sources
+    return kinds[WEIGHTS], own, targets, kinds
 
 
 def test_rows_touched_only_as_sampled_negatives_stay_out_of_the_delta(tmp_path: Path) -> None:
-    held, own, _targets = _delta_rows_after_one_step("sequences", tmp_path)
+    held, own, _targets, _kinds = _delta_rows_after_one_step("sequences", tmp_path)
     assert held and held <= own | set(range(RESERVED))  # the start and unknown rows are inputs
     # "all" moves the negatives' rows (and so their moments): the delta holds them.
-    held_all, own_all, _targets = _delta_rows_after_one_step("all", tmp_path)
+    held_all, own_all, _targets, _kinds = _delta_rows_after_one_step("all", tmp_path)
     assert len(held_all - own_all) > 20
 
 
 def test_targets_only_moves_the_predicted_rows_and_not_the_inputs(tmp_path: Path) -> None:
-    held, own, targets = _delta_rows_after_one_step("targets", tmp_path)
-    # Every predicted row learned, no other input row moved (transition sources: their
-    # successor lists changed).
-    assert held == targets
-    held_sequences, _own, _targets = _delta_rows_after_one_step("sequences", tmp_path)
+    held, own, targets, kinds = _delta_rows_after_one_step("targets", tmp_path)
+    assert held == targets  # every predicted row learned, no other input row moved
+    # The items before the new ones: their successor lists changed, and the delta holds
+    # those lists, not their weights; the new items' sightings changed, and only theirs.
+    sources = kinds[TRANSITIONS]
+    assert sources and sources <= own
+    assert sources - held  # held for their lists alone: their weights did not move
+    assert kinds[COUNTS] == targets
+    held_sequences, _own, _targets, _kinds = _delta_rows_after_one_step("sequences", tmp_path)
     assert held_sequences & (own - targets)  # which "sequences" does move
 
 

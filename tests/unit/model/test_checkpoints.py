@@ -3,14 +3,16 @@ atomic writes, retention."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 import torch
 
-from model.checkpoints.checkpointer import LearnerCheckpointer
+from model.checkpoints.checkpointer import LearnerCheckpointer, apply_delta
 from model.checkpoints.store import CheckpointStore
+from model.dirty_rows import KINDS, WEIGHTS
 from model.learner_config import config_from_json, config_to_json
 from model.state_io import split_state
 from model.transformer_learner import TransformerLearner
@@ -173,3 +175,38 @@ def test_a_config_from_before_item_row_updates_resumes_moving_every_row() -> Non
     assert config_from_json(saved).item_row_updates == "targets"  # today's default
     del saved["item_row_updates"]
     assert config_from_json(saved).item_row_updates == "all"
+
+
+def test_each_row_tensor_is_stored_at_its_own_changed_rows_and_old_deltas_still_apply(
+    tmp_path: Path,
+) -> None:
+    torch.manual_seed(0)
+    learner = TransformerLearner(tiny_config(vocabulary=VocabularyConfig(initial_capacity=8),
+                                             replay_capacity=0))  # fmt: skip
+    store = CheckpointStore(tmp_path / "ckpt")
+    checkpointer = LearnerCheckpointer(store)
+    first, second = cycle_batches(users=10, items=60, rounds=2)
+    learner.learn(first)
+    full = checkpointer.save(learner, {})
+    learner.learn([dataclasses.replace(seq, new_count=2) for seq in second])  # 2 new events each
+    first_delta = checkpointer.save(learner, {})
+    base, base_meta = store.read(full)
+    delta, state = store.read(first_delta)
+    want, want_meta = apply_delta(base, base_meta, delta, state)
+    by_kind = {kind: set(delta[f"rows.index.{kind}"].tolist()) for kind in KINDS}
+    every = sorted(set().union(*by_kind.values()))
+    # Rows whose count or successor list changed but whose weights did not move: the
+    # delta does not carry their embedding and moments.
+    assert len(by_kind[WEIGHTS]) < len(every)
+    assert delta["rows.model.item_embeddings"].shape[0] == len(by_kind[WEIGHTS])
+    # A delta from before kinds (one index for every row tensor) gives the same state.
+    index = torch.tensor(every)
+    old = {k: v for k, v in delta.items() if not k.startswith("rows.")}
+    old |= {f"rows.{key}": want[key][index] for key in state["row_keys"]}
+    old["rows.index"] = index
+    got, got_meta = apply_delta(base, base_meta, old,
+                                {k: v for k, v in state.items() if k != "row_kinds"})  # fmt: skip
+    assert got.keys() == want.keys()
+    for key in want:
+        assert torch.equal(got[key], want[key]), key
+    assert json.dumps(got_meta, sort_keys=True) == json.dumps(want_meta, sort_keys=True)
