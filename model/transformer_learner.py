@@ -24,20 +24,17 @@ from model.contract import RecommendationSink, StepReport, UserSequence
 from model.item_admission import ContentQueue, ContentUpdate, apply_content, event_ages
 from model.item_table import ItemTable
 from model.learner_config import LearnerConfig, config_from_json, pick_device
-from model.learner_scoring import LearnerScoring
+from model.learner_losses import LearnerLosses
 from model.learner_state import LearnerState
 from model.ranking_mixture import RankingMixture
-from model.repeat_bonus import HistoryBonus
 from model.replay_buffer import ReservoirBuffer
 from model.replica_group import ReplicaGroup
-from model.sequence_tensors import Positions, to_tensors, trailing_positions
 from model.sequential_recommender import SequentialRecommender
 from model.state_io import read_state
-from model.task_losses import Negatives, PopularityTerm, PriorTerms, task_losses
-from model.vocabulary import RESERVED, ItemVocabulary
+from model.vocabulary import ItemVocabulary
 
 
-class TransformerLearner(LearnerScoring, LearnerState):
+class TransformerLearner(LearnerLosses, LearnerState):
     name = "transformer"
 
     def __init__(self, config: LearnerConfig, vocab: ItemVocabulary | None = None) -> None:
@@ -271,54 +268,6 @@ class TransformerLearner(LearnerScoring, LearnerState):
         if failure is not None:
             raise failure
 
-    def _loss(
-        self, batch: Sequence[UserSequence], replayed: list[UserSequence], report: StepReport,
-        count_sightings: bool,
-    ) -> tuple[torch.Tensor | None, list[int]]:  # fmt: skip
-        """The step's weighted task loss (None: no known target) and the rows of the
-        batch's new targets (sightings, for the sampler's popularity; counted here, before
-        the negatives are drawn, with ``count_sightings``)."""
-        cfg = self.config
-        sequences = [*batch, *replayed]
-        counts = [min(s.new_count, cfg.model.max_len) for s in batch]
-        counts += [cfg.replay_positions] * len(replayed)
-        tensors = to_tensors(sequences, self.vocab, self.action_ids, cfg.model.max_len, self.device)
-        sightings = [row for rows, count in zip(tensors.target_rows[: len(batch)], counts,
-                                                strict=False)
-                     for row in rows[len(rows) - count :]]  # fmt: skip
-        # The popularity prior reads the sightings from before this step (its own targets
-        # would leak into their scores), in a group as alone. Off: no pass over the table.
-        recent = self.table.recent
-        log_counts = torch.log1p(recent.counts()) if recent is not None else None
-        if count_sightings:
-            self.table.count_sightings(sightings)
-        positions = trailing_positions(tensors, counts, self.device)
-        positions = self._known_targets(positions)
-        if positions.target.numel() == 0:
-            report.skip_reason = "nothing to learn (all targets unknown)"
-            return None, sightings
-        self.model.train()
-        with self._autocast():
-            inputs, candidates = self._learnable_rows(tensors.items, positions.target)
-            hidden = self.model.encode(tensors.items, tensors.actions, tensors.ts, tensors.lengths,
-                                       inputs)  # fmt: skip
-            states = hidden[positions.user, positions.index]
-            # Replayed positions get no transition bonus: their own transition is counted.
-            fresh = positions.user < len(batch)
-            history = self._history(hidden, tensors.items, positions.user, positions.index,
-                                    fresh)  # fmt: skip
-            losses = self._losses(states, positions, history, candidates,
-                                  self._prior_terms(tensors.items, positions),
-                                  log_counts)  # fmt: skip
-        weighted = zip(cfg.task_weights, ("item", "purchase", "action"), strict=True)
-        total = sum(w * losses[name] for w, name in weighted if name in losses)
-        assert isinstance(total, torch.Tensor)
-        report.losses = {name: float(value.detach()) for name, value in losses.items()}
-        report.losses["total"] = float(total.detach())
-        report.trained_positions = int(positions.target.numel())
-        report.replayed_sequences = len(replayed)
-        return total, sightings
-
     def _stepped(self, problem: str | None, report: StepReport) -> None:
         """After an optimiser step: undo it if it went bad, else count it."""
         if problem:
@@ -330,62 +279,6 @@ class TransformerLearner(LearnerScoring, LearnerState):
         if self._steps_since_snapshot >= self.config.snapshot_every:
             self.table.snapshot = self.table.take_snapshot()
             self._steps_since_snapshot = 0
-
-    def _known_targets(self, positions: Positions) -> Positions:
-        keep = positions.target >= RESERVED
-        return Positions(positions.user[keep], positions.index[keep], positions.target[keep],
-                         positions.action[keep])  # fmt: skip
-
-    def _losses(
-        self, states: torch.Tensor, positions: Positions, history: HistoryBonus,
-        learnable: torch.Tensor | None, prior: PriorTerms | None = None,
-        log_counts: torch.Tensor | None = None,
-    ) -> dict[str, torch.Tensor]:  # fmt: skip
-        cfg = self.config
-        full = len(self.vocab) <= cfg.full_softmax_max_items
-        # The full softmax covers the rows in use only, as ranking does; the sampler's
-        # proposal is over the whole table (row-aligned with the sightings).
-        valid = self._valid_in_use() if full else self._valid_rows()
-        negatives = (
-            None if full else Negatives(self.table.counts, cfg.num_negatives, self.generator)
-        )
-        purchase = self.action_ids.get(cfg.purchase_action, -1)
-        popularity = (
-            PopularityTerm(log_counts, self.model.popularity_weight,
-                           log_counts[positions.target] > 0)
-            if log_counts is not None else None
-        )  # fmt: skip
-        return task_losses(self.model, states, positions, history, valid, negatives, purchase,
-                           learnable, prior, popularity)  # fmt: skip
-
-    def _prior_terms(self, items: torch.Tensor, positions: Positions) -> PriorTerms | None:
-        """The content prior's user and item codes for a training step (None: off)."""
-        content, prior = self.model.content, self.content_prior
-        if content is None or prior is None:
-            return None
-        rows = self.model.item_embeddings.shape[0]
-        return PriorTerms(prior.query_columns(content, items, positions.user, positions.index),
-                          prior.table_columns(content, self.table.events, rows),
-                          self.model.content_prior_weight)  # fmt: skip
-
-    def _learnable_rows(
-        self, items: torch.Tensor, targets: torch.Tensor
-    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """(N,) bool masks of the item rows a step may move (``item_row_updates``), None
-        where every row read may move: (as inputs, as scored candidates)."""
-        policy = self.config.item_row_updates
-        if policy == "all":
-            return None, None
-        learnable = torch.zeros(
-            self.model.item_embeddings.shape[0], dtype=torch.bool, device=self.device
-        )
-        learnable[targets] = True
-        if policy == "sequences":
-            learnable[items.flatten()] = True
-        # Under "targets" the reserved rows (padding, unknown, start token) never move: the
-        # start token keeps its first vector and the encoder learns around it.
-        learnable[:RESERVED] = False
-        return (None if policy == "sequences" else learnable), learnable
 
     def _skip(self, report: StepReport, reason: str) -> None:
         self.table.restore_snapshot()
