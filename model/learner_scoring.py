@@ -177,8 +177,11 @@ class LearnerScoring:
         # Every choice's queries and bonuses stacked into one ranking call: one matmul of
         # (choices x sample) queries is far cheaper than a call per choice.
         grid = self.mixture.grid
-        histories = {_bonus_key(c): self._history(hidden, items, user, index, choice=c)
-                     for c in grid}  # fmt: skip
+        # One history bonus per distinct key: choices that differ only in the popularity
+        # scale share it (half of the grid).
+        distinct = {_bonus_key(c): c for c in grid}
+        histories = {key: self._history(hidden, items, user, index, choice=c)
+                     for key, c in distinct.items()}  # fmt: skip
         queries = {p: self._ranking_queries(hidden, items, user, index, popularity_scale=p)
                    for p in {c.popularity_scale for c in grid}}  # fmt: skip
         bonuses = [histories[_bonus_key(c)] for c in grid]

@@ -77,8 +77,8 @@ LEARNED = Choice()  # the learned mixture as it is
 
 
 class RankingMixture:
-    """The grid of choices (transition scale, popularity scale, own items first) and
-    their faded NDCG@10."""
+    """The grid of choices (transition scale, popularity scale, own items or the last
+    item first) and their faded NDCG@10."""
 
     def __init__(self, config: MixtureConfig | None, transitions: bool, popularity: bool) -> None:
         """``config`` None: rank with the learned mixture, always. A scale of something the

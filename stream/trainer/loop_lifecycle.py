@@ -66,8 +66,8 @@ class LoopLifecycle:
         if reason is not None:
             await loop.run_in_executor(self.executor, self._rollback, reason)
         elif lifecycle.due():
-            quality = self.quality.means() | {"ranked_events": float(self.quality.count)}
-            await loop.run_in_executor(self.executor, lifecycle.checkpoint, self.learner, quality)
+            await loop.run_in_executor(self.executor, lifecycle.checkpoint, self.learner,
+                                       self.quality.summary())  # fmt: skip
 
     def _rollback(self, reason: str) -> None:
         assert self.lifecycle is not None
@@ -119,8 +119,7 @@ class LoopLifecycle:
         elif decision.checkpoint:
             member.carried_offsets = decision.offsets
             if member.writes_checkpoints:
-                quality = self.quality.means() | {"ranked_events": float(self.quality.count)}
-                lifecycle.checkpoint(self.learner, quality, decision.offsets,
+                lifecycle.checkpoint(self.learner, self.quality.summary(), decision.offsets,
                                      decision.consolidate)  # fmt: skip
             else:
                 lifecycle.written_elsewhere(self.learner, decision.consolidate)

@@ -35,6 +35,10 @@ class RecentQuality:
     def means(self) -> dict[str, float]:
         return self._total.means()
 
+    def summary(self) -> dict[str, float]:
+        """The means and how many ranked events they cover (a checkpoint's quality)."""
+        return self.means() | {"ranked_events": float(self.count)}
+
 
 def _minus(total: RankingSums, part: RankingSums) -> RankingSums:
     return RankingSums(
