@@ -3,6 +3,7 @@
     python -m bench.checkpoints [--config configs/default.yaml] [--steps-between 50]
                                 [--deltas 3] [--catalogues taobao 100000]
                                 [--modes full adapters] [--row-updates all sequences targets]
+                                [--item-ranks 8 0]
 
 For each catalogue, online mode and item-row policy (``model.item_row_updates``) the
 learner (model settings from --config) first learns a stream in full mode (the Taobao
@@ -32,7 +33,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from model.checkpoints.checkpointer import LearnerCheckpointer
-from model.checkpoints.store import CheckpointStore
+from model.checkpoints.store import CheckpointInfo, CheckpointStore
 from model.contract import UserSequence
 from model.learner_config import ITEM_ROW_UPDATES
 from model.transformer_learner import TransformerLearner
@@ -75,6 +76,23 @@ def interval_items(batches: list[list[UserSequence]]) -> tuple[int, int]:
     return len(items), len(set(items))
 
 
+def delta_parts(store: CheckpointStore, info: CheckpointInfo) -> dict[str, int]:
+    """A delta's tensor bytes by part: its row tensors by kind of row state (their index
+    included), every other tensor as "whole" (dense weights, moments, generators)."""
+    tensors, state = store.read(info)
+    kinds = state.get("row_kinds", {})
+    parts: dict[str, int] = {}
+    for key, tensor in tensors.items():
+        if key.startswith("rows.index."):
+            part = key.removeprefix("rows.index.")
+        elif key.startswith("rows."):
+            part = kinds.get(key.removeprefix("rows."), "rows")
+        else:
+            part = "whole"
+        parts[part] = parts.get(part, 0) + tensor.numel() * tensor.element_size()
+    return parts
+
+
 def measure(name: str, learner: TransformerLearner, steps: list[list[UserSequence]],
             deltas: int, between: int) -> dict[str, Any]:  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
@@ -84,6 +102,7 @@ def measure(name: str, learner: TransformerLearner, steps: list[list[UserSequenc
         full = checkpointer.save(learner, {})
         full_write = time.perf_counter() - started
         delta_infos, delta_writes, intervals = [], [], []
+        parts: list[dict[str, int]] = []
         for d in range(deltas):
             interval = steps[d * between : (d + 1) * between]
             intervals.append(interval_items(interval))
@@ -92,6 +111,7 @@ def measure(name: str, learner: TransformerLearner, steps: list[list[UserSequenc
             started = time.perf_counter()
             delta_infos.append(checkpointer.save(learner, {}))
             delta_writes.append(time.perf_counter() - started)
+            parts.append(delta_parts(store, delta_infos[-1]))
         started = time.perf_counter()
         only_full = LearnerCheckpointer(store).restore(at_most_version=full.model_version)
         full_restore = time.perf_counter() - started
@@ -119,6 +139,14 @@ def measure(name: str, learner: TransformerLearner, steps: list[list[UserSequenc
         "delta_rows_by_kind_mean": {
             kind: sum(c.get(kind, 0) for c in by_kind) / max(len(by_kind), 1) for kind in kinds
         },
+        # Bytes of each part of a delta: row tensors by kind, and the rest whole.
+        "delta_bytes_by_part_mean": {
+            part: sum(p.get(part, 0) for p in parts) / max(len(parts), 1)
+            for part in sorted({part for p in parts for part in p})
+        },
+        "item_rank": learner.config.adapters.item_rank
+        if learner.config.online == "adapters"
+        else None,
         "interval_events_mean": sum(e for e, _ in intervals) / max(len(intervals), 1),
         "interval_distinct_items_mean": sum(i for _, i in intervals) / max(len(intervals), 1),
         "delta_write_s_mean": sum(delta_writes) / max(len(delta_writes), 1),
@@ -140,15 +168,21 @@ def main() -> None:
     parser.add_argument("--row-updates", nargs="+", choices=list(ITEM_ROW_UPDATES),
                         default=list(ITEM_ROW_UPDATES), help="the item rows a step moves "
                         "(model.item_row_updates)")  # fmt: skip
+    parser.add_argument("--item-ranks", nargs="+", type=int, default=None,
+                        help="adapters mode: floats each item row learns "
+                        "(model.adapter_item_rank; 0: whole rows); default: the config's",
+                        )  # fmt: skip
     args = parser.parse_args()
     base = learner_config(load_settings(args.config))
     results = []
-    variants = [(c, m, n) for c in args.catalogues for m in args.modes for n in args.row_updates]
+    ranks = args.item_ranks or [base.adapters.item_rank]
+    variants = [(c, m, n, r) for c in args.catalogues for m in args.modes
+                for n in args.row_updates for r in (ranks if m == "adapters" else [0])]  # fmt: skip
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:  # fmt: skip
         task = progress.add_task("checkpoints", total=len(variants))
-        for catalogue, mode, rows in variants:
-            progress.update(task, description=f"{catalogue} {mode} rows {rows}")
+        for catalogue, mode, rows, rank in variants:
+            progress.update(task, description=f"{catalogue} {mode} rows {rows} rank {rank}")
             config = dataclasses.replace(base, item_row_updates=rows)
             learner = TransformerLearner(config)
             need = args.deltas * args.steps_between
@@ -162,11 +196,11 @@ def main() -> None:
             for batch in warm:
                 learner.learn(batch)
             if mode == "adapters":
-                learner.use_adapters()
+                learner.use_adapters(dataclasses.replace(base.adapters, item_rank=rank))
             results.append(measure(catalogue, learner, steps, args.deltas, args.steps_between))
             progress.advance(task)
 
-    table = Table("catalogue", "mode", "rows moved", "items", "full MB", "write s",
+    table = Table("catalogue", "mode", "rows moved", "item rank", "items", "full MB", "write s",
                   "restore s", "delta MB (mean)", "rows changed (weights)", "events between",
                   "their items", "delta write s",
                   "full+deltas restore s", "delta/full", "bit-exact",
@@ -174,7 +208,8 @@ def main() -> None:
                         f"{args.steps_between} steps apart")  # fmt: skip
     for r in results:
         table.add_row(
-            r["catalogue"], r["mode"], r["row_updates"], f"{r['items']:,}",
+            r["catalogue"], r["mode"], r["row_updates"],
+            "-" if r["item_rank"] is None else str(r["item_rank"]), f"{r['items']:,}",
             f"{r['full_bytes'] / 1e6:.1f}",
             f"{r['full_write_s']:.2f}", f"{r['full_restore_s']:.2f}",
             f"{r['delta_bytes_mean'] / 1e6:.1f}",

@@ -12,7 +12,10 @@ the stream's first half; at the half it goes on as
 - ``full, target rows``: only the rows the loss predicts move, inputs read the table
   (``targets``, the default);
 - ``adapters, ...``: the same three with LoRA adapters on the frozen decoder, plus item
-  rows, input embeddings and heads (``model.online: adapters``);
+  rows (as low-rank codes over the frozen table, ``model.adapter_item_rank``), input
+  embeddings and heads (``model.online: adapters``);
+- ``adapters (whole item rows), target rows``: adapters, the item rows learning all their
+  floats (``model.adapter_item_rank: 0``);
 - ``frozen``: nothing learns (the pretrained backbone as a batch model would serve it);
 
 and ``retrain``, the periodic-retrain baseline, replays the whole stream as it always
@@ -47,7 +50,8 @@ from stream.trainer.learner_factory import learner_config, learner_from_settings
 
 console = Console(width=160)
 VARIANTS = ("full, all rows", "full, sequence rows", "full, target rows", "adapters, all rows",
-            "adapters, sequence rows", "adapters, target rows", "frozen", "retrain")  # fmt: skip
+            "adapters, sequence rows", "adapters, target rows",
+            "adapters (whole item rows), target rows", "frozen", "retrain")  # fmt: skip
 ROW_POLICIES = {"all rows": "all", "sequence rows": "sequences", "target rows": "targets"}
 
 
@@ -71,7 +75,10 @@ class AfterHalf:
         learner = self.learner
         if self.steps == 0 and isinstance(learner, TransformerLearner):
             if self.variant.startswith("adapters"):
-                learner.use_adapters()
+                adapters = learner.config.adapters
+                if "whole item rows" in self.variant:  # item rows learn all 64 floats
+                    adapters = dataclasses.replace(adapters, item_rank=0)
+                learner.use_adapters(adapters)
             for label, rows in ROW_POLICIES.items():
                 if self.variant.endswith(label):
                     learner.config = dataclasses.replace(learner.config, item_row_updates=rows)
@@ -96,7 +103,9 @@ class ModeRow:
     trainable_params: int
 
 
-def run(data: Dataset, config: Path, progress: Progress) -> list[ModeRow]:
+def run(
+    data: Dataset, config: Path, progress: Progress, variants: Sequence[str] = VARIANTS
+) -> list[ModeRow]:
     base = load_settings(config)
     settings = base.model_copy(update={
         "baselines": base.baselines.model_copy(update=data.baselines),
@@ -105,8 +114,8 @@ def run(data: Dataset, config: Path, progress: Progress) -> list[ModeRow]:
     events = read_events(shared_data_dir() / data.path, data.file_format, data.limit)
     split = len(events) // 2
     rows = []
-    task = progress.add_task(data.name, total=len(VARIANTS) * len(events))
-    for n, variant in enumerate(VARIANTS):
+    task = progress.add_task(data.name, total=len(variants) * len(events))
+    for n, variant in enumerate(variants):
         progress.update(task, description=f"{data.name}: {variant}")
         if variant == "retrain":
             inner = learner_from_settings("retrain", settings, rank_every_event=True)
@@ -134,18 +143,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="Taobao 10k only")
     parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "default.yaml")
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS),
+                        help="a subset, in this order (the ratios are to the first)")  # fmt: skip
     args = parser.parse_args()
     datasets = [TAOBAO] if args.quick else [TAOBAO, BEAUTY]
     rows: list[ModeRow] = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:  # fmt: skip
         for data in datasets:
-            rows += run(data, args.config, progress)
-    table = Table("stream", "after the half", "events", "NDCG@10", "vs full", "HR@10",
-                  "train ms/step", "vs full", "trainable params",
+            rows += run(data, args.config, progress, args.variants)
+    first = args.variants[0]
+    table = Table("stream", "after the half", "events", "NDCG@10", f"vs {first}", "HR@10",
+                  "train ms/step", f"vs {first}", "trainable params",
                   title="pretrained on the first half, then online (second half only)")  # fmt: skip
     for row in rows:
-        full = next(r for r in rows if r.dataset == row.dataset and r.variant == "full, all rows")
+        full = next(r for r in rows if r.dataset == row.dataset and r.variant == args.variants[0])
         table.add_row(row.dataset, row.variant, f"{row.events_after_split:,}",
                       f"{row.ndcg10:.4f}", f"{row.ndcg10 / full.ndcg10:.2f}x",
                       f"{row.hr10:.4f}", f"{row.train_ms_per_step:.1f}",

@@ -5,8 +5,10 @@ adapters merged into the backbone, fresh adapters from there).
 What each online mode trains (``LearnerConfig.online``):
 
 - ``full``: every weight (the decoder, the item table, the input embeddings, the heads).
-- ``adapters``: the LoRA matrices of the decoder's projections, the item table (items
-  arrive all day: their rows are the model's memory of them), the action and time-gap
+- ``adapters``: the LoRA matrices of the decoder's projections, the item rows (items
+  arrive all day: their rows are the model's memory of them) through low-rank codes over
+  the frozen table (``item_rank`` floats per row, model/item_codes.py; 0: whole rows,
+  64 floats), the action and time-gap
   embeddings and the heads (next purchase, next action, repeat): small, and what ties
   the backbone's states to today's items. The decoder's projections and norms, the
   backbone a pretraining built, stay frozen, so online updates cannot overwrite what it
@@ -34,6 +36,8 @@ class AdapterConfig:
     alpha: int = 16  # LoRA scale = alpha / rank
     dropout: float = 0.0
     targets: tuple[str, ...] = PROJECTIONS
+    # Floats each item row learns online (model/item_codes.py); 0: the whole row learns.
+    item_rank: int = 8
 
 
 def attach_adapters(decoder: nn.Module, config: AdapterConfig) -> None:

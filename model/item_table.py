@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from model.dirty_rows import COUNTS, TRANSITIONS, WEIGHTS, DirtyRows
+from model.dirty_rows import COUNTS, EMBEDDINGS, WEIGHTS, DirtyRows
 from model.recent_sightings import RecentSightings
 from model.sequential_recommender import EMBEDDING_STD, SequentialRecommender
 from model.state_io import flatten_optimizer, unflatten_optimizer
@@ -23,6 +23,8 @@ FAST_PARAMETERS = (
     "popularity_weight",
 )
 FAST_LR_FACTOR = 30.0
+# The model's parameters indexed by item row (grown with the table).
+ROW_PARAMETERS = ("item_embeddings", "item_codes.codes")
 
 
 class ItemTable:
@@ -39,6 +41,7 @@ class ItemTable:
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         rows, device = model.item_embeddings.shape[0], model.item_embeddings.device
+        self.transition_width = transition_width
         self.counts = torch.zeros(rows, device=device)  # item sightings
         # Fading sightings for the popularity prior (model/recent_sightings.py), when on.
         self.recent = RecentSightings(rows, half_life, device) if recent_sightings else None
@@ -49,7 +52,7 @@ class ItemTable:
         self.transitions = TransitionTable(rows, transition_width) if transition_width else None
         # Item rows changed since the last checkpoint, by kind of row state
         # (model/checkpoints/checkpointer.py).
-        self.dirty = DirtyRows(rows, device)
+        self.dirty = DirtyRows(rows, device, slots=transition_width)
         self.build_optimizers()
         self.snapshot = self.take_snapshot()
 
@@ -58,11 +61,9 @@ class ItemTable:
         # CPU step. Only the item table is ever replaced (growth), and the dense
         # parameters keep their identity through load_state_dict.
         # Frozen weights (a backbone under adapters) have no optimiser state and no delta.
-        self._dense = [p for n, p in self.model.named_parameters()
-                       if n != "item_embeddings" and p.requires_grad]  # fmt: skip
-        self.sparse_optimizer = torch.optim.SparseAdam(
-            [self.model.item_embeddings], lr=self.learning_rate
-        )
+        sparse = self.model.sparse_table
+        self._dense = [p for p in self.model.parameters() if p is not sparse and p.requires_grad]
+        self.sparse_optimizer = torch.optim.SparseAdam([sparse], lr=self.learning_rate)
         # foreach: one kernel per step for all ~30 dense tensors instead of a Python loop
         # over them (PyTorch picks it by default only on CUDA).
         # Scalars that calibrate a whole signal (the content prior's weight) learn fast: at
@@ -128,7 +129,7 @@ class ItemTable:
         """Count a step's transitions (after the step: what it ranked and trained on did
         not know them yet)."""
         if self.transitions is not None and chains:
-            self.dirty.mark(TRANSITIONS, self.transitions.add(chains))
+            self.dirty.mark_slots(self.transitions.add(chains))
 
     def step(self, loss: torch.Tensor, max_norm: float) -> str | None:
         """One optimiser step on ``loss``: backward, clip, update, mark the changed rows.
@@ -143,9 +144,12 @@ class ItemTable:
             return "non-finite gradient"
         self.sparse_optimizer.step()  # type: ignore[no-untyped-call]
         self.dense_optimizer.step()
-        grad = self.model.item_embeddings.grad
+        grad = self.model.sparse_table.grad
         if grad is not None:  # SparseAdam touched exactly these rows (and their moments)
-            self.dirty.mark(WEIGHTS, grad.coalesce().indices()[0])  # coalesced by the clip
+            moved = grad.coalesce().indices()[0]  # coalesced by the clip
+            self.dirty.mark(WEIGHTS, moved)
+            if self.model.item_codes is None:  # the table itself moved, not codes over it
+                self.dirty.mark(EMBEDDINGS, moved)
         # One norm over every dense tensor (foreach) is non-finite iff some weight is:
         # a check per tensor was ~50 small ops and as many syncs a step.
         if not torch.isfinite(torch.nn.utils.get_total_norm(self._dense)):
@@ -155,7 +159,7 @@ class ItemTable:
     def _clip_gradients(self, max_norm: float) -> bool:
         if not torch.isfinite(torch.nn.utils.clip_grad_norm_(self._dense, max_norm)):
             return False
-        grad = self.model.item_embeddings.grad
+        grad = self.model.sparse_table.grad
         if grad is None:
             return True
         grad = grad.coalesce()
@@ -171,7 +175,7 @@ class ItemTable:
                 check_invariants=False,  # built from a coalesced gradient: already valid
                 is_coalesced=True,  # so SparseAdam does not sort and sum it again
             )
-        self.model.item_embeddings.grad = grad
+        self.model.sparse_table.grad = grad
         return True
 
     def state_dict(self) -> dict[str, Any]:
@@ -201,7 +205,8 @@ class ItemTable:
             self.transitions.load_state_dict(state, self.counts.shape[0])
         if self.recent is not None:
             self.recent.load_state_dict(state, self.counts.shape[0])
-        self.dirty = DirtyRows(self.counts.shape[0], device, dirty=False)
+        width = self.transitions.width if self.transitions is not None else 0
+        self.dirty = DirtyRows(self.counts.shape[0], device, dirty=False, slots=width)
         self.build_optimizers()
         tensors = {k: v.to(device) for k, v in state.items()
                    if torch.is_tensor(v) and k.startswith(("sparse.", "dense."))}  # fmt: skip
@@ -218,7 +223,7 @@ class ItemTable:
         """Enlarge the item table (and its optimiser state) to ``rows``."""
         if rows <= self.model.item_embeddings.shape[0]:
             return
-        old_state = self.sparse_optimizer.state.get(self.model.item_embeddings, {})
+        old_state = self.sparse_optimizer.state.get(self.model.sparse_table, {})
         self.model.grow(rows)
         added = rows - self.counts.shape[0]
         self.counts = torch.cat([self.counts, self.counts.new_zeros(added)])
@@ -231,7 +236,7 @@ class ItemTable:
         # item takes one (reset_rows marks it then).
         self.dirty.grow(added)
         self.sparse_optimizer = torch.optim.SparseAdam(
-            [self.model.item_embeddings], lr=self.learning_rate
+            [self.model.sparse_table], lr=self.learning_rate
         )
         if old_state:
             grown = {}
@@ -240,7 +245,7 @@ class ItemTable:
                     grown[key] = _pad_rows(value, rows)
                 else:
                     grown[key] = value
-            self.sparse_optimizer.state[self.model.item_embeddings] = grown
+            self.sparse_optimizer.state[self.model.sparse_table] = grown
 
     def reset_rows(self, rows: list[int]) -> None:
         """Rows start from scratch: a fresh draw (``rows_generator``, in the given order),
@@ -263,15 +268,28 @@ class ItemTable:
             # needs no scan of every list.
             used = [row for row, seen in zip(rows, self.events[index].tolist(), strict=True)
                     if seen > 0]  # fmt: skip
-            self.dirty.mark(TRANSITIONS, self.transitions.clear(used))
+            self.dirty.mark_slots(self.transitions.clear(used))
         self.counts[index] = 0
         if self.recent is not None:
             self.recent.clear(index)
         self.events[index] = 0
+        if self.model.item_codes is not None:
+            self.model.item_codes.codes.data[index] = 0
         self.dirty.mark_every_kind(index)
-        for value in self.sparse_optimizer.state.get(table, {}).values():
+        for value in self.sparse_optimizer.state.get(self.model.sparse_table, {}).values():
             if torch.is_tensor(value) and value.dim() == 2:
                 value[index] = 0
+
+    def merge_codes(self) -> None:
+        """Fold the item codes into the table (consolidation, model/item_codes.py). Their
+        moments stay: the codes' gradient is the same function of the loss after the
+        merge (the projection is unchanged), so the scale Adam learned for it still holds."""
+        codes = self.model.item_codes
+        if codes is None:
+            return
+        moved = codes.merge_into(self.model.item_embeddings.data)
+        self.dirty.mark(EMBEDDINGS, moved)
+        self.dirty.mark(WEIGHTS, moved)
 
     def take_snapshot(self) -> dict[str, Any]:
         return {
@@ -282,14 +300,16 @@ class ItemTable:
 
     def restore_snapshot(self) -> None:
         """Back to the last snapshot (a grown table keeps its new rows, zeroed)."""
-        self.dirty.mark_all(WEIGHTS)  # any row's weights may differ from the last checkpoint
+        # Any row's weights may differ from the last checkpoint.
+        self.dirty.mark_all(WEIGHTS)
+        self.dirty.mark_all(EMBEDDINGS)
         snapshot = self.snapshot
         rows = snapshot["model"]["item_embeddings"].shape[0]
         current = self.model.item_embeddings.shape[0]
         self.model.load_state_dict(
             {
-                **snapshot["model"],
-                "item_embeddings": _pad_rows(snapshot["model"]["item_embeddings"], current),
+                key: _pad_rows(value, current) if key in ROW_PARAMETERS else value
+                for key, value in snapshot["model"].items()
             }
         )
         self.build_optimizers()

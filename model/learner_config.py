@@ -115,7 +115,8 @@ def config_from_json(data: dict[str, Any]) -> LearnerConfig:
             }
         )
     data = {**data, "mixture": mixture}
-    adapters = dict(data.get("adapters") or {})
+    # A checkpoint from before item codes learned whole item rows under adapters.
+    adapters = {"item_rank": 0, **(data.get("adapters") or {})}
     if "targets" in adapters:
         adapters["targets"] = tuple(adapters["targets"])
     return LearnerConfig(**{

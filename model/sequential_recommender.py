@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import LlamaConfig, LlamaModel
 
+from model.item_codes import ItemCodes
 from model.item_content import ItemContent
 from model.length_buckets import bucket_rows, plan_buckets
 
@@ -89,6 +90,8 @@ class SequentialRecommender(nn.Module):
             self.repeat_distance_bias.weight[:, 0] = 6.0 - 1.0 * torch.log2(1 + distance)
             nn.init.zeros_(self.repeat_query.weight)  # content-based repeat is learned
             nn.init.zeros_(self.repeat_query.bias)
+        # Low-rank row updates over a frozen table (adapters mode: attach_item_codes).
+        self.item_codes: ItemCodes | None = None
         # Built last, so the other weights draw the same initial values with or without it.
         self.content: ItemContent | None = None
         if config.content_dim > 0:
@@ -140,9 +143,31 @@ class SequentialRecommender(nn.Module):
         )
         return LlamaModel(decoder_config)
 
+    def attach_item_codes(self, rank: int) -> None:
+        """Item rows learn ``rank`` floats each from now on, over a frozen table
+        (model/item_codes.py); the model computes what it did until they learn."""
+        table = self.item_embeddings
+        self.item_codes = ItemCodes(table.shape[0], rank, table.shape[1]).to(table.device)
+        table.requires_grad_(False)
+
+    @property
+    def sparse_table(self) -> nn.Parameter:
+        """The row-indexed parameter the sparse optimiser moves: the codes if attached,
+        else the table."""
+        return self.item_codes.codes if self.item_codes is not None else self.item_embeddings
+
     def item_rows(self, rows: torch.Tensor) -> torch.Tensor:
         """Embedding rows with a sparse gradient: (...,) -> (..., H)."""
-        return F.embedding(rows, self.item_embeddings, sparse=True)
+        if self.item_codes is None:
+            return F.embedding(rows, self.item_embeddings, sparse=True)
+        return F.embedding(rows, self.item_embeddings.detach()) + self.item_codes.rows(rows)
+
+    def _fixed_rows(self, rows: torch.Tensor) -> torch.Tensor:
+        """(C,) rows -> (C, H) vectors without a gradient."""
+        vectors = self.item_embeddings.detach()[rows]
+        if self.item_codes is None:
+            return vectors
+        return vectors + self.item_codes.offsets(rows)
 
     def encode(
         self, items: torch.Tensor, actions: torch.Tensor, ts: torch.Tensor,
@@ -199,7 +224,7 @@ class SequentialRecommender(nn.Module):
         if learnable is None:
             return self.with_content(candidates, self.item_rows(candidates))
         keep = learnable[candidates]
-        vectors = self.item_embeddings.detach()[candidates]
+        vectors = self._fixed_rows(candidates)
         at = keep.nonzero().squeeze(1)
         return self.with_content(
             candidates, vectors.index_put((at,), self.item_rows(candidates[at]))
@@ -221,6 +246,8 @@ class SequentialRecommender(nn.Module):
     def ranked_vectors(self, rows: int) -> torch.Tensor:
         """(rows, H) float32 vectors of the first ``rows`` items, content included."""
         table = self.item_embeddings.detach()[:rows].float()
+        if self.item_codes is not None:
+            table = table + self.item_codes.offsets(slice(0, rows)).float()
         if self.content is None:
             return table
         return self.with_content(torch.arange(rows, device=table.device), table)
@@ -270,6 +297,9 @@ class SequentialRecommender(nn.Module):
         if num_rows <= old.shape[0]:
             return
         spare = old.new_zeros(num_rows - old.shape[0], old.shape[1])
-        self.item_embeddings = nn.Parameter(torch.cat([old, spare]))
+        self.item_embeddings = nn.Parameter(torch.cat([old, spare]),
+                                            requires_grad=self.item_codes is None)  # fmt: skip
+        if self.item_codes is not None:
+            self.item_codes.grow(num_rows)
         if self.content is not None:
             self.content.grow(num_rows)

@@ -47,6 +47,8 @@ class TransformerLearner(LearnerLosses, LearnerState):
         self.model = SequentialRecommender(config.model, self.vocab.capacity)
         if config.online == "adapters":
             attach_adapters(self.model.decoder, config.adapters)
+            if config.adapters.item_rank:
+                self.model.attach_item_codes(config.adapters.item_rank)
         self.model.to(self.device)
         self.rows_generator = torch.Generator(device=self.device).manual_seed(config.seed + 1)
         transitions = config.transition_neighbours if config.model.transition_items else 0
@@ -258,7 +260,7 @@ class TransformerLearner(LearnerLosses, LearnerState):
                 self.table.zero_grad()
         mine = report.trained_positions if total is not None and finite else 0
         summed = group.sum_gradients(
-            self.table.dense, self.model.item_embeddings, mine, not finite, sightings
+            self.table.dense, self.model.sparse_table, mine, not finite, sightings
         )
         self.table.count_sightings(summed.sightings)
         if summed.non_finite:
@@ -314,11 +316,14 @@ class TransformerLearner(LearnerLosses, LearnerState):
             return
         adapters = adapters or self.config.adapters
         attach_adapters(self.model.decoder, adapters)
+        if adapters.item_rank:
+            self.model.attach_item_codes(adapters.item_rank)
         self.model.to(self.device)
         self.config = dataclasses.replace(self.config, online="adapters", adapters=adapters)
         sparse = self.table.sparse_optimizer.state_dict()
         self.table.build_optimizers()
-        self.table.sparse_optimizer.load_state_dict(sparse)
+        if not adapters.item_rank:  # the table's rows go on learning, with their moments
+            self.table.sparse_optimizer.load_state_dict(sparse)
         self.table.snapshot = self.table.take_snapshot()
 
     def consolidate(self) -> bool:
@@ -327,6 +332,7 @@ class TransformerLearner(LearnerLosses, LearnerState):
         if not has_adapters(self.model):
             return False
         self.table.forget_moments(consolidate_adapters(self.model))
+        self.table.merge_codes()
         self.table.snapshot = self.table.take_snapshot()
         return True
 

@@ -33,10 +33,11 @@ class TransitionTable:
             self.rows = torch.cat([self.rows, self.rows.new_zeros(added, self.width)])
             self.weights = torch.cat([self.weights, self.weights.new_zeros(added, self.width)])
 
-    def add(self, chains: Sequence[tuple[Sequence[int], int]]) -> list[int]:
+    def add(self, chains: Sequence[tuple[Sequence[int], int]]) -> torch.Tensor:
         """Count the pairs that end on each chain's last ``new`` rows (a chain: up to
-        ``distance`` earlier rows, then the new ones). Returns the rows whose lists changed.
-        Rows below RESERVED (unknown, padding) and repeats of the same row are skipped."""
+        ``distance`` earlier rows, then the new ones). Returns the changed slots, as
+        sorted flat indices of the (rows, width) lists. Rows below RESERVED (unknown,
+        padding) and repeats of the same row are skipped."""
         successors, counts = self.rows.numpy(), self.weights.numpy()
         changed: set[int] = set()
         for rows, new in chains:
@@ -50,27 +51,26 @@ class TransitionTable:
                     source = rows[i - d]
                     if source < RESERVED or source == target:
                         continue
-                    _count(successors[source], counts[source], target, 1.0 / d)
-                    changed.add(source)
-        return sorted(changed)
+                    slot = _count(successors[source], counts[source], target, 1.0 / d)
+                    changed.add(source * self.width + slot)
+        return torch.tensor(sorted(changed), dtype=torch.long)
 
     def lookup(self, sources: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(...,) rows -> (..., width) successor rows (int64) and counts (0: empty slot)."""
         at = sources.to("cpu")
         return self.rows[at].long(), self.weights[at]
 
-    def clear(self, rows: Sequence[int]) -> list[int]:
+    def clear(self, rows: Sequence[int]) -> torch.Tensor:
         """Forget ``rows`` (items evicted; the rows will hold other items): their own lists,
-        and their places in every other list. Returns the rows whose lists changed."""
+        and their places in every other list. Returns the changed slots (flat indices)."""
         if not rows:
-            return []
+            return torch.empty(0, dtype=torch.long)
         gone = torch.tensor(rows, dtype=torch.int32)
-        self.rows[gone.long()] = 0
-        self.weights[gone.long()] = 0
-        pointing = torch.isin(self.rows, gone) & (self.weights > 0)
-        self.rows[pointing] = 0
-        self.weights[pointing] = 0
-        return sorted(set(rows) | set(pointing.any(1).nonzero().squeeze(1).tolist()))
+        changed = torch.isin(self.rows, gone) & (self.weights > 0)
+        changed[gone.long()] = True
+        self.rows[changed] = 0
+        self.weights[changed] = 0
+        return changed.view(-1).nonzero().squeeze(1)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {"transitions.rows": self.rows, "transitions.weights": self.weights}
@@ -87,9 +87,11 @@ class TransitionTable:
         self.grow(rows)
 
 
-def _count(successors: np.ndarray, counts: np.ndarray, target: int, amount: float) -> None:
-    """Space-Saving: add to the target's slot, or take the smallest slot and its count."""
+def _count(successors: np.ndarray, counts: np.ndarray, target: int, amount: float) -> int:
+    """Space-Saving: add to the target's slot, or take the smallest slot and its count.
+    Returns the slot."""
     hit = np.flatnonzero((successors == target) & (counts > 0))
     slot = int(hit[0]) if hit.size else int(counts.argmin())
     successors[slot] = target
     counts[slot] += amount
+    return slot

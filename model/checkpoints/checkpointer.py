@@ -27,22 +27,29 @@ from typing import Any
 import torch
 
 from model.checkpoints.store import CheckpointInfo, CheckpointStore
-from model.dirty_rows import kind_of
+from model.dirty_rows import TRANSITION_SLOTS, TRANSITIONS, kind_of
 from model.state_io import split_state
 from model.transformer_learner import TransformerLearner
 
 TABLE = "model.item_embeddings"
+CODES = "model.item_codes.codes"
 
 
 def _row_keys(tensors: dict[str, torch.Tensor], rows: int) -> list[str]:
-    """Tensors indexed by item row: the table, its sparse-Adam moments, the sightings,
-    the item ages, the content vectors, the transition lists and the fading sightings."""
+    """Tensors indexed by item row: the table, the item codes, the sparse-Adam moments,
+    the sightings, the item ages, the content vectors, the transition lists and the
+    fading sightings."""
     return [
         key for key, t in tensors.items()
-        if key in (TABLE, "counts", "events")
+        if key in (TABLE, CODES, "counts", "events")
         or (key.startswith(("sparse.", "content.", "transitions.", "recent."))
             and t.dim() >= 1 and t.shape[0] == rows)
     ]  # fmt: skip
+
+
+def _at(tensor: torch.Tensor, index: torch.Tensor, kind: str) -> torch.Tensor:
+    """A row-indexed tensor at a delta's index: rows, or flat slots of the lists."""
+    return tensor.reshape(-1)[index] if kind == TRANSITION_SLOTS else tensor[index]
 
 
 def _dense_copy(tensors: dict[str, torch.Tensor], rows: int) -> dict[str, torch.Tensor]:
@@ -151,7 +158,8 @@ class LearnerCheckpointer:
             row_keys = _row_keys(tensors, rows)
             kinds = {key: kind_of(key) for key in row_keys}
             index = {kind: dirty.rows(kind, rows) for kind in set(kinds.values())}
-            delta = {f"rows.{key}": tensors[key].to("cpu")[index[kinds[key]]] for key in row_keys}
+            delta = {f"rows.{key}": _at(tensors[key].to("cpu"), index[kinds[key]], kinds[key])
+                     for key in row_keys}  # fmt: skip
             delta |= {f"rows.index.{kind}": rows_of_kind for kind, rows_of_kind in index.items()}
             unchanged = [k for k, v in tensors.items() if k not in row_keys
                          and _same(base.tensors.get(k), v)]  # fmt: skip
@@ -178,7 +186,8 @@ class LearnerCheckpointer:
             }
             changes |= {
                 "rows_changed": int(dirty.any_kind(rows).sum()),
-                "rows_changed_by_kind": {kind: int(r.numel()) for kind, r in index.items()},
+                "rows_changed_by_kind": {kind: int(r.numel()) for kind, r in index.items()}
+                | {TRANSITIONS: int(dirty.rows(TRANSITIONS, rows).numel())},
                 "tensors_unchanged": len(unchanged),
                 "ids_assigned": len(vocab_diff["id_of"]),
             }
@@ -219,13 +228,19 @@ def apply_delta(
     out: dict[str, torch.Tensor] = {}
     for key in state["row_keys"]:
         index = delta[f"rows.index.{kinds[key]}"] if kinds else delta["rows.index"]
-        table = tensors[key]
+        values = delta[f"rows.{key}"]
+        # Not in the base: state that started after it (the item codes' moments, when a
+        # learner switched to adapters just before a full snapshot), zero where untouched.
+        table = tensors.get(key, values.new_zeros((0, *values.shape[1:])))
         if table.shape[0] < rows:  # the table grew since the base
             pad = table.new_zeros((rows - table.shape[0], *table.shape[1:]))
             table = torch.cat([table, pad])
         else:
             table = table.clone()
-        table[index] = delta[f"rows.{key}"]
+        if kinds and kinds[key] == TRANSITION_SLOTS:
+            table.view(-1)[index] = values
+        else:
+            table[index] = values
         out[key] = table
     for key, value in delta.items():
         if not key.startswith("rows."):

@@ -41,7 +41,7 @@ def learner_config(settings: Settings, rank_every_event: bool = False) -> Learne
         device=settings.trainer.device, seed=m.seed,
         online=m.online,
         adapters=AdapterConfig(rank=m.adapter_rank, alpha=m.adapter_alpha,
-                               dropout=m.adapter_dropout),
+                               dropout=m.adapter_dropout, item_rank=m.adapter_item_rank),
         item_row_updates=m.item_row_updates,
         content_bonus=settings.content.prior_weight,
         content_young_events=settings.content.young_events,

@@ -6,12 +6,13 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
 import torch
 
 from model.adapters import AdapterConfig
 from model.checkpoints.checkpointer import LearnerCheckpointer
 from model.checkpoints.store import CheckpointStore
-from model.dirty_rows import COUNTS, KINDS, TRANSITIONS, WEIGHTS
+from model.dirty_rows import COUNTS, EMBEDDINGS, TRANSITION_SLOTS, WEIGHTS
 from model.transformer_learner import TransformerLearner
 from model.vocabulary import RESERVED, VocabularyConfig
 from tests.unit.model.helpers import cycle_batches, tiny_config
@@ -24,12 +25,16 @@ FROZEN_PARTS = ("q_proj.base_layer", "k_proj.base_layer", "v_proj.base_layer",
 
 def adapters_learner(**changes: object) -> TransformerLearner:
     torch.manual_seed(0)
-    return TransformerLearner(tiny_config(online="adapters", adapters=AdapterConfig(rank=4),
-                                          **changes))  # fmt: skip
+    return TransformerLearner(
+        tiny_config(**{"online": "adapters", "adapters": AdapterConfig(rank=4), **changes})
+    )
 
 
-def test_adapters_train_only_the_adapters_item_rows_embeddings_and_heads() -> None:
-    learner = adapters_learner()
+@pytest.mark.parametrize("item_rank", [8, 0])
+def test_adapters_train_only_the_adapters_item_rows_embeddings_and_heads(item_rank: int) -> None:
+    learner = adapters_learner(adapters=AdapterConfig(rank=4, item_rank=item_rank))
+    batches = cycle_batches(rounds=3)
+    learner.learn(batches[0])  # admits the items: their table rows are drawn now
     names = dict(learner.model.named_parameters())
     trainable = {name for name, p in names.items() if p.requires_grad}
     decoder = {name for name in names if name.startswith("decoder.")}
@@ -38,16 +43,21 @@ def test_adapters_train_only_the_adapters_item_rows_embeddings_and_heads() -> No
     }
     assert any(".lora_A." in name for name in trainable)
     heads = ("purchase_projection.weight", "action_head.weight", "repeat_key.weight")
-    for kept in ("item_embeddings", "action_embeddings.weight", *heads):
+    # Item rows learn as codes over a frozen table (model/item_codes.py), or whole.
+    rows = ("item_codes.codes", "item_codes.projection") if item_rank else ("item_embeddings",)
+    for kept in (*rows, "action_embeddings.weight", *heads):
         assert kept in trainable, kept
+    assert ("item_embeddings" in trainable) == (item_rank == 0)
     frozen = {name: p.detach().clone() for name, p in names.items() if not p.requires_grad}
     assert any(part in name for name in frozen for part in FROZEN_PARTS)
     adapters = {n: p.detach().clone() for n, p in names.items() if ".lora_B." in n}
-    for batch in cycle_batches(rounds=3):
+    for batch in batches[1:]:  # the same items: no new rows drawn
         learner.learn(batch)
     for name, before in frozen.items():
         assert torch.equal(names[name], before), f"{name} moved"
     assert any(not torch.equal(names[n], before) for n, before in adapters.items())
+    if item_rank:
+        assert learner.model.item_codes is not None and learner.model.item_codes.codes.any()
 
 
 def test_consolidation_merges_exactly_and_starts_fresh_adapters() -> None:
@@ -58,6 +68,8 @@ def test_consolidation_merges_exactly_and_starts_fresh_adapters() -> None:
     before = learner.recommend(histories, 10)
     base = {n: p.detach().clone() for n, p in learner.model.named_parameters()
             if ".base_layer." in n}  # fmt: skip
+    table = learner.model.item_embeddings.detach().clone()
+    assert learner.model.item_codes is not None and learner.model.item_codes.codes.any()
     assert learner.consolidate()
     after = learner.recommend(histories, 10)
     for a, b in zip(before, after, strict=True):
@@ -66,6 +78,8 @@ def test_consolidation_merges_exactly_and_starts_fresh_adapters() -> None:
     params = dict(learner.model.named_parameters())
     assert all(not params[n].any() for n in params if ".lora_B." in n)  # fresh: B = 0
     assert any(not torch.equal(params[n], w) for n, w in base.items())  # the backbone moved
+    assert not params["item_codes.codes"].any()  # the codes are in the table now
+    assert not torch.equal(learner.model.item_embeddings, table)
     learner.learn(histories)  # and learning goes on from the merged backbone
     assert any(params[n].any() for n in params if ".lora_B." in n)
 
@@ -105,7 +119,12 @@ def _delta_rows_after_one_step(
     learner.learn(step)
     info = checkpointer.save(learner, {})
     delta, _state = checkpointer.store.read(info)
-    kinds = {kind: set(delta[f"rows.index.{kind}"].tolist()) for kind in KINDS}
+    kinds = {key.removeprefix("rows.index."): set(index.tolist())
+             for key, index in delta.items() if key.startswith("rows.index.")}  # fmt: skip
+    assert learner.table.transitions is not None
+    kinds[TRANSITION_SLOTS] = {s // learner.table.transitions.width
+                               for s in kinds[TRANSITION_SLOTS]}  # fmt: skip
+    assert kinds[EMBEDDINGS] == kinds[WEIGHTS]  # full mode: the table is what learns
     own = set(learner.vocab.lookup([item for seq in step for item in seq.items]))
     targets = set(learner.vocab.lookup([item for seq in step for item in seq.items[-2:]]))
     return kinds[WEIGHTS], own, targets, kinds
@@ -124,7 +143,7 @@ def test_targets_only_moves_the_predicted_rows_and_not_the_inputs(tmp_path: Path
     assert held == targets  # every predicted row learned, no other input row moved
     # The items before the new ones: their successor lists changed, and the delta holds
     # those lists, not their weights; the new items' sightings changed, and only theirs.
-    sources = kinds[TRANSITIONS]
+    sources = kinds[TRANSITION_SLOTS]
     assert sources and sources <= own
     assert sources - held  # held for their lists alone: their weights did not move
     assert kinds[COUNTS] == targets
@@ -151,3 +170,26 @@ def test_adapter_checkpoints_restore_exactly_and_skip_the_frozen_backbone(tmp_pa
     assert restored is not None
     assert_same_state(learner, restored[0])
     assert restored[0].config == dataclasses.replace(learner.config)
+
+
+def test_with_item_codes_a_delta_holds_the_moved_rows_codes_and_not_their_table_rows(
+    tmp_path: Path,
+) -> None:
+    torch.manual_seed(0)
+    learner = TransformerLearner(tiny_config(replay_capacity=0))
+    batches = cycle_batches(rounds=3)
+    learner.learn(batches[0])  # a backbone in full mode; admits every item of the cycle
+    learner.use_adapters(AdapterConfig(rank=4))
+    checkpointer = LearnerCheckpointer(CheckpointStore(tmp_path / "ckpt"))
+    checkpointer.save(learner, {})  # before the codes have any optimiser state
+    learner.learn(batches[1])  # the same items again: no row drawn, codes learn
+    info = checkpointer.save(learner, {})
+    delta, _state = checkpointer.store.read(info)
+    moved = delta["rows.index.weights"]
+    assert moved.numel() > 0 and delta["rows.index.embeddings"].numel() == 0
+    codes = delta["rows.model.item_codes.codes"]
+    assert codes.shape == (moved.numel(), 8) and codes.any()
+    assert delta["rows.model.item_embeddings"].numel() == 0  # the table: no row stored
+    restored = LearnerCheckpointer(checkpointer.store).restore()
+    assert restored is not None
+    assert_same_state(learner, restored[0])

@@ -12,7 +12,7 @@ import torch
 
 from model.checkpoints.checkpointer import LearnerCheckpointer, apply_delta
 from model.checkpoints.store import CheckpointStore
-from model.dirty_rows import KINDS, WEIGHTS
+from model.dirty_rows import COUNTS, EMBEDDINGS, TRANSITION_SLOTS, WEIGHTS
 from model.learner_config import config_from_json, config_to_json
 from model.state_io import split_state
 from model.transformer_learner import TransformerLearner
@@ -193,12 +193,19 @@ def test_each_row_tensor_is_stored_at_its_own_changed_rows_and_old_deltas_still_
     base, base_meta = store.read(full)
     delta, state = store.read(first_delta)
     want, want_meta = apply_delta(base, base_meta, delta, state)
-    by_kind = {kind: set(delta[f"rows.index.{kind}"].tolist()) for kind in KINDS}
-    every = sorted(set().union(*by_kind.values()))
+    by_kind = {kind: set(delta[f"rows.index.{kind}"].tolist())
+               for kind in (EMBEDDINGS, WEIGHTS, COUNTS)}  # fmt: skip
+    # Successor lists are stored by the slots that changed, not whole.
+    width = learner.config.transition_neighbours
+    slots = delta[f"rows.index.{TRANSITION_SLOTS}"]
+    sources = {int(slot) // width for slot in slots}
+    assert 0 < slots.numel() < len(sources) * width
+    assert delta["rows.transitions.rows"].shape == slots.shape
+    every = sorted(set().union(*by_kind.values(), sources))
     # Rows whose count or successor list changed but whose weights did not move: the
     # delta does not carry their embedding and moments.
     assert len(by_kind[WEIGHTS]) < len(every)
-    assert delta["rows.model.item_embeddings"].shape[0] == len(by_kind[WEIGHTS])
+    assert delta["rows.model.item_embeddings"].shape[0] == len(by_kind[EMBEDDINGS])
     # A delta from before kinds (one index for every row tensor) gives the same state.
     index = torch.tensor(every)
     old = {k: v for k, v in delta.items() if not k.startswith("rows.")}
