@@ -64,11 +64,6 @@ class DirtyRows:
             self.slots.view(-1)[flat] = True
             self.mark(TRANSITIONS, flat.div(self.slots.shape[1], rounding_mode="floor"))
 
-    def mark_every_kind(self, rows: torch.Tensor) -> None:
-        for kind in KINDS:
-            self.mark(kind, rows)
-        # A reset row's own list is cleared by the transition table, which marks its slots.
-
     def mark_all(self, kind: str | None = None) -> None:
         """Every row changed (of ``kind``; None: of every kind)."""
         for each in KINDS if kind is None else (kind,):

@@ -21,6 +21,7 @@ import torch
 from model.adapters import AdapterConfig, attach_adapters, consolidate_adapters, has_adapters
 from model.content_prior import ContentPrior
 from model.contract import RecommendationSink, StepReport, UserSequence
+from model.dirty_rows import EMBEDDINGS
 from model.item_admission import ContentQueue, ContentUpdate, apply_content, event_ages
 from model.item_table import ItemTable
 from model.learner_config import LearnerConfig, config_from_json, pick_device
@@ -48,7 +49,7 @@ class TransformerLearner(LearnerLosses, LearnerState):
         if config.online == "adapters":
             attach_adapters(self.model.decoder, config.adapters)
             if config.adapters.item_rank:
-                self.model.attach_item_codes(config.adapters.item_rank)
+                self._attach_item_codes(config.adapters.item_rank)
         self.model.to(self.device)
         self.rows_generator = torch.Generator(device=self.device).manual_seed(config.seed + 1)
         transitions = config.transition_neighbours if config.model.transition_items else 0
@@ -317,7 +318,8 @@ class TransformerLearner(LearnerLosses, LearnerState):
         adapters = adapters or self.config.adapters
         attach_adapters(self.model.decoder, adapters)
         if adapters.item_rank:
-            self.model.attach_item_codes(adapters.item_rank)
+            spare = self._attach_item_codes(adapters.item_rank)
+            self.table.dirty.mark(EMBEDDINGS, spare.to(self.table.dirty.masks[EMBEDDINGS].device))
         self.model.to(self.device)
         self.config = dataclasses.replace(self.config, online="adapters", adapters=adapters)
         sparse = self.table.sparse_optimizer.state_dict()
@@ -325,6 +327,17 @@ class TransformerLearner(LearnerLosses, LearnerState):
         if not adapters.item_rank:  # the table's rows go on learning, with their moments
             self.table.sparse_optimizer.load_state_dict(sparse)
         self.table.snapshot = self.table.take_snapshot()
+
+    def _attach_item_codes(self, rank: int) -> torch.Tensor:
+        """Item rows learn as codes from now on (model/item_codes.py). The spare rows no
+        item holds yet become zero: an item that takes one draws its code, not its row,
+        so a delta holds no table row for it (ItemTable.reset_rows). Returns those rows."""
+        self.model.attach_item_codes(rank)
+        table = self.model.item_embeddings
+        spare = torch.arange(self.vocab.num_rows, table.shape[0])
+        with torch.no_grad():
+            table[self.vocab.num_rows :] = 0
+        return spare
 
     def consolidate(self) -> bool:
         """Merge the adapters into the backbone and start fresh ones (the function the

@@ -5,8 +5,8 @@ split by ``state_io.split_state``, as ``TransformerLearner.save`` writes it). A 
 
 - the item-table rows that changed, each row-indexed tensor at the rows where its kind
   of state changed (model/dirty_rows.py: a row whose sighting count moved stores that
-  count, not its embedding and moments), found from the learner's masks, not by
-  comparison;
+  count, not its embedding and moments; a successor list stores its changed slots),
+  found from the learner's masks, not by comparison;
 - every other tensor whole when it changed since the base (the dense weights, the
   dense optimiser state, the random-number generators: small next to the table), and
   only its name when it did not (a frozen backbone under adapters, the table's unused

@@ -12,6 +12,7 @@ import torch
 from model.adapters import AdapterConfig
 from model.checkpoints.checkpointer import LearnerCheckpointer
 from model.checkpoints.store import CheckpointStore
+from model.contract import UserSequence
 from model.dirty_rows import COUNTS, EMBEDDINGS, TRANSITION_SLOTS, WEIGHTS
 from model.transformer_learner import TransformerLearner
 from model.vocabulary import RESERVED, VocabularyConfig
@@ -182,11 +183,18 @@ def test_with_item_codes_a_delta_holds_the_moved_rows_codes_and_not_their_table_
     learner.use_adapters(AdapterConfig(rank=4))
     checkpointer = LearnerCheckpointer(CheckpointStore(tmp_path / "ckpt"))
     checkpointer.save(learner, {})  # before the codes have any optimiser state
-    learner.learn(batches[1])  # the same items again: no row drawn, codes learn
+    fresh = UserSequence("newcomer", ["fresh-0", "fresh-1", "fresh-2"], ["view"] * 3,
+                         [9_000.0, 9_001.0, 9_002.0], 3)  # fmt: skip
+    learner.learn([*batches[1], fresh])  # known items learn their codes; three new items
+    new_rows = learner.vocab.lookup(fresh.items)
+    assert all(row >= RESERVED for row in new_rows)
+    # A new item's draw is its code; its table row stays zero, as the spare row was.
+    assert not learner.model.item_embeddings[new_rows].any()
     info = checkpointer.save(learner, {})
     delta, _state = checkpointer.store.read(info)
     moved = delta["rows.index.weights"]
-    assert moved.numel() > 0 and delta["rows.index.embeddings"].numel() == 0
+    assert set(new_rows) <= set(moved.tolist())
+    assert delta["rows.index.embeddings"].numel() == 0
     codes = delta["rows.model.item_codes.codes"]
     assert codes.shape == (moved.numel(), 8) and codes.any()
     assert delta["rows.model.item_embeddings"].numel() == 0  # the table: no row stored

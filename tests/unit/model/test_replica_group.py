@@ -66,12 +66,14 @@ CATALOGUE = [
 
 
 def _replica(
-    rank: int, store: str, out: str, fail_at: int | None, grows: bool, content: bool = False
-) -> None:
+    rank: int, store: str, out: str, fail_at: int | None, grows: bool, content: bool = False,
+    online: str = "full",
+) -> None:  # fmt: skip
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank,
                             world_size=WORLD, timeout=timedelta(seconds=60))  # fmt: skip
     torch.set_num_threads(1)
-    learner = TransformerLearner(_content_config() if content else _config(grows))
+    config = _content_config() if content else _config(grows)
+    learner = TransformerLearner(dataclasses.replace(config, online=online))
     learner.replicas = ReplicaGroup(torch.device("cpu"))
     failures = []
     for step, batches in enumerate(_steps(grows)):
@@ -111,9 +113,10 @@ def _content_config() -> LearnerConfig:
 
 
 def _run_group(
-    tmp_path: Path, fail_at: int | None = None, grows: bool = False, content: bool = False
-) -> list[dict[str, Any]]:
-    args = (str(tmp_path / "store"), str(tmp_path), fail_at, grows, content)
+    tmp_path: Path, fail_at: int | None = None, grows: bool = False, content: bool = False,
+    online: str = "full",
+) -> list[dict[str, Any]]:  # fmt: skip
+    args = (str(tmp_path / "store"), str(tmp_path), fail_at, grows, content, online)
     mp.spawn(_replica, args=args, nprocs=WORLD)  # type: ignore[attr-defined,no-untyped-call]
     return [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(WORLD)]
 
@@ -153,11 +156,18 @@ def test_a_rank_whose_step_fails_still_takes_part_and_the_replicas_stay_identica
     assert state["version"] == 3  # the step went on with rank 0's users
 
 
-def test_replicas_stay_identical_through_growth_dropout_and_replay(tmp_path: Path) -> None:
-    infos = _run_group(tmp_path, grows=True)
+@pytest.mark.parametrize("online", ["full", "adapters"])
+def test_replicas_stay_identical_through_growth_dropout_and_replay(
+    tmp_path: Path, online: str
+) -> None:
+    infos = _run_group(tmp_path, grows=True, online=online)
     assert infos[0]["fingerprint"] == infos[1]["fingerprint"]
-    state = _state(tmp_path / "rank0")
+    state, other = _state(tmp_path / "rank0"), _state(tmp_path / "rank1")
     assert state["model.item_embeddings"].shape[0] > 40  # the table grew in the last step
+    if online == "adapters":  # item rows learn as codes (model/item_codes.py), alike
+        codes = state["model.item_codes.codes"]
+        assert codes.shape[0] == state["model.item_embeddings"].shape[0] and codes.any()
+        assert torch.equal(codes, other["model.item_codes.codes"])
 
 
 def test_replicas_apply_catalogue_content_alike_whenever_each_rank_reads_it(
