@@ -77,11 +77,15 @@ def interval_items(batches: list[list[UserSequence]]) -> tuple[int, int]:
 
 
 def delta_parts(store: CheckpointStore, info: CheckpointInfo) -> dict[str, int]:
-    """A delta's tensor bytes by part: its row tensors by kind of row state (their index
-    included), every other tensor as "whole" (dense weights, moments, generators)."""
+    """A delta's bytes by part: its row tensors by kind of row state (their index
+    included), every other tensor as "whole" (dense weights, moments, generators), and its
+    JSON state by key."""
     tensors, state = store.read(info)
     kinds = state.get("row_kinds", {})
-    parts: dict[str, int] = {}
+    # The JSON part: the vocabulary's and the replay buffer's diffs, and the rest.
+    parts = {f"json.{key}": len(json.dumps(state[key]))
+             for key in ("vocabulary_delta", "replay_delta") if key in state}  # fmt: skip
+    parts["json.other"] = len(json.dumps(state)) - sum(parts.values())
     for key, tensor in tensors.items():
         if key.startswith("rows.index."):
             part = key.removeprefix("rows.index.")

@@ -160,7 +160,11 @@ class LearnerCheckpointer:
             index = {kind: dirty.rows(kind, rows) for kind in set(kinds.values())}
             delta = {f"rows.{key}": _at(tensors[key].to("cpu"), index[kinds[key]], kinds[key])
                      for key in row_keys}  # fmt: skip
-            delta |= {f"rows.index.{kind}": rows_of_kind for kind, rows_of_kind in index.items()}
+            # int32 halves the indices (a 1M-item delta holds ~230k of them); apply_delta
+            # reads either width.
+            narrow = rows * max(dirty.slots.shape[1], 1) < 2**31
+            delta |= {f"rows.index.{kind}": at.to(torch.int32) if narrow else at
+                      for kind, at in index.items()}  # fmt: skip
             unchanged = [k for k, v in tensors.items() if k not in row_keys
                          and _same(base.tensors.get(k), v)]  # fmt: skip
             delta.update({k: v for k, v in tensors.items()
@@ -227,7 +231,7 @@ def apply_delta(
     kinds = state.get("row_kinds")  # deltas before 2026-12-03 have one index for all
     out: dict[str, torch.Tensor] = {}
     for key in state["row_keys"]:
-        index = delta[f"rows.index.{kinds[key]}"] if kinds else delta["rows.index"]
+        index = (delta[f"rows.index.{kinds[key]}"] if kinds else delta["rows.index"]).long()
         values = delta[f"rows.{key}"]
         # Not in the base: state that started after it (the item codes' moments, when a
         # learner switched to adapters just before a full snapshot), zero where untouched.

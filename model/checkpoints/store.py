@@ -1,7 +1,7 @@
 """A directory of checkpoints: full snapshots and deltas, each a folder of safetensors +
 JSON with a manifest, written atomically and verified by content hash on the way back.
 
-    <root>/00000007-v1400-full/   tensors.safetensors  state.json  manifest.json
+    <root>/00000007-v1400-full/   tensors.safetensors  state.json.gz  manifest.json
     <root>/00000008-v1600-delta/  (parent: 00000007-v1400-full)
 
 A checkpoint folder is built under a hidden temporary name and renamed into place
@@ -15,6 +15,7 @@ state mean is the learner's business (model/checkpoints/checkpointer.py); never 
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -30,7 +31,11 @@ if TYPE_CHECKING:  # torch loads only where tensors are read or written: `recstr
     import torch  # list` and the sequencer never import it
 
 TENSORS = "tensors.safetensors"
-STATE = "state.json"
+# The JSON state, gzipped: item ids, timestamps and replayed sequences compress several
+# times over, and in a 1M-item adapters delta they were a quarter of the bytes
+# (bench/NOTES.md, "Item codes"). Checkpoints written before hold a plain state.json.
+STATE = "state.json.gz"
+PLAIN_STATE = "state.json"
 MANIFEST = "manifest.json"
 _NAME = re.compile(r"^(\d{8})-v(\d+)-(full|delta)$")
 
@@ -120,7 +125,8 @@ class CheckpointStore:
             from safetensors.torch import save_file
 
             save_file(cpu, str(tmp / TENSORS))
-            (tmp / STATE).write_text(json.dumps(state))
+            # mtime=0: the same state gives the same bytes, and so the same hash.
+            (tmp / STATE).write_bytes(gzip.compress(json.dumps(state).encode(), mtime=0))
             files = {}
             for file in (TENSORS, STATE):
                 _fsync(tmp / file)
@@ -249,7 +255,11 @@ class CheckpointStore:
         from safetensors.torch import load_file
 
         tensors = load_file(str(info.path / TENSORS))
-        state: dict[str, Any] = json.loads((info.path / STATE).read_text())
+        if (info.path / STATE).exists():
+            text = gzip.decompress((info.path / STATE).read_bytes()).decode()
+        else:
+            text = (info.path / PLAIN_STATE).read_text()
+        state: dict[str, Any] = json.loads(text)
         return tensors, state
 
     def find(self, version: int) -> CheckpointInfo | None:

@@ -4,6 +4,7 @@ atomic writes, retention."""
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 import torch
 
 from model.checkpoints.checkpointer import LearnerCheckpointer, apply_delta
-from model.checkpoints.store import CheckpointStore
+from model.checkpoints.store import CheckpointStore, _checksum, _sha256
 from model.dirty_rows import COUNTS, EMBEDDINGS, TRANSITION_SLOTS, WEIGHTS
 from model.learner_config import config_from_json, config_to_json
 from model.state_io import split_state
@@ -127,11 +128,30 @@ def test_damage_is_reported_and_the_newest_consistent_checkpoint_wins(
     assert any(expected[damage] in problem for problem in problems), problems
 
 
+def test_checkpoints_with_a_plain_json_state_still_restore(tmp_path: Path) -> None:
+    """Stores written before the state was gzipped hold state.json."""
+    learner, _checkpointer, store = trained_with_checkpoints(tmp_path)
+    for info in store.checkpoints():
+        zipped = info.path / "state.json.gz"
+        plain = info.path / "state.json"
+        plain.write_bytes(gzip.decompress(zipped.read_bytes()))
+        zipped.unlink()
+        manifest = json.loads((info.path / "manifest.json").read_text())
+        body = {k: v for k, v in manifest.items() if k != "checksum"}
+        body["files"] = {("state.json" if name == "state.json.gz" else name): entry
+                         for name, entry in body["files"].items()}  # fmt: skip
+        body["files"]["state.json"] = {"sha256": _sha256(plain), "bytes": plain.stat().st_size}
+        (info.path / "manifest.json").write_text(json.dumps({**body, "checksum": _checksum(body)}))
+    restored = LearnerCheckpointer(CheckpointStore(store.root, keep_chains=5)).restore()
+    assert restored is not None and restored[2] == []
+    assert_same_state(learner, restored[0])
+
+
 def test_a_corrupt_full_snapshot_falls_back_to_the_previous_chain(tmp_path: Path) -> None:
     _learner, _c, store = trained_with_checkpoints(tmp_path, full_every=2)
     infos = store.checkpoints()
     assert [i.kind for i in infos] == ["full", "delta", "full", "delta"]
-    (infos[2].path / "state.json").write_text("{}")
+    (infos[2].path / "state.json.gz").write_bytes(gzip.compress(b"{}"))
     restored = LearnerCheckpointer(store).restore()
     assert restored is not None and restored[1].name == infos[1].name
     assert any(infos[2].name in p for p in restored[2])
