@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gzip
 import json
 import os
 import platform
@@ -76,16 +77,22 @@ def interval_items(batches: list[list[UserSequence]]) -> tuple[int, int]:
     return len(items), len(set(items))
 
 
+def _gzipped(value: Any) -> int:
+    return len(gzip.compress(json.dumps(value).encode(), mtime=0))
+
+
 def delta_parts(store: CheckpointStore, info: CheckpointInfo) -> dict[str, int]:
     """A delta's bytes by part: its row tensors by kind of row state (their index
     included), every other tensor as "whole" (dense weights, moments, generators), and its
     JSON state by key."""
     tensors, state = store.read(info)
     kinds = state.get("row_kinds", {})
-    # The JSON part: the vocabulary's and the replay buffer's diffs, and the rest.
-    parts = {f"json.{key}": len(json.dumps(state[key]))
+    # The JSON part, gzipped as stored: the vocabulary's and the replay buffer's diffs,
+    # and the rest (each compressed alone: their sum is near the file's size).
+    parts = {f"json.{key}": _gzipped(state[key])
              for key in ("vocabulary_delta", "replay_delta") if key in state}  # fmt: skip
-    parts["json.other"] = len(json.dumps(state)) - sum(parts.values())
+    parts["json.other"] = _gzipped({k: v for k, v in state.items()
+                                    if k not in ("vocabulary_delta", "replay_delta")})  # fmt: skip
     for key, tensor in tensors.items():
         if key.startswith("rows.index."):
             part = key.removeprefix("rows.index.")

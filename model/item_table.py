@@ -41,7 +41,6 @@ class ItemTable:
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         rows, device = model.item_embeddings.shape[0], model.item_embeddings.device
-        self.transition_width = transition_width
         self.counts = torch.zeros(rows, device=device)  # item sightings
         # Fading sightings for the popularity prior (model/recent_sightings.py), when on.
         self.recent = RecentSightings(rows, half_life, device) if recent_sightings else None
