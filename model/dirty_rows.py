@@ -56,7 +56,7 @@ class DirtyRows:
             if not rows:
                 return
             rows = torch.tensor(rows, device=mask.device)
-        mask[rows] = True
+        mask[rows.to(mask.device)] = True  # successor slots come from the CPU
 
     def mark_slots(self, flat: torch.Tensor) -> None:
         """Changed successor slots, as flat indices of the (rows, width) lists."""
