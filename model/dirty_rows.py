@@ -23,7 +23,8 @@ from __future__ import annotations
 import torch
 
 EMBEDDINGS, WEIGHTS, COUNTS, TRANSITIONS = "embeddings", "weights", "counts", "transitions"
-KINDS = (EMBEDDINGS, WEIGHTS, COUNTS, TRANSITIONS)
+# The kinds kept as one flag per row; successor lists are kept per slot (their rows follow).
+ROW_KINDS = (EMBEDDINGS, WEIGHTS, COUNTS)
 # A delta's index for the successor lists: flat slots of the (rows, width) tensors.
 TRANSITION_SLOTS = "transition_slots"
 
@@ -46,7 +47,7 @@ class DirtyRows:
         """``dirty``: whether every row starts changed (a new learner: nothing written
         yet); ``slots``: the successor lists' width (0: none kept)."""
         self.masks = {kind: torch.full((rows,), dirty, dtype=torch.bool, device=device)
-                      for kind in KINDS}  # fmt: skip
+                      for kind in ROW_KINDS}  # fmt: skip
         # Successor lists live on the CPU (model/transition_table.py).
         self.slots = torch.full((rows, slots), dirty, dtype=torch.bool)
 
@@ -56,20 +57,15 @@ class DirtyRows:
             if not rows:
                 return
             rows = torch.tensor(rows, device=mask.device)
-        mask[rows.to(mask.device)] = True  # successor slots come from the CPU
+        mask[rows.to(mask.device)] = True  # indices may come from the CPU
 
     def mark_slots(self, flat: torch.Tensor) -> None:
         """Changed successor slots, as flat indices of the (rows, width) lists."""
-        if flat.numel():
-            self.slots.view(-1)[flat] = True
-            self.mark(TRANSITIONS, flat.div(self.slots.shape[1], rounding_mode="floor"))
+        self.slots.view(-1)[flat] = True
 
-    def mark_all(self, kind: str | None = None) -> None:
-        """Every row changed (of ``kind``; None: of every kind)."""
-        for each in KINDS if kind is None else (kind,):
-            self.masks[each][:] = True
-            if each == TRANSITIONS:
-                self.slots[:] = True
+    def mark_all(self, kind: str) -> None:
+        """Every row's state of ``kind`` (one of ROW_KINDS) changed."""
+        self.masks[kind][:] = True
 
     def grow(self, added: int) -> None:
         """New rows are zero, as a delta's restore pads a grown table: not changed."""
@@ -87,9 +83,11 @@ class DirtyRows:
         (for TRANSITION_SLOTS: the changed flat slots of those rows)."""
         if kind == TRANSITION_SLOTS:
             return torch.nonzero(self.slots[:upto].reshape(-1)).flatten()
+        if kind == TRANSITIONS:
+            return torch.nonzero(self.slots[:upto].any(1)).flatten()
         return torch.nonzero(self.masks[kind][:upto]).flatten().to("cpu")
 
     def any_kind(self, upto: int) -> torch.Tensor:
-        """(N,) bool: rows below ``upto`` changed in any way."""
-        masks = [mask[:upto] for mask in self.masks.values()]
-        return torch.stack(masks).any(0)
+        """(N,) bool on the CPU: rows below ``upto`` changed in any way."""
+        masks = [mask[:upto].to("cpu") for mask in self.masks.values()]
+        return torch.stack([*masks, self.slots[:upto].any(1)]).any(0)

@@ -162,8 +162,8 @@ class SequentialRecommender(nn.Module):
             return F.embedding(rows, self.item_embeddings, sparse=True)
         return F.embedding(rows, self.item_embeddings.detach()) + self.item_codes.rows(rows)
 
-    def _fixed_rows(self, rows: torch.Tensor) -> torch.Tensor:
-        """(C,) rows -> (C, H) vectors without a gradient."""
+    def _fixed_rows(self, rows: torch.Tensor | slice) -> torch.Tensor:
+        """(C,) rows (or a slice of them) -> (C, H) vectors without a gradient."""
         vectors = self.item_embeddings.detach()[rows]
         if self.item_codes is None:
             return vectors
@@ -245,9 +245,7 @@ class SequentialRecommender(nn.Module):
     @torch.no_grad()
     def ranked_vectors(self, rows: int) -> torch.Tensor:
         """(rows, H) float32 vectors of the first ``rows`` items, content included."""
-        table = self.item_embeddings.detach()[:rows].float()
-        if self.item_codes is not None:
-            table = table + self.item_codes.offsets(slice(0, rows)).float()
+        table = self._fixed_rows(slice(0, rows)).float()
         if self.content is None:
             return table
         return self.with_content(torch.arange(rows, device=table.device), table)

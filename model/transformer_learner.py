@@ -319,7 +319,7 @@ class TransformerLearner(LearnerLosses, LearnerState):
         attach_adapters(self.model.decoder, adapters)
         if adapters.item_rank:
             spare = self._attach_item_codes(adapters.item_rank)
-            self.table.dirty.mark(EMBEDDINGS, spare.to(self.table.dirty.masks[EMBEDDINGS].device))
+            self.table.dirty.mark(EMBEDDINGS, spare)
         self.model.to(self.device)
         self.config = dataclasses.replace(self.config, online="adapters", adapters=adapters)
         sparse = self.table.sparse_optimizer.state_dict()
