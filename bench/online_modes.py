@@ -1,10 +1,12 @@
 """Pretrain, then adapt: what each online mode keeps of a stream's quality, and its cost.
 
     python -m bench.online_modes [--quick] [--config configs/default.yaml]
+                                 [--backbone HIDDEN LAYERS HEADS] [--variants ...]
 
-Each stream is replayed in time order with the trainer's batching. Every variant is
-the same transformer pretrained (full, test-then-train, the config's item-row policy) on
-the stream's first half; at the half it goes on as
+Each stream is replayed once in time order with the trainer's batching, every variant
+learning each micro-batch in turn (``Lockstep``), so their step times are measured side
+by side. Every variant is the same transformer pretrained (full, test-then-train, the
+config's item-row policy) on the stream's first half; at the half it goes on as
 
 - ``full, all rows``: every weight learns, and every item row a step reads moves: inputs,
   targets and sampled negatives (``model.item_row_updates: all``);
@@ -22,6 +24,10 @@ and ``retrain``, the periodic-retrain baseline, replays the whole stream as it a
 does. Reported on the second half only: prequential NDCG@10 / HR@10 and the mean
 training seconds per step. Data: Taobao 10k and the first 60,000 events of Amazon
 Beauty (--quick: Taobao only). Writes bench/results/online-modes-<time>.json.
+
+``--backbone 256 4 4`` runs a larger decoder (configs/gpu.yaml's shape) in place of
+the config's: where the frozen weights are most of a step's work, which is what
+adapters save (at the default 64 x 2 the step is dominated by per-op overhead).
 """
 
 from __future__ import annotations
@@ -92,10 +98,31 @@ class AfterHalf:
         return report
 
 
+class Lockstep:
+    """Every variant learns each micro-batch before the next one comes, the order
+    rotating by step: step times measured side by side, so a slower phase of a noisy
+    machine falls on all variants alike (run one after another, the variant that ran
+    first was up to 15 % slower on the same work)."""
+
+    def __init__(self, learners: Sequence[AfterHalf]) -> None:
+        self.learners = list(learners)
+        self.name = "lockstep"
+        self.steps = 0
+
+    def learn(self, batch: Sequence[UserSequence], *args: Any, **kwargs: Any) -> StepReport:
+        shift = self.steps % len(self.learners)
+        reports = {}
+        for learner in self.learners[shift:] + self.learners[:shift]:
+            reports[learner.variant] = learner.learn(batch, *args, **kwargs)
+        self.steps += 1
+        return reports[self.learners[0].variant]  # the replay's own sums: the first's
+
+
 @dataclass(frozen=True)
 class ModeRow:
     dataset: str
     variant: str
+    backbone: str  # hidden size x decoder layers, heads
     events_after_split: int
     ndcg10: float
     hr10: float
@@ -104,38 +131,45 @@ class ModeRow:
 
 
 def run(
-    data: Dataset, config: Path, progress: Progress, variants: Sequence[str] = VARIANTS
+    data: Dataset,
+    config: Path,
+    progress: Progress,
+    variants: Sequence[str] = VARIANTS,
+    backbone: dict[str, int] | None = None,
 ) -> list[ModeRow]:
+    """``backbone``: model settings to override (hidden_size, num_layers, num_heads)."""
     base = load_settings(config)
     settings = base.model_copy(update={
         "baselines": base.baselines.model_copy(update=data.baselines),
         "trainer": base.trainer.model_copy(update={"device": "cpu"}),
+        "model": base.model.model_copy(update=backbone or {}),
     })  # fmt: skip
     events = read_events(shared_data_dir() / data.path, data.file_format, data.limit)
     split = len(events) // 2
-    rows = []
-    task = progress.add_task(data.name, total=len(variants) * len(events))
-    for n, variant in enumerate(variants):
-        progress.update(task, description=f"{data.name}: {variant}")
+    learners = []
+    for variant in variants:
         if variant == "retrain":
             inner = learner_from_settings("retrain", settings, rank_every_event=True)
         else:
             inner = TransformerLearner(learner_config(settings, rank_every_event=True))
-        learner = AfterHalf(inner, split, variant)
-
-        def show(done: int, _result: object, n: int = n) -> None:
-            progress.update(task, completed=n * len(events) + done)
-
-        # AfterHalf has the one method replay calls.
-        replay(cast(Learner, learner), events, data.batch_events, settings.window.max_events,
-               settings.window.max_age_s, show)  # fmt: skip
+        learners.append(AfterHalf(inner, split, variant))
+    task = progress.add_task(f"{data.name}: {len(variants)} variants in lockstep",
+                             total=len(events))  # fmt: skip
+    # Lockstep has the one method replay calls.
+    replay(cast(Learner, Lockstep(learners)), events, data.batch_events,
+           settings.window.max_events, settings.window.max_age_s,
+           lambda done, _result: progress.update(task, completed=done))  # fmt: skip
+    shape = settings.model
+    backbone_name = f"{shape.hidden_size} x {shape.num_layers}, {shape.num_heads} heads"
+    rows = []
+    for learner in learners:
         means = learner.after.means()
-        model = getattr(inner, "model", None)
+        model = getattr(learner.learner, "model", None)
         trainable = (sum(p.numel() for p in model.parameters() if p.requires_grad)
-                     if model is not None and variant != "frozen" else 0)  # fmt: skip
-        rows.append(ModeRow(data.name, variant, len(events) - split, means["ndcg@10"],
-                            means["hr@10"], 1000 * learner.train_s / max(learner.steps, 1),
-                            trainable))  # fmt: skip
+                     if model is not None and learner.variant != "frozen" else 0)  # fmt: skip
+        rows.append(ModeRow(data.name, learner.variant, backbone_name, len(events) - split,
+                            means["ndcg@10"], means["hr@10"],
+                            1000 * learner.train_s / max(learner.steps, 1), trainable))  # fmt: skip
     return rows
 
 
@@ -145,20 +179,24 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "default.yaml")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS),
                         help="a subset, in this order (the ratios are to the first)")  # fmt: skip
+    parser.add_argument("--backbone", nargs=3, type=int, metavar=("HIDDEN", "LAYERS", "HEADS"),
+                        help="another decoder shape than the config's, e.g. 256 4 4")  # fmt: skip
     args = parser.parse_args()
+    backbone = (dict(zip(("hidden_size", "num_layers", "num_heads"), args.backbone, strict=True))
+                if args.backbone else None)  # fmt: skip
     datasets = [TAOBAO] if args.quick else [TAOBAO, BEAUTY]
     rows: list[ModeRow] = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:  # fmt: skip
         for data in datasets:
-            rows += run(data, args.config, progress, args.variants)
+            rows += run(data, args.config, progress, args.variants, backbone)
     first = args.variants[0]
-    table = Table("stream", "after the half", "events", "NDCG@10", f"vs {first}", "HR@10",
-                  "train ms/step", f"vs {first}", "trainable params",
+    table = Table("stream", "backbone", "after the half", "events", "NDCG@10", f"vs {first}",
+                  "HR@10", "train ms/step", f"vs {first}", "trainable params",
                   title="pretrained on the first half, then online (second half only)")  # fmt: skip
     for row in rows:
         full = next(r for r in rows if r.dataset == row.dataset and r.variant == args.variants[0])
-        table.add_row(row.dataset, row.variant, f"{row.events_after_split:,}",
+        table.add_row(row.dataset, row.backbone, row.variant, f"{row.events_after_split:,}",
                       f"{row.ndcg10:.4f}", f"{row.ndcg10 / full.ndcg10:.2f}x",
                       f"{row.hr10:.4f}", f"{row.train_ms_per_step:.1f}",
                       f"{row.train_ms_per_step / full.train_ms_per_step:.2f}x"
