@@ -101,8 +101,8 @@ class AfterHalf:
 class Lockstep:
     """Every variant learns each micro-batch before the next one comes, the order
     rotating by step: step times measured side by side, so a slower phase of a noisy
-    machine falls on all variants alike (run one after another, the variant that ran
-    first was up to 15 % slower on the same work)."""
+    machine falls on all variants alike (run one after another, two variants' ratio moved
+    from 0.81x to 1.07x with their order)."""
 
     def __init__(self, learners: Sequence[AfterHalf]) -> None:
         self.learners = list(learners)
