@@ -1,7 +1,8 @@
 """Pretrain, then adapt: what each online mode keeps of a stream's quality, and its cost.
 
     python -m bench.online_modes [--quick] [--config configs/default.yaml]
-                                 [--backbone HIDDEN LAYERS HEADS] [--variants ...]
+                                 [--backbone HIDDEN LAYERS HEADS] [--device cuda]
+                                 [--variants ...]
 
 Each stream is replayed once in time order with the trainer's batching, every variant
 learning each micro-batch in turn (``Lockstep``), so their step times are measured side
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -42,6 +44,7 @@ from typing import Any, cast
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from torch import cuda
 
 from bench.common import write_result
 from bench.quality import BEAUTY, TAOBAO, Dataset
@@ -93,9 +96,19 @@ class AfterHalf:
         else:
             report = learner.learn(batch, *args, **kwargs)
         self.after.merge(report.overall)
-        self.train_s += report.train_s
+        self.train_s += report.train_s + self._queued_work_s()
         self.steps += 1
         return report
+
+    @staticmethod
+    def _queued_work_s() -> float:
+        """On a GPU the step returns before its kernels finish: wait for them and count
+        the wait as training, so it does not land on the next variant in lockstep."""
+        if not cuda.is_available():
+            return 0.0
+        started = time.perf_counter()
+        cuda.synchronize()
+        return time.perf_counter() - started
 
 
 class Lockstep:
@@ -136,12 +149,13 @@ def run(
     progress: Progress,
     variants: Sequence[str] = VARIANTS,
     backbone: dict[str, int] | None = None,
+    device: str = "cpu",
 ) -> list[ModeRow]:
     """``backbone``: model settings to override (hidden_size, num_layers, num_heads)."""
     base = load_settings(config)
     settings = base.model_copy(update={
         "baselines": base.baselines.model_copy(update=data.baselines),
-        "trainer": base.trainer.model_copy(update={"device": "cpu"}),
+        "trainer": base.trainer.model_copy(update={"device": device}),
         "model": base.model.model_copy(update=backbone or {}),
     })  # fmt: skip
     events = read_events(shared_data_dir() / data.path, data.file_format, data.limit)
@@ -181,6 +195,7 @@ def main() -> None:
                         help="a subset, in this order (the ratios are to the first)")  # fmt: skip
     parser.add_argument("--backbone", nargs=3, type=int, metavar=("HIDDEN", "LAYERS", "HEADS"),
                         help="another decoder shape than the config's, e.g. 256 4 4")  # fmt: skip
+    parser.add_argument("--device", default="cpu", help="where the learners run: cpu, cuda")
     args = parser.parse_args()
     backbone = (dict(zip(("hidden_size", "num_layers", "num_heads"), args.backbone, strict=True))
                 if args.backbone else None)  # fmt: skip
@@ -189,7 +204,7 @@ def main() -> None:
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:  # fmt: skip
         for data in datasets:
-            rows += run(data, args.config, progress, args.variants, backbone)
+            rows += run(data, args.config, progress, args.variants, backbone, args.device)
     first = args.variants[0]
     table = Table("stream", "backbone", "after the half", "events", "NDCG@10", f"vs {first}",
                   "HR@10", "train ms/step", f"vs {first}", "trainable params",
@@ -202,7 +217,7 @@ def main() -> None:
                       f"{row.train_ms_per_step / full.train_ms_per_step:.2f}x"
                       if full.train_ms_per_step else "", f"{row.trainable_params:,}")  # fmt: skip
     console.print(table)
-    out = write_result("online-modes", {"config": args.config.name,
+    out = write_result("online-modes", {"config": args.config.name, "device": args.device,
                                         "rows": [asdict(r) for r in rows]})  # fmt: skip
     console.print(f"wrote {out}")
 
