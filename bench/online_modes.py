@@ -27,8 +27,9 @@ training seconds per step. Data: Taobao 10k and the first 60,000 events of Amazo
 Beauty (--quick: Taobao only). Writes bench/results/online-modes-<time>.json.
 
 ``--backbone 256 4 4`` runs a larger decoder (configs/gpu.yaml's shape) in place of
-the config's: where the frozen weights are most of a step's work, which is what
-adapters save (at the default 64 x 2 the step is dominated by per-op overhead).
+the config's, where the frozen weights' gradients, what adapters save, are a larger part
+of a step; ``--device cuda`` runs it on a GPU. (On this project's CPU adapters save
+nothing at either shape: bench/NOTES.md, "Adapters' step time, side by side".)
 """
 
 from __future__ import annotations
