@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import gzip
 import json
 import os
 import platform
@@ -34,7 +33,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from model.checkpoints.checkpointer import LearnerCheckpointer
-from model.checkpoints.store import CheckpointInfo, CheckpointStore
+from model.checkpoints.store import CheckpointInfo, CheckpointStore, encoded_state
 from model.contract import UserSequence
 from model.learner_config import ITEM_ROW_UPDATES
 from model.transformer_learner import TransformerLearner
@@ -77,10 +76,6 @@ def interval_items(batches: list[list[UserSequence]]) -> tuple[int, int]:
     return len(items), len(set(items))
 
 
-def _gzipped(value: Any) -> int:
-    return len(gzip.compress(json.dumps(value).encode(), mtime=0))
-
-
 def delta_parts(store: CheckpointStore, info: CheckpointInfo) -> dict[str, int]:
     """A delta's bytes by part: its row tensors by kind of row state (their index
     included), every other tensor as "whole" (dense weights, moments, generators), and its
@@ -89,10 +84,10 @@ def delta_parts(store: CheckpointStore, info: CheckpointInfo) -> dict[str, int]:
     kinds = state.get("row_kinds", {})
     # The JSON part, gzipped as stored: the vocabulary's and the replay buffer's diffs,
     # and the rest (each compressed alone: their sum is near the file's size).
-    parts = {f"json.{key}": _gzipped(state[key])
-             for key in ("vocabulary_delta", "replay_delta") if key in state}  # fmt: skip
-    parts["json.other"] = _gzipped({k: v for k, v in state.items()
-                                    if k not in ("vocabulary_delta", "replay_delta")})  # fmt: skip
+    diffs = ("vocabulary_delta", "replay_delta")
+    parts = {f"json.{key}": len(encoded_state(state[key])) for key in diffs if key in state}
+    rest = {key: value for key, value in state.items() if key not in diffs}
+    parts["json.other"] = len(encoded_state(rest))
     for key, tensor in tensors.items():
         if key.startswith("rows.index."):
             part = key.removeprefix("rows.index.")

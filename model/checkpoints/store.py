@@ -96,6 +96,12 @@ def _checksum(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
+def encoded_state(state: Any) -> bytes:
+    """A checkpoint's JSON state (or a part of it) as stored: gzipped JSON. mtime=0: the
+    same state gives the same bytes, and so the same hash."""
+    return gzip.compress(json.dumps(state).encode(), mtime=0)
+
+
 class CheckpointStore:
     def __init__(self, root: Path, keep_chains: int = 3) -> None:
         self.root = Path(root)
@@ -125,8 +131,7 @@ class CheckpointStore:
             from safetensors.torch import save_file
 
             save_file(cpu, str(tmp / TENSORS))
-            # mtime=0: the same state gives the same bytes, and so the same hash.
-            (tmp / STATE).write_bytes(gzip.compress(json.dumps(state).encode(), mtime=0))
+            (tmp / STATE).write_bytes(encoded_state(state))
             files = {}
             for file in (TENSORS, STATE):
                 _fsync(tmp / file)
