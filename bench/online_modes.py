@@ -69,8 +69,9 @@ class AfterHalf:
     """Learns like ``learner`` until ``split`` events, then as ``variant`` says; keeps
     the quality and the training time of what comes after the split."""
 
-    def __init__(self, learner: Learner, split: int, variant: str) -> None:
+    def __init__(self, learner: Learner, split: int, variant: str, on_gpu: bool = False) -> None:
         self.learner, self.split, self.variant = learner, split, variant
+        self.on_gpu = on_gpu
         self.name = learner.name
         self.seen = 0
         self.after = RankingSums()
@@ -101,11 +102,10 @@ class AfterHalf:
         self.steps += 1
         return report
 
-    @staticmethod
-    def _queued_work_s() -> float:
+    def _queued_work_s(self) -> float:
         """On a GPU the step returns before its kernels finish: wait for them and count
         the wait as training, so it does not land on the next variant in lockstep."""
-        if not cuda.is_available():
+        if not self.on_gpu:
             return 0.0
         started = time.perf_counter()
         cuda.synchronize()
@@ -125,11 +125,10 @@ class Lockstep:
 
     def learn(self, batch: Sequence[UserSequence], *args: Any, **kwargs: Any) -> StepReport:
         shift = self.steps % len(self.learners)
-        reports = {}
-        for learner in self.learners[shift:] + self.learners[:shift]:
-            reports[learner.variant] = learner.learn(batch, *args, **kwargs)
+        rotated = self.learners[shift:] + self.learners[:shift]
+        reports = [learner.learn(batch, *args, **kwargs) for learner in rotated]
         self.steps += 1
-        return reports[self.learners[0].variant]  # the replay's own sums: the first's
+        return reports[-shift]  # the first variant's (rotated to -shift): the replay's sums
 
 
 @dataclass(frozen=True)
@@ -167,7 +166,7 @@ def run(
             inner = learner_from_settings("retrain", settings, rank_every_event=True)
         else:
             inner = TransformerLearner(learner_config(settings, rank_every_event=True))
-        learners.append(AfterHalf(inner, split, variant))
+        learners.append(AfterHalf(inner, split, variant, on_gpu=device.startswith("cuda")))
     task = progress.add_task(f"{data.name}: {len(variants)} variants in lockstep",
                              total=len(events))  # fmt: skip
     # Lockstep has the one method replay calls.
