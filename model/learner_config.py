@@ -109,6 +109,7 @@ def config_from_json(data: dict[str, Any]) -> LearnerConfig:
             **{
                 "own_items_first": False,  # a checkpoint from before that choice: without it
                 "last_item_first": False,  # the same
+                "own_items_last": False,  # the same
                 **mixture,
                 "transition_scales": tuple(mixture["transition_scales"]),
                 "popularity_scales": tuple(mixture["popularity_scales"]),

@@ -217,6 +217,8 @@ class LearnerScoring:
             if choice.own_items_first or choice.last_item_first:
                 first = own_items_first(index, logits.shape[1], choice.own_items_first)
                 logits = logits + first
+            elif choice.own_items_last:
+                logits = logits - OWN_FIRST  # below any item score (-inf stays -inf)
         history = HistoryBonus(logits, rows)
         transitions = self.table.transitions
         if transitions is None:
@@ -286,9 +288,10 @@ def own_items_first(index: torch.Tensor, length: int, every: bool = True) -> tor
     return first if every else torch.where(distance == 0, first, torch.zeros_like(first))
 
 
-def _bonus_key(choice: Choice) -> tuple[float, bool, bool]:
+def _bonus_key(choice: Choice) -> tuple[float, bool, bool, bool]:
     """What a choice's history bonus depends on (the popularity scale is in the queries)."""
-    return choice.transition_scale, choice.own_items_first, choice.last_item_first
+    return (choice.transition_scale, choice.own_items_first, choice.last_item_first,
+            choice.own_items_last)  # fmt: skip
 
 
 def ranked_ages(batch: Sequence[UserSequence], counts: list[int], ages: list[int]) -> list[int]:

@@ -108,7 +108,7 @@ class ModelSettings(_Section):
     whose ranking has served best so far (NDCG@10 of sampled events before each step,
     fading); the weights themselves are learned by the loss (README, "The ranking
     mixture"). false: rank with the learned weights as they are."""
-    mixture_transition_scales: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+    mixture_transition_scales: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
     """The transition bonus scales the ranking mixture chooses from (must include 1)."""
     mixture_popularity_scales: tuple[float, ...] = (0.0, 1.0)
     """The popularity prior scales it chooses from (must include 1)."""
@@ -123,6 +123,9 @@ class ModelSettings(_Section):
     """Also choose from the same grid with only the item of the user's last event ranked
     first (a click after a view, a purchase after a click), everything else as the model
     ranks it."""
+    mixture_own_items_last: bool = True
+    """Also choose from the same grid with the user's own items ranked below every other
+    item (streams where nobody takes the same item twice, such as reviews)."""
 
     @field_validator("mixture_transition_scales", "mixture_popularity_scales")
     @classmethod

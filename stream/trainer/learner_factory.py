@@ -55,6 +55,7 @@ def learner_config(settings: Settings, rank_every_event: bool = False) -> Learne
             half_life_events=m.mixture_half_life_events, sample=m.mixture_sample,
             own_items_first=m.mixture_own_items_first,
             last_item_first=m.mixture_last_item_first,
+            own_items_last=m.mixture_own_items_last,
         ) if m.ranking_mixture else None,
     )  # fmt: skip
 

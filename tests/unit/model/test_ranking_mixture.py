@@ -25,7 +25,8 @@ from tests.unit.model.helpers import cycle_batches, tiny_config
 def _mixture(**changes: object) -> RankingMixture:
     config = MixtureConfig(**{"transition_scales": (1.0, 2.0), "popularity_scales": (1.0,),
                               "half_life_events": 100.0, "own_items_first": False,
-                              "last_item_first": False, **changes})  # type: ignore[arg-type]  # fmt: skip
+                              "last_item_first": False, "own_items_last": False,
+                              **changes})  # type: ignore[arg-type]  # fmt: skip
     return RankingMixture(config, transitions=True, popularity=True)
 
 
@@ -58,13 +59,16 @@ def test_old_evidence_fades_so_the_choice_follows_a_changing_stream() -> None:
 
 def test_a_mixture_without_transitions_or_popularity_or_turned_off_has_nothing_to_choose() -> None:
     config = MixtureConfig()
-    # 4 x 2 scales, each with the own items where the bonus puts them, all first, the last first
-    assert len(RankingMixture(config, True, True).grid) == 24
-    no_first = dataclasses.replace(config, own_items_first=False, last_item_first=False)
+    # 5 x 2 scales, each with the own items where the bonus puts them, all first, the last
+    # first, all last
+    assert len(RankingMixture(config, True, True).grid) == 40
+    no_first = dataclasses.replace(config, own_items_first=False, last_item_first=False,
+                                   own_items_last=False)  # fmt: skip
     assert RankingMixture(no_first, True, False).grid \
-        == [Choice(t, 1.0) for t in (0.5, 1.0, 2.0, 4.0)]  # fmt: skip
+        == [Choice(t, 1.0) for t in (0.5, 1.0, 2.0, 4.0, 8.0)]  # fmt: skip
     assert RankingMixture(config, False, False).grid \
-        == [LEARNED, Choice(own_items_first=True), Choice(last_item_first=True)]  # fmt: skip
+        == [LEARNED, Choice(own_items_first=True), Choice(last_item_first=True),
+            Choice(own_items_last=True)]  # fmt: skip
     off = no_first
     assert not RankingMixture(off, False, False).active
     assert not RankingMixture(None, True, True).active
@@ -141,6 +145,26 @@ def test_last_item_first_moves_only_the_last_events_item_to_the_top() -> None:
         assert own_first[: len(own)] == own
     # Not a choice that changes nothing: the learned ranking puts something else first.
     assert any(rec[0] != h.items[-1] for rec, h in zip(learned, histories, strict=True))
+
+
+def test_own_items_last_ranks_the_rest_as_learned_and_the_users_items_below_it() -> None:
+    learner = _trained_learner()
+    histories = cycle_batches(users=16, length=8, items=40, rounds=4)[3][:6]
+
+    def ranked(choice: Choice, k: int) -> list[list[str]]:
+        learner.mixture.current = learner.mixture.grid.index(choice)
+        return [r.items for r in learner.recommend(histories, k=k)]
+
+    learned = ranked(LEARNED, 40)
+    for history, own_last, as_learned in zip(
+        histories, ranked(Choice(own_items_last=True), 40), learned, strict=True
+    ):
+        own = set(history.items)
+        others = [item for item in as_learned if item not in own]
+        assert own_last[: len(others)] == others
+        assert set(own_last[len(others) :]) <= own  # what is left is the user's own
+    # Not a choice that changes nothing: the learned ranking has own items in its top 5.
+    assert any(set(rec[:5]) & set(h.items) for rec, h in zip(learned, histories, strict=True))
 
 
 def test_evaluation_never_moves_the_choice_and_checkpoints_keep_it(tmp_path: Path) -> None:

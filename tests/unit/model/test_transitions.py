@@ -39,12 +39,24 @@ def test_pairs_count_one_over_distance_and_skip_repeats_and_unknown_rows() -> No
     assert table.lookup(torch.tensor([1]))[1].sum() == 0
 
 
-def test_a_full_list_replaces_its_smallest_successor_which_lends_its_count() -> None:
+def test_a_full_list_replaces_its_smallest_successor_and_the_newcomer_keeps_its_own_count() -> None:
     table = TransitionTable(rows=RESERVED + 8, width=2, distance=1)
     table.add([([A, B], 1), ([A, B], 1), ([A, C], 1)])
-    table.add([([A, D], 1)])  # list full: D takes C's slot and count (Space-Saving)
+    changed = table.add([([A, D], 1)])  # list full: C (the smallest) leaves, D counts 1
     successors, counts = table.lookup(torch.tensor(A))
-    assert dict(zip(successors.tolist(), counts.tolist(), strict=True)) == {B: 2.0, D: 2.0}
+    assert list(zip(successors.tolist(), counts.tolist(), strict=True)) == [(B, 2.0), (D, 1.0)]
+    assert changed.tolist() == [A * 2 + 1]
+
+
+def test_of_equal_counts_the_oldest_successor_leaves_and_the_newcomer_enters_last() -> None:
+    table = TransitionTable(rows=RESERVED + 8, width=3, distance=1)
+    table.add([([A, B], 1), ([A, C], 1), ([A, D], 1)])  # full: B, C, D, one each
+    changed = table.add([([A, E], 1)])  # B, the oldest, leaves; C and D move up
+    successors, counts = table.lookup(torch.tensor(A))
+    assert successors.tolist() == [C, D, E] and counts.tolist() == [1.0, 1.0, 1.0]
+    assert changed.tolist() == [A * 3, A * 3 + 1, A * 3 + 2]
+    table.add([([A, B], 1)])  # B again: now C is the oldest of the smallest
+    assert table.lookup(torch.tensor(A))[0].tolist() == [D, E, B]
 
 
 def test_clearing_a_row_removes_it_as_a_source_and_as_a_successor() -> None:
